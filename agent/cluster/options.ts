@@ -1,0 +1,29 @@
+import { z } from 'zod'
+
+/** Cluster (libp2p, gossip, membership) options with their defaults. */
+export const clusterOptionsSchema = z
+  .object({
+    /** Off: the agent runs alone (no libp2p node). */
+    enabled: z.boolean().default(true),
+    /** libp2p listen multiaddrs. */
+    listen: z.array(z.string().min(1)).min(1).default(['/ip4/0.0.0.0/tcp/7700']),
+    /** Addresses to announce instead of the listen addresses (NAT, floating IPs). */
+    announce: z.array(z.string().min(1)).default([]),
+    /** The pre-shared cluster key (pnet swarm key file); default `<dataDir>/cluster.key`. */
+    keyFile: z.string().min(1).optional(),
+    /** Peers dialled at start and retried with backoff until one answers (multiaddr or host:port). */
+    bootstrapPeers: z.array(z.string().min(1)).default([]),
+    /** Heartbeat period in ms. */
+    heartbeatMs: z.number().int().min(100).max(60_000).default(1000),
+    /** No heartbeat for this long: suspect (then probed directly). */
+    suspectMs: z.number().int().min(200).default(3000),
+    /** Suspect and unanswered probe for this long: dead. */
+    deadMs: z.number().int().min(500).default(5000),
+    /** Dead for this long: removed from the view and from the persisted peers. */
+    removeMs: z.number().int().min(1000).default(24 * 3600_000),
+    /** Upper bound of open connections kept (others are dialled on demand). */
+    maxConnections: z.number().int().min(4).max(10_000).default(32),
+  })
+  .strict()
+
+export type ClusterOptions = z.infer<typeof clusterOptionsSchema>

@@ -1,0 +1,36 @@
+import { z } from 'zod'
+import { KINDS } from '../store/types.ts'
+
+export const prewarmSchema = z
+  .object({
+    kind: z.enum(KINDS).exclude(['blackbox']),
+    memory: z.number().int().min(128).max(2048).default(256),
+    count: z.number().int().min(0).max(64).default(1),
+  })
+  .strict()
+
+/** Invoker (container pool) options with their defaults. */
+export const invokerOptionsSchema = z
+  .object({
+    /** Memory the node gives to function containers, MiB; default `memoryShare` of total memory. */
+    memoryBudgetMiB: z.number().int().min(128).optional(),
+    /** Share of total memory used when `memoryBudgetMiB` is not set. */
+    memoryShare: z.number().min(0.05).max(0.95).default(0.5),
+    /** Stem cells: runtime containers started ahead of need, per kind and memory size. */
+    prewarm: z.array(prewarmSchema).default([{ kind: 'nodejs:24', memory: 256, count: 1 }]),
+    /** An idle warm container is removed after this long (ms). */
+    idleTtlMs: z.number().int().min(1000).default(600_000),
+    /** An idle warm container is paused after this long (ms); 0 disables pausing. */
+    pauseGraceMs: z.number().int().min(0).default(10_000),
+    /** The Docker network function containers join (created when missing; no route to the agent). */
+    network: z.string().min(1).default('fnagent-functions'),
+    /** CPU shares per 256 MiB of memory limit (Docker `--cpu-shares`). */
+    cpuSharesPer256MiB: z.number().int().min(2).default(256),
+    /** Process limit per container. */
+    pidsLimit: z.number().int().min(16).default(1024),
+    /** Largest `/run` result and request body, bytes (OpenWhisk: 1 MB). */
+    maxPayloadBytes: z.number().int().min(1024).default(1024 * 1024),
+  })
+  .strict()
+
+export type InvokerOptions = z.infer<typeof invokerOptionsSchema>

@@ -1,0 +1,118 @@
+import { z } from 'zod'
+import { isHlc } from './hlc.ts'
+
+/** Runtime kinds an agent knows. `blackbox` runs any image whose server speaks the action protocol. */
+export const KINDS = ['nodejs:24', 'python:3', 'blackbox'] as const
+export type Kind = (typeof KINDS)[number]
+
+/** `name` or `package/name`; each part `[A-Za-z0-9_.-]`, 1–128 characters. */
+export const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(\/[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/
+
+export const DEFAULT_NAMESPACE = 'guest'
+
+/** OpenWhisk's limits: defaults and allowed ranges. */
+export const LIMITS = {
+  memory: { min: 128, max: 2048, default: 256 },
+  timeout: { min: 100, max: 300_000, default: 60_000 },
+  concurrency: { min: 1, max: 1, default: 1 },
+  logs: { min: 0, max: 10, default: 10 },
+} as const
+
+export const limitsSchema = z
+  .object({
+    memory: z.number().int().min(LIMITS.memory.min).max(LIMITS.memory.max),
+    timeout: z.number().int().min(LIMITS.timeout.min).max(LIMITS.timeout.max),
+    concurrency: z.number().int().min(LIMITS.concurrency.min).max(LIMITS.concurrency.max),
+    logs: z.number().int().min(LIMITS.logs.min).max(LIMITS.logs.max),
+  })
+  .strict()
+export type Limits = z.infer<typeof limitsSchema>
+
+export const DEFAULT_LIMITS: Limits = {
+  memory: LIMITS.memory.default,
+  timeout: LIMITS.timeout.default,
+  concurrency: LIMITS.concurrency.default,
+  logs: LIMITS.logs.default,
+}
+
+const hlc = z.string().refine(isHlc, 'an HLC timestamp')
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 hex digest')
+const jsonObject = z.record(z.string(), z.unknown())
+
+/** One version of a function as stored and replicated. A delete is a record with `deleted: true`. */
+export const functionRecordSchema = z
+  .object({
+    namespace: z.string().min(1).max(128),
+    name: z.string().regex(NAME_RE),
+    version: z.number().int().positive(),
+    kind: z.enum(KINDS),
+    main: z.string().min(1).max(256),
+    image: z.string().min(1).max(512).optional(),
+    binary: z.boolean(),
+    codeHash: sha256.optional(),
+    codeSize: z.number().int().nonnegative(),
+    parameters: jsonObject,
+    annotations: jsonObject,
+    env: z.record(z.string(), z.string()),
+    limits: limitsSchema,
+    created: hlc,
+    updated: hlc,
+    origin: z.string().min(1).max(128),
+    deleted: z.boolean().optional(),
+  })
+  .strict()
+export type FunctionRecord = z.infer<typeof functionRecordSchema>
+
+export const ACTIVATION_STATUS = [
+  'success',
+  'application error',
+  'action developer error',
+  'whisk internal error',
+] as const
+export type ActivationStatus = (typeof ACTIVATION_STATUS)[number]
+
+export function statusCode(status: ActivationStatus): number {
+  return ACTIVATION_STATUS.indexOf(status)
+}
+
+export const keyValueSchema = z.object({ key: z.string(), value: z.unknown() })
+export type KeyValue = z.infer<typeof keyValueSchema>
+
+/** An activation record in OpenWhisk's shape, plus where it ran (`node`) and its HLC. */
+export const activationRecordSchema = z
+  .object({
+    activationId: z.string().regex(/^[0-9a-f]{32}$/),
+    namespace: z.string(),
+    name: z.string(),
+    version: z.string(),
+    subject: z.string(),
+    start: z.number(),
+    end: z.number(),
+    duration: z.number(),
+    statusCode: z.number().int().min(0).max(3),
+    response: z.object({
+      status: z.enum(ACTIVATION_STATUS),
+      statusCode: z.number().int().min(0).max(3),
+      success: z.boolean(),
+      result: z.unknown(),
+      size: z.number().int().optional(),
+    }),
+    logs: z.array(z.string()),
+    annotations: z.array(keyValueSchema),
+    publish: z.boolean(),
+    node: z.string(),
+    cold: z.boolean(),
+    hlc,
+    origin: z.string(),
+  })
+  .passthrough()
+export type ActivationRecord = z.infer<typeof activationRecordSchema>
+
+/** OpenWhisk versions are semver strings; fnagent counts versions 1, 2, 3… and shows them as 0.0.N. */
+export function owVersion(version: number): string {
+  return `0.0.${version}`
+}
+
+export function fnPath(namespace: string, name: string): string {
+  return `${namespace}/${name}`
+}
