@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino'
+import { type Logger, pino } from 'pino'
 
 export type { Logger }
 
@@ -17,7 +17,10 @@ export function createLogger(init: LoggerInit = {}): Logger {
   if (init.pretty) {
     return pino(
       { level, base: init.base ?? null },
-      pino.transport({ target: 'pino-pretty', options: { destination: init.fd ?? 1, translateTime: 'SYS:HH:MM:ss.l' } }),
+      pino.transport({
+        target: 'pino-pretty',
+        options: { destination: init.fd ?? 1, translateTime: 'SYS:HH:MM:ss.l' },
+      }),
     )
   }
   return pino({ level, base: init.base ?? null }, pino.destination({ fd: init.fd ?? 1, sync: false }))

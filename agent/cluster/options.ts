@@ -20,7 +20,11 @@ export const clusterOptionsSchema = z
     /** Suspect and unanswered probe for this long: dead. */
     deadMs: z.number().int().min(500).default(5000),
     /** Dead for this long: removed from the view and from the persisted peers. */
-    removeMs: z.number().int().min(1000).default(24 * 3600_000),
+    removeMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(24 * 3600_000),
     /** Upper bound of open connections kept (others are dialled on demand). */
     maxConnections: z.number().int().min(4).max(10_000).default(32),
   })

@@ -73,7 +73,10 @@ function fromEnv(env: NodeJS.ProcessEnv): Obj {
     let value = parseEnvValue(raw)
     // Lists may be given comma-separated: FNAGENT_CLUSTER_BOOTSTRAP_PEERS=a:7700,b:7700
     if (typeof value === 'string' && /(Peers|listen|announce)$/.test(path.at(-1) ?? '')) {
-      value = value.split(',').map((s) => s.trim()).filter(Boolean)
+      value = value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
     }
     let leaf: Obj = { [path.at(-1)!]: value }
     for (const key of path.slice(0, -1).reverse()) leaf = { [key]: leaf }
@@ -94,7 +97,8 @@ function deepFreeze<T>(o: T): T {
 function describeIssue(issue: z.core.$ZodIssue, input: Obj): string {
   const key = issue.path.join('.') || '(root)'
   let value: unknown = input
-  for (const p of issue.path) value = isObj(value) || Array.isArray(value) ? (value as Obj)[p as string] : undefined
+  for (const p of issue.path)
+    value = isObj(value) || Array.isArray(value) ? (value as Obj)[p as string] : undefined
   const shown = value === undefined ? 'missing' : JSON.stringify(value)
   return `invalid config value for ${key}: ${shown} (${issue.message})`
 }

@@ -29,7 +29,21 @@ export const invokerOptionsSchema = z
     /** Process limit per container. */
     pidsLimit: z.number().int().min(16).default(1024),
     /** Largest `/run` result and request body, bytes (OpenWhisk: 1 MB). */
-    maxPayloadBytes: z.number().int().min(1024).default(1024 * 1024),
+    maxPayloadBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(1024 * 1024),
+    /** Size of the tmpfs mounted on /tmp in each container, MiB (counts against its memory limit). */
+    tmpfsMiB: z.number().int().min(1).default(64),
+    /** After `/run` answers, how long to wait for both log sentinels before giving up (ms). */
+    logSentinelWaitMs: z.number().int().min(0).default(2_000),
+    /** Blackbox images may print no sentinels: logs are taken once output is quiet this long (ms). */
+    blackboxLogQuietMs: z.number().int().min(0).default(50),
+    /** Timeout of each Docker API call (create, start, inspect, pause, kill, remove), ms. */
+    dockerTimeoutMs: z.number().int().min(100).default(30_000),
+    /** Drop traffic from function containers to the host itself (iptables INPUT rule on the bridge). */
+    isolateHost: z.boolean().default(true),
   })
   .strict()
 

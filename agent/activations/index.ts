@@ -1,0 +1,8 @@
+export {
+  ActivationService,
+  type ActivationServiceComponents,
+  type ActivationServiceInit,
+  newActivationId,
+  type Runner,
+  type RunRequest,
+} from './service.ts'

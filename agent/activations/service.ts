@@ -1,0 +1,214 @@
+import { randomBytes } from 'node:crypto'
+import { z } from 'zod'
+import { errors, FnError, toFnError } from '../errors.ts'
+import type { FunctionService } from '../functions/index.ts'
+import { describeZodError } from '../functions/input.ts'
+import type { Logger } from '../log.ts'
+import type { HybridClock } from '../store/hlc.ts'
+import {
+  type ActivationQuery,
+  type ActivationRecord,
+  type FunctionRecord,
+  owVersion,
+  type Store,
+  statusCode,
+} from '../store/index.ts'
+
+/** Runs one activation somewhere (locally, or on a peer chosen by placement) and returns its record. */
+export type Runner = (req: RunRequest) => Promise<ActivationRecord>
+
+export interface RunRequest {
+  fn: FunctionRecord
+  code: Buffer | null
+  params: Record<string, unknown>
+  activationId: string
+  deadline: number
+  signal: AbortSignal
+}
+
+export interface ActivationServiceComponents {
+  logger: Logger
+  store: Store
+  clock: HybridClock
+  functions: FunctionService
+  nodeId: () => string
+  runner: Runner
+  /** Called after a record is stored locally (replication pushes it to its owners). */
+  onRecord?: (record: ActivationRecord) => void
+}
+
+export interface ActivationServiceInit {
+  /** Largest parameters object, bytes (OpenWhisk: 1 MB). */
+  maxParamsBytes: number
+}
+
+const invokeBodySchema = z
+  .object({
+    params: z.record(z.string(), z.unknown()).default({}),
+    blocking: z.boolean().default(true),
+    /** Blocking only: answer the result alone instead of the whole record. */
+    result: z.boolean().default(false),
+  })
+  .strict()
+
+export function newActivationId(): string {
+  return randomBytes(16).toString('hex')
+}
+
+/** Receives invocations, has them run, and keeps their records. */
+export class ActivationService {
+  readonly #c: ActivationServiceComponents
+  readonly #init: ActivationServiceInit
+  readonly #inflight = new Map<string, Promise<ActivationRecord>>()
+  readonly #abort = new AbortController()
+  #draining = false
+
+  constructor(components: ActivationServiceComponents, init: ActivationServiceInit) {
+    this.#c = components
+    this.#init = init
+  }
+
+  get inflight(): number {
+    return this.#inflight.size
+  }
+
+  async invoke(name: string, body: unknown): Promise<{ status: number; body: unknown }> {
+    if (this.#draining) throw errors.draining('this agent is shutting down and takes no new invocations')
+    const parsed = invokeBodySchema.safeParse(body)
+    if (!parsed.success) throw errors.invalidArgument(describeZodError(parsed.error, 'invalid invocation'))
+    const { params, blocking, result } = parsed.data
+    const size = Buffer.byteLength(JSON.stringify(params))
+    if (size > this.#init.maxParamsBytes) {
+      throw errors.tooLarge(
+        `parameters are ${size} bytes, over the limit of ${this.#init.maxParamsBytes} bytes`,
+      )
+    }
+    const fn = await this.#c.functions.get(name)
+    const code = await this.#c.store.functions.code(fn)
+    const activationId = newActivationId()
+    const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, blocking)
+    if (!blocking) {
+      run.catch(() => {}) // recorded inside #run
+      return { status: 202, body: { activationId } }
+    }
+    const record = await run
+    return { status: 200, body: result ? (record.response.result ?? {}) : record }
+  }
+
+  #run(
+    fn: FunctionRecord,
+    code: Buffer | null,
+    params: Record<string, unknown>,
+    activationId: string,
+    blocking: boolean,
+  ) {
+    const received = Date.now()
+    const deadline = received + fn.limits.timeout + 60_000
+    const p = this.#c
+      .runner({ fn, code, params, activationId, deadline, signal: this.#abort.signal })
+      .catch((err: unknown) => {
+        const e = toFnError(err)
+        // A refusal before anything ran (node full, runtime missing) is the caller's error when blocking…
+        if (e.code === 'NODE_FULL' || e.code === 'RUNTIME_MISSING' || e.code === 'DRAINING') throw e
+        // …anything else becomes a recorded whisk internal error, never a lost activation.
+        this.#c.logger.error({ err, fn: fn.name, activationId }, 'activation failed inside the agent')
+        return this.#internalErrorRecord(fn, activationId, received, e)
+      })
+      .then(async (record) => {
+        await this.#c.store.activations.put(record)
+        this.#c.onRecord?.(record)
+        return record
+      })
+      .catch(async (err: unknown) => {
+        const e = toFnError(err)
+        // A blocking caller hears of a refusal directly; an async one only has the record to look at.
+        if (blocking) throw e
+        const record = this.#internalErrorRecord(fn, activationId, received, e)
+        await this.#c.store.activations.put(record).catch((putErr: unknown) => {
+          this.#c.logger.error({ err: putErr, activationId }, 'cannot store the activation record')
+        })
+        throw e
+      })
+      .finally(() => this.#inflight.delete(activationId))
+    this.#inflight.set(activationId, p)
+    return p
+  }
+
+  #internalErrorRecord(
+    fn: FunctionRecord,
+    activationId: string,
+    start: number,
+    err: FnError,
+  ): ActivationRecord {
+    const end = Date.now()
+    return {
+      activationId,
+      namespace: fn.namespace,
+      name: fn.name,
+      version: owVersion(fn.version),
+      subject: fn.namespace,
+      start,
+      end,
+      duration: end - start,
+      statusCode: statusCode('whisk internal error'),
+      response: {
+        status: 'whisk internal error',
+        statusCode: statusCode('whisk internal error'),
+        success: false,
+        result: { error: err.message },
+      },
+      logs: [],
+      annotations: [
+        { key: 'path', value: `${fn.namespace}/${fn.name}` },
+        { key: 'kind', value: fn.kind },
+        { key: 'limits', value: fn.limits },
+      ],
+      publish: false,
+      node: this.#c.nodeId(),
+      cold: false,
+      hlc: this.#c.clock.now(),
+      origin: this.#c.nodeId(),
+    }
+  }
+
+  async get(id: string): Promise<ActivationRecord> {
+    if (!/^[0-9a-f]{32}$/.test(id)) {
+      throw errors.invalidArgument(`'${id}' is not an activation id (32 hexadecimal characters)`)
+    }
+    const rec = await this.#c.store.activations.get(id)
+    if (!rec) {
+      if (this.#inflight.has(id))
+        throw errors.notFound(`activation ${id} is still running; try again when it ends`)
+      throw errors.notFound(`activation ${id} does not exist on this node`)
+    }
+    return rec
+  }
+
+  list(q: ActivationQuery): Promise<ActivationRecord[]> {
+    return this.#c.store.activations.list(q)
+  }
+
+  /** Stops taking work and waits up to `ms` for in-flight activations, then cancels the rest. */
+  async drain(ms: number): Promise<void> {
+    this.#draining = true
+    const all = Promise.allSettled([...this.#inflight.values()])
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = await Promise.race([
+      all.then(() => false),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(true), ms)
+      }),
+    ])
+    clearTimeout(timer)
+    if (timedOut) {
+      this.#c.logger.warn(
+        { inflight: this.#inflight.size },
+        'drain timed out; cancelling in-flight activations',
+      )
+      this.#abort.abort(
+        new FnError('DRAINING', 'the agent stopped before the activation ended', { status: 503 }),
+      )
+      await all
+    }
+  }
+}

@@ -1,0 +1,66 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { errors, type FnError } from '../errors.ts'
+
+/** Reads a JSON body up to `maxBytes`; empty body → `{}`. Throws TOO_LARGE / INVALID_JSON / UNSUPPORTED_MEDIA_TYPE. */
+export async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const type = req.headers['content-type']
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > maxBytes) {
+    req.resume()
+    throw errors.tooLarge(
+      `request body of ${declared} bytes is over the limit of ${maxBytes} bytes (api.maxBodyBytes)`,
+    )
+  }
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > maxBytes) {
+      throw errors.tooLarge(`request body is over the limit of ${maxBytes} bytes (api.maxBodyBytes)`)
+    }
+    chunks.push(chunk as Buffer)
+  }
+  if (size === 0) return {}
+  if (type && !/^application\/json\b/i.test(type)) {
+    throw errors.unsupportedMediaType(`request body must be application/json, got ${type}`)
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch (err) {
+    throw errors.invalidJson(`request body is not valid JSON: ${(err as Error).message}`)
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const data = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) })
+  res.end(data)
+}
+
+export function sendError(res: ServerResponse, err: FnError): void {
+  if (res.headersSent) {
+    res.destroy(err)
+    return
+  }
+  sendJson(res, err.status, {
+    error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
+  })
+}
+
+/** Parses an integer query parameter within bounds; a bad value is a 400 naming it. */
+export function intParam(
+  q: Record<string, string | undefined>,
+  key: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const raw = q[key]
+  if (raw === undefined || raw === '') return undefined
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw errors.invalidArgument(
+      `query parameter '${key}' must be an integer from ${min} to ${max}, got '${raw}'`,
+    )
+  }
+  return n
+}

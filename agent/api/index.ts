@@ -1,0 +1,2 @@
+export type { AgentApi } from './routes.ts'
+export { type LocalApiComponents, type LocalApiInit, LocalApiServer } from './server.ts'

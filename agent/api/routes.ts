@@ -1,0 +1,92 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import Router from 'find-my-way'
+import { errors } from '../errors.ts'
+import type { ActivationQuery, ActivationRecord, FunctionRecord } from '../store/index.ts'
+import { intParam, readJson, sendJson } from './http.ts'
+
+/** What the local API needs from the agent (implemented by the composition root). */
+export interface AgentApi {
+  status(): Promise<unknown>
+  config(): unknown
+  functions: {
+    list(): Promise<FunctionRecord[]>
+    get(name: string): Promise<FunctionRecord>
+    put(name: string, body: unknown): Promise<{ record: FunctionRecord; created: boolean }>
+    remove(name: string): Promise<FunctionRecord>
+  }
+  invoke(name: string, body: unknown): Promise<{ status: number; body: unknown }>
+  activations: {
+    list(q: ActivationQuery): Promise<ActivationRecord[]>
+    get(id: string): Promise<ActivationRecord>
+  }
+  peers(): Promise<unknown>
+  join(body: unknown): Promise<unknown>
+  leave(): Promise<unknown>
+}
+
+type Handler = (
+  req: IncomingMessage,
+  params: Record<string, string | undefined>,
+  query: Record<string, string>,
+) => Promise<{ status: number; body: unknown }>
+
+const ok = (body: unknown, status = 200) => ({ status, body })
+
+export function buildRouter(api: AgentApi, maxBodyBytes: number) {
+  const router = Router({ ignoreTrailingSlash: true })
+  const route = (method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, handler: Handler) => {
+    router.on(method, path, (req, res, params, _store, query) => {
+      ;(res as ServerResponse & { fnHandler?: Promise<{ status: number; body: unknown }> }).fnHandler =
+        handler(req as IncomingMessage, params, query)
+    })
+  }
+  const body = (req: IncomingMessage) => readJson(req, maxBodyBytes)
+  const name = (p: Record<string, string | undefined>) => p.name ?? ''
+
+  route('GET', '/v1/status', async () => ok(await api.status()))
+  route('GET', '/v1/config', async () => ok(api.config()))
+  route('GET', '/v1/functions', async () => ok(await api.functions.list()))
+  route('GET', '/v1/functions/:name', async (_r, p) => ok(await api.functions.get(name(p))))
+  route('PUT', '/v1/functions/:name', async (req, p) => {
+    const r = await api.functions.put(name(p), await body(req))
+    return ok(r.record, r.created ? 201 : 200)
+  })
+  route('DELETE', '/v1/functions/:name', async (_r, p) => ok(await api.functions.remove(name(p))))
+  route('POST', '/v1/functions/:name/invoke', async (req, p) => api.invoke(name(p), await body(req)))
+  route('GET', '/v1/activations', async (_r, _p, q) => {
+    const since = intParam(q, 'since', 0, Number.MAX_SAFE_INTEGER)
+    const upto = intParam(q, 'upto', 0, Number.MAX_SAFE_INTEGER)
+    const query: ActivationQuery = {
+      limit: intParam(q, 'limit', 1, 200) ?? 30,
+      skip: intParam(q, 'skip', 0, 1_000_000) ?? 0,
+      ...(q.name ? { name: q.name } : {}),
+      ...(since !== undefined ? { since } : {}),
+      ...(upto !== undefined ? { upto } : {}),
+    }
+    return ok(await api.activations.list(query))
+  })
+  route('GET', '/v1/activations/:id', async (_r, p) => ok(await api.activations.get(p.id ?? '')))
+  route('GET', '/v1/activations/:id/result', async (_r, p) => {
+    const a = await api.activations.get(p.id ?? '')
+    return ok(a.response.result ?? {})
+  })
+  route('GET', '/v1/activations/:id/logs', async (_r, p) => {
+    const a = await api.activations.get(p.id ?? '')
+    return ok({ logs: a.logs })
+  })
+  route('GET', '/v1/peers', async () => ok(await api.peers()))
+  route('POST', '/v1/cluster/join', async (req) => ok(await api.join(await body(req))))
+  route('POST', '/v1/cluster/leave', async () => ok(await api.leave()))
+
+  /** Resolves a request to a handler's promise, or throws ROUTE_NOT_FOUND. */
+  return (req: IncomingMessage, res: ServerResponse): Promise<{ status: number; body: unknown }> => {
+    const holder = res as ServerResponse & { fnHandler?: Promise<{ status: number; body: unknown }> }
+    router.lookup(req, res)
+    if (!holder.fnHandler) {
+      throw errors.routeNotFound(`no API route ${req.method} ${req.url?.split('?')[0]}; see docs/api.md`)
+    }
+    return holder.fnHandler
+  }
+}
+
+export { sendJson }

@@ -1,0 +1,2 @@
+export { looksLikeZip, normalizeKind, validateName } from './input.ts'
+export { FunctionService, type FunctionServiceComponents, type FunctionServiceInit } from './service.ts'

@@ -1,0 +1,76 @@
+import { z } from 'zod'
+import { errors } from '../errors.ts'
+import { KINDS, type Kind, LIMITS, NAME_RE } from '../store/types.ts'
+
+/** Accepted spellings of each kind (OpenWhisk's `nodejs:default` included). */
+const KIND_ALIASES: Record<string, Kind> = {
+  nodejs: 'nodejs:24',
+  'nodejs:default': 'nodejs:24',
+  'nodejs:24': 'nodejs:24',
+  python: 'python:3',
+  'python:default': 'python:3',
+  'python:3': 'python:3',
+  blackbox: 'blackbox',
+}
+
+export function normalizeKind(kind: string): Kind {
+  const k = KIND_ALIASES[kind]
+  if (!k) throw errors.invalidKind(`unknown kind '${kind}'; use one of ${KINDS.join(', ')}`)
+  return k
+}
+
+export function validateName(name: unknown): string {
+  if (typeof name !== 'string' || !NAME_RE.test(name)) {
+    throw errors.invalidName(
+      `invalid function name ${JSON.stringify(name)}: use 1–128 characters of letters, digits, '_', '.', '-' (not starting with '.' or '-'), optionally as package/name`,
+    )
+  }
+  return name
+}
+
+const limitsInput = z
+  .object({
+    memory: z.number().int().min(LIMITS.memory.min).max(LIMITS.memory.max),
+    timeout: z.number().int().min(LIMITS.timeout.min).max(LIMITS.timeout.max),
+    concurrency: z.number().int().min(LIMITS.concurrency.min).max(LIMITS.concurrency.max),
+    logs: z.number().int().min(LIMITS.logs.min).max(LIMITS.logs.max),
+  })
+  .partial()
+  .strict()
+
+/** What the API accepts to create or update a function (code travels as base64). */
+export const functionInputSchema = z
+  .object({
+    kind: z.string().min(1).optional(),
+    main: z.string().min(1).max(256).optional(),
+    code: z.string().optional(),
+    binary: z.boolean().optional(),
+    image: z.string().min(1).max(512).optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+    annotations: z.record(z.string(), z.unknown()).optional(),
+    env: z.record(z.string(), z.string()).optional(),
+    limits: limitsInput.optional(),
+    /** Refuse (409) when the function exists; `update` refuses (404) when it does not. */
+    mode: z.enum(['create', 'update', 'upsert']).default('upsert'),
+  })
+  .strict()
+export type FunctionInput = z.infer<typeof functionInputSchema>
+
+/** Describes the first zod issue in one line, naming the field. */
+export function describeZodError(err: z.ZodError, what: string): string {
+  const issue = err.issues[0]!
+  const field = issue.path.join('.')
+  return `${what}${field ? ` field '${field}'` : ''}: ${issue.message}`
+}
+
+export function parseFunctionInput(body: unknown): FunctionInput {
+  const result = functionInputSchema.safeParse(body)
+  if (!result.success) throw errors.invalidArgument(describeZodError(result.error, 'invalid function'))
+  return result.data
+}
+
+const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04])
+
+export function looksLikeZip(code: Uint8Array): boolean {
+  return code.length >= 4 && Buffer.from(code.subarray(0, 4)).equals(ZIP_MAGIC)
+}

@@ -1,0 +1,139 @@
+import { errors } from '../errors.ts'
+import type { Logger } from '../log.ts'
+import type { HybridClock } from '../store/hlc.ts'
+import { DEFAULT_LIMITS, type FunctionRecord, type Store, sha256 } from '../store/index.ts'
+import { type FunctionInput, looksLikeZip, normalizeKind, parseFunctionInput, validateName } from './input.ts'
+
+export interface FunctionServiceComponents {
+  logger: Logger
+  store: Store
+  clock: HybridClock
+  nodeId: () => string
+  /** Called after a local write (replication pushes it to peers). */
+  onWrite?: (record: FunctionRecord, code: Buffer | null) => void
+}
+
+export interface FunctionServiceInit {
+  namespace: string
+  maxCodeBytes: number
+}
+
+/** Deploys, updates, reads and deletes functions in this node's store. */
+export class FunctionService {
+  readonly #c: FunctionServiceComponents
+  readonly #init: FunctionServiceInit
+
+  constructor(components: FunctionServiceComponents, init: FunctionServiceInit) {
+    this.#c = components
+    this.#init = init
+  }
+
+  get namespace(): string {
+    return this.#init.namespace
+  }
+
+  async get(name: string): Promise<FunctionRecord> {
+    validateName(name)
+    const fn = await this.#c.store.functions.get(this.#init.namespace, name)
+    if (!fn) throw errors.notFound(`function '${name}' does not exist; list functions with 'fnagent fn list'`)
+    return fn
+  }
+
+  async list(): Promise<FunctionRecord[]> {
+    return this.#c.store.functions.list(this.#init.namespace)
+  }
+
+  /** Creates version 1, or the next version; fields not given keep the previous version's values. */
+  async put(name: string, body: unknown): Promise<{ record: FunctionRecord; created: boolean }> {
+    validateName(name)
+    const input = parseFunctionInput(body)
+    const ns = this.#init.namespace
+    const head = await this.#c.store.functions.head(ns, name)
+    const prev = head && !head.deleted ? head : null
+    if (input.mode === 'create' && prev) {
+      throw errors.conflict(
+        `function '${name}' already exists (version ${prev.version}); use 'fnagent fn update'`,
+      )
+    }
+    if (input.mode === 'update' && !prev) {
+      throw errors.notFound(`function '${name}' does not exist; create it with 'fnagent fn create'`)
+    }
+    const { record, code } = this.#build(name, input, prev, head?.version ?? 0)
+    await this.#c.store.functions.write(record, code ?? undefined)
+    this.#c.logger.info(
+      { fn: name, version: record.version, kind: record.kind },
+      prev ? 'function updated' : 'function created',
+    )
+    this.#c.onWrite?.(record, code)
+    return { record, created: !prev }
+  }
+
+  async remove(name: string): Promise<FunctionRecord> {
+    const fn = await this.get(name)
+    const now = this.#c.clock.now()
+    const tombstone: FunctionRecord = {
+      ...fn,
+      version: fn.version + 1,
+      codeHash: undefined,
+      codeSize: 0,
+      updated: now,
+      origin: this.#c.nodeId(),
+      deleted: true,
+    }
+    delete tombstone.codeHash
+    await this.#c.store.functions.remove(tombstone)
+    this.#c.logger.info({ fn: name }, 'function deleted')
+    this.#c.onWrite?.(tombstone, null)
+    return fn
+  }
+
+  #build(
+    name: string,
+    input: FunctionInput,
+    prev: FunctionRecord | null,
+    lastVersion: number,
+  ): { record: FunctionRecord; code: Buffer | null } {
+    const kind = input.kind ? normalizeKind(input.kind) : prev?.kind
+    if (!kind) throw errors.invalidKind(`a new function needs a kind: --kind nodejs:24, python:3 or blackbox`)
+    let code: Buffer | null = null
+    if (input.code !== undefined) {
+      code = Buffer.from(input.code, 'base64')
+      if (code.length > this.#init.maxCodeBytes) {
+        throw errors.tooLarge(
+          `the code of '${name}' is ${code.length} bytes, over the limit of ${this.#init.maxCodeBytes} bytes (store.maxCodeBytes)`,
+        )
+      }
+      if (code.length === 0) throw errors.invalidArgument(`the code of '${name}' is empty`)
+    }
+    const image = input.image ?? (kind === prev?.kind ? prev?.image : undefined)
+    if (kind === 'blackbox' && !image)
+      throw errors.invalidArgument(`a blackbox function needs an image: --image IMAGE`)
+    const keepCode = code === null && prev && prev.kind === kind
+    if (!code && !keepCode && kind !== 'blackbox') {
+      throw errors.invalidArgument(
+        `function '${name}' of kind ${kind} needs code: give a source file or a zip`,
+      )
+    }
+    const now = this.#c.clock.now()
+    const record: FunctionRecord = {
+      namespace: this.#init.namespace,
+      name,
+      version: lastVersion + 1,
+      kind,
+      main: input.main ?? prev?.main ?? 'main',
+      binary: code ? (input.binary ?? looksLikeZip(code)) : keepCode ? prev.binary : false,
+      codeSize: code ? code.length : keepCode ? prev.codeSize : 0,
+      parameters: input.parameters ?? prev?.parameters ?? {},
+      annotations: input.annotations ?? prev?.annotations ?? {},
+      env: input.env ?? prev?.env ?? {},
+      limits: { ...DEFAULT_LIMITS, ...prev?.limits, ...input.limits },
+      created: prev?.created ?? now,
+      updated: now,
+      origin: this.#c.nodeId(),
+    }
+    if (image && kind === 'blackbox') record.image = image
+    const codeHash = code ? sha256(code) : keepCode ? prev.codeHash : undefined
+    if (codeHash) record.codeHash = codeHash
+    return { record, code }
+  }
+}

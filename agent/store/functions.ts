@@ -1,0 +1,113 @@
+import { errors } from '../errors.ts'
+import type { BlobRepository } from './blobs.ts'
+import { BUCKETS, type Db, pad } from './db.ts'
+import { compareVersions } from './hlc.ts'
+import { type FunctionRecord, fnPath, functionRecordSchema } from './types.ts'
+
+const versionKey = (r: { namespace: string; name: string; version: number }) =>
+  `${fnPath(r.namespace, r.name)}\x00${pad(r.version, 10)}`
+const refKey = (hash: string, r: FunctionRecord) => `${hash}\x00${versionKey(r)}`
+
+/** Function versions and their heads. Writes that belong together (version, head, blob, refs) go in one batch. */
+export class FunctionRepository {
+  readonly #db: Db
+  readonly #versions
+  readonly #heads
+  readonly #blobs: BlobRepository
+
+  constructor(db: Db, blobs: BlobRepository) {
+    this.#db = db
+    this.#versions = db.sublevel<string, FunctionRecord>(BUCKETS.functions, { valueEncoding: 'json' })
+    this.#heads = db.sublevel<string, FunctionRecord>(BUCKETS.heads, { valueEncoding: 'json' })
+    this.#blobs = blobs
+  }
+
+  /** The latest version (tombstones included). */
+  async head(namespace: string, name: string): Promise<FunctionRecord | null> {
+    return (await this.#heads.get(fnPath(namespace, name))) ?? null
+  }
+
+  /** The latest live version, or null when missing or deleted. */
+  async get(namespace: string, name: string): Promise<FunctionRecord | null> {
+    const head = await this.head(namespace, name)
+    return head && !head.deleted ? head : null
+  }
+
+  async getVersion(namespace: string, name: string, version: number): Promise<FunctionRecord | null> {
+    return (await this.#versions.get(versionKey({ namespace, name, version }))) ?? null
+  }
+
+  async versions(namespace: string, name: string): Promise<FunctionRecord[]> {
+    const prefix = `${fnPath(namespace, name)}\x00`
+    const out: FunctionRecord[] = []
+    for await (const v of this.#versions.values({ gte: prefix, lt: `${fnPath(namespace, name)}\x01` }))
+      out.push(v)
+    return out
+  }
+
+  /** Live functions of a namespace (every namespace when omitted), sorted by name. */
+  async list(namespace?: string, opts: { includeDeleted?: boolean } = {}): Promise<FunctionRecord[]> {
+    const range = namespace === undefined ? {} : { gte: `${namespace}/`, lt: `${namespace}0` }
+    const out: FunctionRecord[] = []
+    for await (const v of this.#heads.values(range)) if (opts.includeDeleted || !v.deleted) out.push(v)
+    return out
+  }
+
+  /**
+   * Writes a version (with its code, when given) and moves the head if this version wins by
+   * last-writer-wins. Returns whether the head moved. Used for local writes and replicated ones.
+   */
+  async write(record: FunctionRecord, code?: Uint8Array): Promise<boolean> {
+    functionRecordSchema.parse(record)
+    const path = fnPath(record.namespace, record.name)
+    const existing = await this.#versions.get(versionKey(record))
+    if (existing && compareVersions(toLww(existing), toLww(record)) >= 0) return false
+    const head = await this.head(record.namespace, record.name)
+    const wins = !head || compareVersions(toLww(record), toLww(head)) > 0
+    const batch = this.#db.batch()
+    batch.put(versionKey(record), record, { sublevel: this.#versions })
+    if (record.codeHash) {
+      if (code) batch.put(record.codeHash, code, { sublevel: this.#blobs.level })
+      batch.put(refKey(record.codeHash, record), '', { sublevel: this.#blobs.refLevel })
+    }
+    if (wins) batch.put(path, record, { sublevel: this.#heads })
+    await batch.write()
+    return wins
+  }
+
+  /**
+   * Deletes a function: a tombstone version becomes the head, older versions and the code blobs
+   * no other function references are removed. Returns the tombstone.
+   */
+  async remove(tombstone: FunctionRecord): Promise<void> {
+    const versions = await this.versions(tombstone.namespace, tombstone.name)
+    const batch = this.#db.batch()
+    for (const v of versions) {
+      batch.del(versionKey(v), { sublevel: this.#versions })
+      if (v.codeHash) batch.del(refKey(v.codeHash, v), { sublevel: this.#blobs.refLevel })
+    }
+    batch.put(versionKey(tombstone), tombstone, { sublevel: this.#versions })
+    batch.put(fnPath(tombstone.namespace, tombstone.name), tombstone, { sublevel: this.#heads })
+    await batch.write()
+    const hashes = new Set(versions.map((v) => v.codeHash).filter((h): h is string => !!h))
+    for (const hash of hashes) {
+      if (!(await this.#blobs.isReferenced(hash))) await this.#blobs.level.del(hash)
+    }
+  }
+
+  /** The code of a version, or a clear error when the blob is missing here. */
+  async code(record: FunctionRecord): Promise<Buffer | null> {
+    if (!record.codeHash) return null
+    const code = await this.#blobs.get(record.codeHash)
+    if (!code) {
+      throw errors.notFound(
+        `the code of ${record.name} version ${record.version} (${record.codeHash}) is not on this node`,
+      )
+    }
+    return code
+  }
+}
+
+function toLww(r: FunctionRecord) {
+  return { hlc: r.updated, origin: r.origin }
+}

@@ -1,0 +1,36 @@
+import { ActivationRepository } from './activations.ts'
+import { BlobRepository } from './blobs.ts'
+import { type Db, openDb } from './db.ts'
+import { FunctionRepository } from './functions.ts'
+import { PeerRepository } from './peers.ts'
+
+export type { ActivationQuery } from './activations.ts'
+export { sha256 } from './blobs.ts'
+export { BUCKETS, type Db } from './db.ts'
+export type { PeerEntry } from './peers.ts'
+export * from './types.ts'
+
+/** The agent's LevelDB and its typed repositories. */
+export class Store {
+  readonly db: Db
+  readonly functions: FunctionRepository
+  readonly blobs: BlobRepository
+  readonly activations: ActivationRepository
+  readonly peers: PeerRepository
+
+  private constructor(db: Db) {
+    this.db = db
+    this.blobs = new BlobRepository(db)
+    this.functions = new FunctionRepository(db, this.blobs)
+    this.activations = new ActivationRepository(db)
+    this.peers = new PeerRepository(db)
+  }
+
+  static async open(dataDir: string): Promise<Store> {
+    return new Store(await openDb(dataDir))
+  }
+
+  async close(): Promise<void> {
+    if (this.db.status === 'open' || this.db.status === 'opening') await this.db.close()
+  }
+}
