@@ -33,7 +33,7 @@ type Handler = (
 const ok = (body: unknown, status = 200) => ({ status, body })
 
 export function buildRouter(api: AgentApi, maxBodyBytes: number) {
-  const router = Router({ ignoreTrailingSlash: true })
+  const router = Router({ ignoreTrailingSlash: true, defaultRoute: () => {} })
   const route = (method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, handler: Handler) => {
     router.on(method, path, (req, res, params, _store, query) => {
       ;(res as ServerResponse & { fnHandler?: Promise<{ status: number; body: unknown }> }).fnHandler =

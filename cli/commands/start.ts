@@ -1,5 +1,4 @@
 import type { Command } from 'commander'
-import { runAgent } from '../../agent/main.ts'
 
 interface StartOptions {
   dataDir?: string
@@ -37,6 +36,8 @@ export function registerStartCommand(program: Command): void {
         logLevel: o.logLevel,
         ...(Object.keys(cluster).length ? { cluster } : {}),
       }
+      // Loaded on demand: the other verbs stay quick to start.
+      const { runAgent } = await import('../../agent/main.ts')
       process.exitCode = await runAgent({ flags, configFile: o.config, pretty: o.pretty })
     })
 }

@@ -1,0 +1,173 @@
+import type { Logger } from '../log.ts'
+import type { FunctionRecord } from '../store/types.ts'
+import type { FnContainer } from './container.ts'
+import { logLimitBytes } from './limits.ts'
+import type { InvokerOptions } from './options.ts'
+import { fromInit, fromRun, messages, type Response, response } from './result.ts'
+
+export interface ActivationInput {
+  fn: FunctionRecord
+  code: Buffer | null
+  /** The parameters, already serialized (the invoker checked their size). */
+  paramsJson: string
+  activationId: string
+  transactionId: string
+  /** Epoch ms passed to the action as `deadline`. */
+  deadline: number
+  needsInit: boolean
+  /** Caller cancellation and invoker shutdown. */
+  signal: AbortSignal
+}
+
+export interface ActivationOutcome {
+  response: Response
+  logs: string[]
+  start: number
+  end: number
+  initTime?: number
+  timedOut: boolean
+  /** The container may serve the next activation of the same version. */
+  reusable: boolean
+}
+
+class Timeout extends Error {}
+
+/** `/init` (when needed), `/run`, log collection, and the outcome: never throws for function failures. */
+export async function activate(
+  c: FnContainer,
+  input: ActivationInput,
+  deps: { options: InvokerOptions; logger: Logger },
+): Promise<ActivationOutcome> {
+  const { fn } = input
+  const { options } = deps
+  c.logs.begin(logLimitBytes(fn))
+  const start = Date.now()
+  let initTime: number | undefined
+  let out: { response: Response; reusable: boolean; timedOut: boolean }
+  try {
+    if (input.needsInit) {
+      const t = performance.now()
+      const reply = await bounded(fn.limits.timeout, input.signal, (signal) =>
+        c.init(initBody(input), signal),
+      )
+      initTime = Math.round(performance.now() - t)
+      const failed = fromInit(reply)
+      if (failed) {
+        out = { response: failed, reusable: false, timedOut: false }
+        return await finish(c, out, { start, initTime, blackbox: fn.kind === 'blackbox' }, deps)
+      }
+      c.key = `${fn.namespace}/${fn.name}@${fn.version}`
+    }
+    const reply = await bounded(fn.limits.timeout, input.signal, (signal) => c.run(runBody(input), signal))
+    out = { response: fromRun(reply, options.maxPayloadBytes), reusable: !reply.tooLarge, timedOut: false }
+  } catch (err) {
+    out = await failure(c, fn, err, input.signal, deps.logger)
+  }
+  return finish(c, out, { start, initTime, blackbox: fn.kind === 'blackbox' }, deps)
+}
+
+async function finish(
+  c: FnContainer,
+  out: { response: Response; reusable: boolean; timedOut: boolean },
+  at: { start: number; initTime?: number; blackbox: boolean },
+  deps: { options: InvokerOptions },
+): Promise<ActivationOutcome> {
+  const end = Date.now()
+  const { logs, complete } = await c.logs.finish({
+    waitMs: deps.options.logSentinelWaitMs,
+    quietMs: at.blackbox ? deps.options.blackboxLogQuietMs : 0,
+  })
+  // Without both sentinels a late one could end the next activation's logs early: do not reuse.
+  const reusable = out.reusable && (complete || at.blackbox) && !c.exited.aborted
+  return { ...out, reusable, logs, start: at.start, end, initTime: at.initTime }
+}
+
+async function failure(
+  c: FnContainer,
+  fn: FunctionRecord,
+  err: unknown,
+  signal: AbortSignal,
+  logger: Logger,
+): Promise<{ response: Response; reusable: boolean; timedOut: boolean }> {
+  if (err instanceof Timeout) {
+    // Kill at once: the output streams then close and the log wait ends quickly.
+    await c.remove().catch((e: unknown) => logger.warn({ err: e, container: c.name }, 'remove failed'))
+    return {
+      response: response('action developer error', { error: messages.timeout(fn.limits.timeout) }),
+      reusable: false,
+      timedOut: true,
+    }
+  }
+  if (signal.aborted) {
+    await c.remove().catch((e: unknown) => logger.warn({ err: e, container: c.name }, 'remove failed'))
+    return {
+      response: response('whisk internal error', { error: 'The activation was cancelled.' }),
+      reusable: false,
+      timedOut: false,
+    }
+  }
+  const oom = await c.oomKilled().catch(() => false)
+  if (oom) {
+    return {
+      response: response('action developer error', { error: messages.memory(fn.limits.memory) }),
+      reusable: false,
+      timedOut: false,
+    }
+  }
+  logger.warn(
+    { err, container: c.name, fn: `${fn.namespace}/${fn.name}` },
+    'container failed during an activation',
+  )
+  return {
+    response: response('whisk internal error', { error: messages.died }),
+    reusable: false,
+    timedOut: false,
+  }
+}
+
+/** Runs `work` with a signal aborted by `signal` or after `ms`; a timeout rejects with `Timeout`. */
+async function bounded<T>(ms: number, signal: AbortSignal, work: (s: AbortSignal) => Promise<T>): Promise<T> {
+  const ctrl = new AbortController()
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    ctrl.abort(new Timeout())
+  }, ms)
+  const onAbort = () => ctrl.abort(signal.reason)
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    return await work(ctrl.signal)
+  } catch (err) {
+    if (timedOut) throw new Timeout()
+    throw err
+  } finally {
+    clearTimeout(timer)
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
+function initBody(input: ActivationInput): string {
+  const { fn, code } = input
+  return JSON.stringify({
+    value: {
+      name: fn.name,
+      main: fn.main,
+      code: code === null ? '' : fn.binary ? code.toString('base64') : code.toString('utf8'),
+      binary: fn.binary,
+      env: fn.env,
+    },
+  })
+}
+
+function runBody(input: ActivationInput): string {
+  const { fn } = input
+  const rest = JSON.stringify({
+    namespace: fn.namespace,
+    action_name: `/${fn.namespace}/${fn.name}`,
+    action_version: `0.0.${fn.version}`,
+    activation_id: input.activationId,
+    transaction_id: input.transactionId,
+    deadline: String(input.deadline),
+  })
+  return `{"value":${input.paramsJson},${rest.slice(1)}`
+}

@@ -1,0 +1,196 @@
+import { randomBytes } from 'node:crypto'
+import type http from 'node:http'
+import { Writable } from 'node:stream'
+import type Dockerode from 'dockerode'
+import type { Logger } from '../log.ts'
+import { containerAgent, isConnectError, postJson, type Reply } from './http.ts'
+import { type ContainerSpec, createOptions } from './limits.ts'
+import { LogCapture } from './logs.ts'
+import type { InvokerOptions } from './options.ts'
+
+export interface ContainerDeps {
+  docker: Dockerode
+  logger: Logger
+  nodeId: string
+  options: InvokerOptions
+}
+
+/** A function container as the pool sees it. */
+export type ContainerState = 'starting' | 'busy' | 'idle' | 'paused' | 'gone'
+
+/**
+ * One running function container: created with all limits, its output attached from the first byte,
+ * reached over HTTP at its bridge IP on port 8080 through a keep-alive socket.
+ */
+export class FnContainer {
+  readonly id: string
+  readonly name: string
+  readonly spec: ContainerSpec
+  readonly ip: string
+  readonly logs: LogCapture
+  /** Aborted when the container's output streams close, i.e. the container exited or was killed. */
+  readonly exited: AbortSignal
+  state: ContainerState = 'starting'
+  /** `namespace/name@version` once `/init` succeeded (or for blackbox without code, once chosen). */
+  key: string | null = null
+  lastUsed = performance.now()
+  /** Paused, or a pause in flight: `resume()` waits for it then unpauses. */
+  pausing: Promise<void> | null = null
+  idleTimers: NodeJS.Timeout[] = []
+  readonly #deps: ContainerDeps
+  readonly #container: Dockerode.Container
+  readonly #agent: http.Agent
+  #removing: Promise<void> | null = null
+
+  private constructor(
+    deps: ContainerDeps,
+    spec: ContainerSpec,
+    container: Dockerode.Container,
+    name: string,
+    ip: string,
+    logs: LogCapture,
+    exited: AbortSignal,
+  ) {
+    this.#deps = deps
+    this.spec = spec
+    this.#container = container
+    this.id = container.id
+    this.name = name
+    this.ip = ip
+    this.logs = logs
+    this.exited = exited
+    this.#agent = containerAgent()
+  }
+
+  /** Creates, attaches and starts a container; on any failure nothing is left behind. */
+  static async create(deps: ContainerDeps, spec: ContainerSpec, signal?: AbortSignal): Promise<FnContainer> {
+    const { docker, options } = deps
+    const name = `fnagent-${deps.nodeId.slice(-12).replace(/[^A-Za-z0-9_.-]/g, '_')}-${randomBytes(5).toString('hex')}`
+    const timeout = () =>
+      signal
+        ? AbortSignal.any([signal, AbortSignal.timeout(options.dockerTimeoutMs)])
+        : AbortSignal.timeout(options.dockerTimeoutMs)
+    const container = await docker.createContainer({
+      ...createOptions(spec, deps.nodeId, options),
+      name,
+      abortSignal: timeout(),
+    })
+    const logs = new LogCapture()
+    const exit = new AbortController()
+    try {
+      const stream = await withTimeout(
+        container.attach({ stream: true, stdout: true, stderr: true, logs: false }),
+        options.dockerTimeoutMs,
+        'attach',
+      )
+      const sink = (which: 'stdout' | 'stderr') =>
+        new Writable({
+          write(chunk: Buffer, _enc, cb) {
+            logs.feed(which, chunk)
+            cb()
+          },
+        })
+      docker.modem.demuxStream(stream, sink('stdout'), sink('stderr'))
+      const closed = () => {
+        logs.end()
+        exit.abort(new Error('container exited'))
+      }
+      stream.on('end', closed)
+      stream.on('close', closed)
+      stream.on('error', closed)
+      await container.start({ abortSignal: timeout() })
+      const info = await container.inspect({ abortSignal: timeout() })
+      const ip = info.NetworkSettings.Networks[options.network]?.IPAddress
+      if (!ip) throw new Error(`container ${name} has no address on network ${options.network}`)
+      return new FnContainer(deps, spec, container, name, ip, logs, exit.signal)
+    } catch (err) {
+      await container
+        .remove({ force: true, abortSignal: AbortSignal.timeout(options.dockerTimeoutMs) })
+        .catch((e: unknown) =>
+          deps.logger.warn({ err: e, container: name }, 'could not remove failed container'),
+        )
+      throw err
+    }
+  }
+
+  /**
+   * POST /init, retrying while the server does not accept connections yet (slow-starting images),
+   * until `signal` aborts (the caller bounds it by the activation's timeout).
+   */
+  async init(body: string, signal: AbortSignal): Promise<Reply> {
+    for (;;) {
+      try {
+        return await postJson(this.#agent, this.ip, '/init', body, {
+          signal: AbortSignal.any([signal, this.exited]),
+          maxBytes: this.#deps.options.maxPayloadBytes,
+        })
+      } catch (err) {
+        if (!isConnectError(err) || signal.aborted || this.exited.aborted) throw err
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 10)
+          signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true })
+        })
+        if (signal.aborted) throw signal.reason
+      }
+    }
+  }
+
+  /** POST /run; rejects on abort, on connection loss and when the container exits. */
+  run(body: string, signal: AbortSignal): Promise<Reply> {
+    return postJson(this.#agent, this.ip, '/run', body, {
+      signal: AbortSignal.any([signal, this.exited]),
+      maxBytes: this.#deps.options.maxPayloadBytes,
+    })
+  }
+
+  pause(): Promise<void> {
+    return this.#container.pause({ abortSignal: AbortSignal.timeout(this.#deps.options.dockerTimeoutMs) })
+  }
+
+  unpause(): Promise<void> {
+    return this.#container.unpause({ abortSignal: AbortSignal.timeout(this.#deps.options.dockerTimeoutMs) })
+  }
+
+  /**
+   * Whether the kernel killed the container for exceeding its memory limit. The engine records it
+   * when it handles the exit, which may lag the broken connection: poll briefly while it still runs.
+   */
+  async oomKilled(): Promise<boolean> {
+    const until = performance.now() + 2_000
+    for (;;) {
+      const info = await this.#container.inspect({
+        abortSignal: AbortSignal.timeout(this.#deps.options.dockerTimeoutMs),
+      })
+      if (info.State.OOMKilled) return true
+      if (!info.State.Running || performance.now() > until) return false
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+
+  /** Kills and removes the container (idempotent). */
+  remove(): Promise<void> {
+    if (!this.#removing) {
+      this.state = 'gone'
+      for (const t of this.idleTimers) clearTimeout(t)
+      this.idleTimers = []
+      this.#agent.destroy()
+      this.#removing = this.#container
+        .remove({ force: true, abortSignal: AbortSignal.timeout(this.#deps.options.dockerTimeoutMs) })
+        .catch((err: unknown) => {
+          if ((err as { statusCode?: number }).statusCode === 404) return
+          throw err
+        })
+    }
+    return this.#removing
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`docker ${what} timed out after ${ms} ms`)), ms)
+    }),
+  ]).finally(() => clearTimeout(timer))
+}

@@ -1,0 +1,63 @@
+import http from 'node:http'
+
+export interface Reply {
+  status: number
+  body: Buffer
+  /** The body exceeded `maxBytes` and was not read to its end. */
+  tooLarge: boolean
+  size: number
+}
+
+/** One keep-alive connection per container: concurrency is 1, the socket stays open between runs. */
+export function containerAgent(): http.Agent {
+  return new http.Agent({ keepAlive: true, maxSockets: 1, keepAliveMsecs: 10_000 })
+}
+
+/** POSTs a JSON body to the container's action server; rejects on connection errors and on abort. */
+export function postJson(
+  agent: http.Agent,
+  host: string,
+  path: string,
+  body: string,
+  opts: { signal: AbortSignal; maxBytes: number; port?: number },
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host,
+        port: opts.port ?? 8080,
+        path,
+        method: 'POST',
+        agent,
+        signal: opts.signal,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = []
+        let size = 0
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length
+          if (size > opts.maxBytes) {
+            res.destroy()
+            req.destroy()
+            resolve({ status: res.statusCode ?? 0, body: Buffer.alloc(0), tooLarge: true, size })
+            return
+          }
+          chunks.push(chunk)
+        })
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), tooLarge: false, size }),
+        )
+        res.on('error', reject)
+      },
+    )
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+/** Connection refused / reset before the server answered: the server is not (or no longer) listening. */
+export function isConnectError(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code
+  return code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ECONNRESET'
+}

@@ -1,0 +1,163 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+export const ROOT = resolve(import.meta.dirname, '../..')
+/** Node 24 from the project's devDependencies (libp2p v3 needs >= 22). */
+export const NODE = join(ROOT, 'node_modules/.bin/node')
+export const BIN = join(ROOT, 'cli/bin.js')
+
+export interface CliResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs the real `fnagent` CLI. */
+export function cli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  return new Promise((resolveRun) => {
+    execFile(
+      NODE,
+      [BIN, ...args],
+      {
+        env: { ...process.env, ...opts.env },
+        timeout: opts.timeoutMs ?? 120_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0
+        resolveRun({ code, stdout, stderr })
+      },
+    )
+  })
+}
+
+/** Polls `check` until it returns a truthy value, at most `timeoutMs`. */
+export async function waitFor<T>(
+  check: () => Promise<T> | T,
+  what: string,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
+  const end = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await check()
+      if (v) return v
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > end)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`)
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
+
+function socketAnswers(socket: string): Promise<boolean> {
+  return new Promise((r) => {
+    const req = request({ socketPath: socket, path: '/v1/status', timeout: 2000 }, (res) => {
+      res.resume()
+      r(res.statusCode === 200)
+    })
+    req.on('error', () => r(false))
+    req.on('timeout', () => req.destroy())
+    req.end()
+  })
+}
+
+export interface AgentHandle {
+  dataDir: string
+  socket: string
+  proc: ChildProcess
+  output: () => string
+  /** Runs the CLI against this agent. */
+  cli: (args: string[], opts?: { timeoutMs?: number }) => Promise<CliResult>
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>
+  kill9: () => Promise<void>
+}
+
+export interface StartAgentOptions {
+  dataDir?: string
+  args?: string[]
+  env?: NodeJS.ProcessEnv
+  /** Wait for the socket to answer (default true). */
+  wait?: boolean
+}
+
+/** Starts a real agent process on its own data dir; `cleanup` stops it and removes the dir. */
+export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentHandle> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'fnagent-test-'))
+  const socket = join(dataDir, 'fnagent.sock')
+  let out = ''
+  const proc = spawn(NODE, [BIN, 'start', '--data-dir', dataDir, ...(opts.args ?? [])], {
+    env: { ...process.env, FNAGENT_LOG_LEVEL: 'debug', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  proc.stdout?.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
+  proc.stderr?.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)))
+  const handle: AgentHandle = {
+    dataDir,
+    socket,
+    proc,
+    output: () => out,
+    cli: (args, o) => cli(['--socket', socket, ...args], o),
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode
+      proc.kill(signal)
+      return exited
+    },
+    kill9: async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return
+      proc.kill('SIGKILL')
+      await exited
+    },
+  }
+  if (opts.wait !== false) {
+    await waitFor(
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`agent exited with ${proc.exitCode}:\n${out}`)
+        return socketAnswers(socket)
+      },
+      `agent on ${socket}`,
+      60_000,
+    )
+  }
+  return handle
+}
+
+/** A stack of cleanups run in reverse (afterAll / afterEach). */
+export class Cleanup {
+  #fns: Array<() => Promise<unknown> | unknown> = []
+  add(fn: () => Promise<unknown> | unknown): void {
+    this.#fns.push(fn)
+  }
+  async run(): Promise<void> {
+    for (const fn of this.#fns.reverse()) {
+      try {
+        await fn()
+      } catch {
+        // keep cleaning
+      }
+    }
+    this.#fns = []
+  }
+}
+
+export function tempDir(prefix = 'fnagent-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true })
+}
