@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import type http from 'node:http'
 import { Writable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type Dockerode from 'dockerode'
 import type { Logger } from '../log.ts'
 import { containerAgent, isConnectError, postJson, type Reply } from './http.ts'
 import { type ContainerSpec, createOptions } from './limits.ts'
 import { LogCapture } from './logs.ts'
 import type { InvokerOptions } from './options.ts'
+import { deadlineSignal, withTimeout } from './timeout.ts'
 
 export interface ContainerDeps {
   docker: Dockerode
@@ -35,7 +37,7 @@ export class FnContainer {
   key: string | null = null
   lastUsed = performance.now()
   /** Paused, or a pause in flight: `resume()` waits for it then unpauses. */
-  pausing: Promise<void> | null = null
+  pausing: Promise<boolean> | null = null
   idleTimers: NodeJS.Timeout[] = []
   readonly #deps: ContainerDeps
   readonly #container: Dockerode.Container
@@ -66,10 +68,7 @@ export class FnContainer {
   static async create(deps: ContainerDeps, spec: ContainerSpec, signal?: AbortSignal): Promise<FnContainer> {
     const { docker, options } = deps
     const name = `fnagent-${deps.nodeId.slice(-12).replace(/[^A-Za-z0-9_.-]/g, '_')}-${randomBytes(5).toString('hex')}`
-    const timeout = () =>
-      signal
-        ? AbortSignal.any([signal, AbortSignal.timeout(options.dockerTimeoutMs)])
-        : AbortSignal.timeout(options.dockerTimeoutMs)
+    const timeout = () => deadlineSignal(options.dockerTimeoutMs, signal)
     const container = await docker.createContainer({
       ...createOptions(spec, deps.nodeId, options),
       name,
@@ -126,11 +125,7 @@ export class FnContainer {
         })
       } catch (err) {
         if (!isConnectError(err) || signal.aborted || this.exited.aborted) throw err
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, 10)
-          signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true })
-        })
-        if (signal.aborted) throw signal.reason
+        await sleep(10, undefined, { signal })
       }
     }
   }
@@ -183,14 +178,4 @@ export class FnContainer {
     }
     return this.#removing
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`docker ${what} timed out after ${ms} ms`)), ms)
-    }),
-  ]).finally(() => clearTimeout(timer))
 }

@@ -9,7 +9,7 @@ import { pickEvictions, resolveBudgetMiB } from './capacity.ts'
 import { FnContainer } from './container.ts'
 import { ImageCache } from './images.ts'
 import { prewarmKey, warmKey } from './keys.ts'
-import { LABEL } from './limits.ts'
+import { type ContainerSpec, LABEL } from './limits.ts'
 import { ensureNetwork } from './network.ts'
 import { type InvokerOptions, invokerOptionsSchema } from './options.ts'
 import { Pool } from './pool.ts'
@@ -110,7 +110,8 @@ export class Invoker {
           this.#reservedMiB -= c.spec.memoryMiB
           this.#pool.putIdle(c)
         },
-        running: () => this.#status === 'running' || this.#status === 'starting',
+        idleCount: (key) => this.#pool.inventory().prewarm[key] ?? 0,
+        running: () => this.#status === 'running',
       },
       this.#o.prewarm,
     )
@@ -362,27 +363,17 @@ export class Invoker {
         { details: { budgetMiB: this.#budgetMiB, inUseMiB: inUse, neededMiB: mib } },
       )
     }
-    for (const c of victims) this.#discard(c, 'evicted')
+    for (const v of victims) this.#discard(v.c, 'evicted')
     this.#reservedMiB += mib
   }
 
   #evictable() {
     return this.#pool
       .idle()
-      .map((c) => ({
-        c,
-        memoryMiB: c.spec.memoryMiB,
-        lastUsed: c.lastUsed,
-        prewarm: c.key === null,
-      }))
-      .map((e) => Object.assign(e.c, {}) && e)
+      .map((c) => ({ c, memoryMiB: c.spec.memoryMiB, lastUsed: c.lastUsed, prewarm: c.key === null }))
   }
 
-  #create(
-    spec: ConstructorParameters<typeof FnContainer>[1] extends never
-      ? never
-      : Parameters<typeof FnContainer.create>[1],
-  ) {
+  #create(spec: ContainerSpec): Promise<FnContainer> {
     return FnContainer.create(
       { docker: this.#c.docker, logger: this.#log, nodeId: this.#c.nodeId, options: this.#o },
       spec,

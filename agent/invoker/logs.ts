@@ -79,7 +79,7 @@ export class LogCapture {
   /** Both sentinels of the current activation have been seen. */
   get complete(): boolean {
     const c = this.#current
-    return c !== null && c.seen.stdout && c.seen.stderr
+    return c?.seen.stdout === true && c.seen.stderr
   }
 
   /**

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { promisify } from 'node:util'
 import type Dockerode from 'dockerode'
 import type { Logger } from '../log.ts'
+import { deadlineSignal, withTimeout } from './timeout.ts'
 
 const exec = promisify(execFile)
 
@@ -21,13 +22,15 @@ export async function ensureNetwork(
   name: string,
   opts: { isolateHost: boolean; timeoutMs: number; logger: Logger; signal?: AbortSignal },
 ): Promise<{ bridge: string }> {
-  const signal = () =>
-    opts.signal
-      ? AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)])
-      : AbortSignal.timeout(opts.timeoutMs)
+  const inspect = () =>
+    withTimeout<{ Id: string; Options?: Record<string, string> }>(
+      docker.getNetwork(name).inspect(),
+      opts.timeoutMs,
+      'network inspect',
+    )
   let info: { Id: string; Options?: Record<string, string> }
   try {
-    info = await docker.getNetwork(name).inspect({ abortSignal: signal() })
+    info = await inspect()
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode !== 404) throw err
     try {
@@ -40,13 +43,13 @@ export async function ensureNetwork(
           'com.docker.network.bridge.enable_icc': 'false',
           'com.docker.network.bridge.name': bridgeName(name),
         },
-        abortSignal: signal(),
+        abortSignal: deadlineSignal(opts.timeoutMs, opts.signal),
       } as Dockerode.NetworkCreateOptions)
     } catch (e) {
       // Another agent on this host created it at the same moment.
       if ((e as { statusCode?: number }).statusCode !== 409) throw e
     }
-    info = await docker.getNetwork(name).inspect({ abortSignal: signal() })
+    info = await inspect()
   }
   const bridge = info.Options?.['com.docker.network.bridge.name'] ?? `br-${info.Id.slice(0, 12)}`
   if (opts.isolateHost) await isolateHost(bridge, opts.logger)

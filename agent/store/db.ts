@@ -16,6 +16,8 @@ export const BUCKETS = {
   activationsByTime: 'actt', // `${pad(start)}\x00${activationId}` -> ''
   peers: 'peer', // peerId -> { peerId, addrs, updated }
   meta: 'meta', // 'schemaVersion', ...
+  apiKeys: 'apikey', // uuid -> { uuid, keyHash, salt, created, revoked? } (OpenWhisk REST API keys)
+  replication: 'repl', // replication bookkeeping (owners confirmed, last repair)
 } as const
 
 export const SCHEMA_VERSION = 1

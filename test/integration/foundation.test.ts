@@ -13,7 +13,7 @@ function raw(
   method: string,
   path: string,
   body?: string,
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: { error: { code: string; message: string } } }> {
   return new Promise((resolve, reject) => {
     const req = request(
       { socketPath: socket, method, path, headers: { 'content-type': 'application/json' } },
