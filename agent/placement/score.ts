@@ -1,0 +1,93 @@
+/**
+ * Placement scoring: a pure function of one member's gossiped state and the function to place.
+ *
+ *   score = 100 · warm       an idle warm container of this exact function version
+ *         +  40 · prewarm    a prewarmed container (stem cell) of the kind and memory size
+ *         +  10 · cached     the code blob is already on the node
+ *         −  50 · busy       in-flight work relative to its slots: inflight / (inflight + freeSlots)
+ *         −  30 · tight      the function's memory does not fit in the free budget (eviction needed)
+ *         −  20 · load       1-minute load per cpu, capped at 1
+ *         −  10 · memPress   share of the machine's memory in use
+ *         +   2 · local      a small preference for the local node on near-ties
+ *
+ * A member that is not alive, or that has no free slot and no warm container, is not a candidate.
+ */
+
+export interface CapacityView {
+  cpus: number
+  load: number
+  memTotalMiB: number
+  memFreeMiB: number
+  budgetMiB: number
+  budgetFreeMiB: number
+  freeSlots: number
+  inflight: number
+}
+
+/** The part of a member's gossiped state placement reads (structurally a cluster MemberView). */
+export interface PlacementMember {
+  peerId: string
+  state: 'alive' | 'suspect' | 'dead' | 'left'
+  self: boolean
+  capacity: CapacityView
+  warm: Record<string, number>
+  prewarm: Record<string, number>
+  blobs: readonly string[]
+}
+
+export interface PlacementTarget {
+  /** `namespace/name@version`: the warm-inventory key. */
+  warmKey: string
+  /** `kind@memory`: the prewarm-inventory key. */
+  prewarmKey: string
+  /** `namespace/name`: the home-node key. */
+  homeKey: string
+  codeHash?: string
+  memoryMiB: number
+}
+
+export const WEIGHTS = {
+  warm: 100,
+  prewarm: 40,
+  cached: 10,
+  busy: 50,
+  tight: 30,
+  load: 20,
+  memPressure: 10,
+  local: 2,
+} as const
+
+export interface ScoreParts {
+  score: number
+  warm: boolean
+  prewarm: boolean
+  cached: boolean
+}
+
+export function scoreMember(m: PlacementMember, t: PlacementTarget): ScoreParts {
+  const c = m.capacity
+  const warm = (m.warm[t.warmKey] ?? 0) > 0
+  const prewarm = (m.prewarm[t.prewarmKey] ?? 0) > 0
+  const cached = t.codeHash !== undefined && m.blobs.includes(t.codeHash)
+  const slots = c.inflight + c.freeSlots
+  const busy = slots > 0 ? c.inflight / slots : 1
+  const tight = c.budgetFreeMiB < t.memoryMiB ? 1 : 0
+  const load = c.cpus > 0 ? Math.min(1, c.load / c.cpus) : 1
+  const memPressure = c.memTotalMiB > 0 ? 1 - c.memFreeMiB / c.memTotalMiB : 1
+  const score =
+    WEIGHTS.warm * +warm +
+    WEIGHTS.prewarm * +prewarm +
+    WEIGHTS.cached * +cached -
+    WEIGHTS.busy * busy -
+    WEIGHTS.tight * tight -
+    WEIGHTS.load * load -
+    WEIGHTS.memPressure * memPressure +
+    WEIGHTS.local * +m.self
+  return { score, warm, prewarm, cached }
+}
+
+/** Whether a member can be tried at all. */
+export function isCandidate(m: PlacementMember, t: PlacementTarget): boolean {
+  if (m.state !== 'alive') return false
+  return m.capacity.freeSlots > 0 || (m.warm[t.warmKey] ?? 0) > 0
+}
