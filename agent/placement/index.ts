@@ -5,6 +5,7 @@ export {
   chooseCandidates,
   type Reason,
 } from './choose.ts'
+export { BLOB_PROTOCOL, FORWARD_PROTOCOL, type PlacementExplain } from './messages.ts'
 export { OptimisticView } from './optimistic.ts'
 export { fnv1a, rendezvous } from './rendezvous.ts'
 export {
@@ -16,3 +17,12 @@ export {
   scoreMember,
   WEIGHTS,
 } from './score.ts'
+export {
+  type LocalInvoker,
+  PLACEMENT_DEFAULTS,
+  Placement,
+  type PlacementCluster,
+  type PlacementComponents,
+  type PlacementInit,
+  targetOf,
+} from './service.ts'

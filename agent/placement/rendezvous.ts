@@ -39,6 +39,7 @@ function memberHash(id: string): number {
 
 /** The `k` members with the highest weight for `key`, best first. Deterministic for the same inputs. */
 export function rendezvous(key: string, members: readonly string[], k: number): string[] {
+  if (k <= 0) return []
   const kh = fnv1a(key)
   const top: Array<{ m: string; w: number }> = []
   for (const m of members) {

@@ -1,0 +1,43 @@
+import { z } from 'zod'
+import { activationRecordSchema, functionRecordSchema } from '../store/types.ts'
+
+export const FORWARD_PROTOCOL = '/fnagent/invoke/1.0.0'
+export const BLOB_PROTOCOL = '/fnagent/blob/1.0.0'
+/** A forwarded invocation is never forwarded again past this many hops. */
+export const MAX_HOPS = 2
+
+export const reasonSchema = z.enum(['warm', 'home', 'load'])
+
+const explainSchema = z.object({
+  receivedBy: z.string(),
+  reason: reasonSchema,
+  score: z.number(),
+  runnerUp: z.object({ node: z.string(), score: z.number() }).nullable(),
+  attempt: z.number().int().min(1),
+})
+export type PlacementExplain = z.infer<typeof explainSchema>
+
+export const forwardRequestSchema = z
+  .object({
+    v: z.literal(1),
+    fn: functionRecordSchema,
+    params: z.record(z.string(), z.unknown()),
+    activationId: z.string().regex(/^[0-9a-f]{32}$/),
+    deadline: z.number().int().positive(),
+    hops: z.number().int().min(0).max(16),
+    explain: explainSchema,
+  })
+  .strict()
+export type ForwardRequest = z.infer<typeof forwardRequestSchema>
+
+export const forwardResponseSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('refused'), code: z.string(), message: z.string() }),
+  z.object({ type: z.literal('done'), record: activationRecordSchema }),
+])
+export type ForwardResponse = z.infer<typeof forwardResponseSchema>
+
+export const blobRequestSchema = z.object({ hash: z.string().regex(/^[0-9a-f]{64}$/) }).strict()
+export const blobResponseSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('blob'), data: z.string() }),
+  z.object({ type: z.literal('missing') }),
+])
