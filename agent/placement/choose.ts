@@ -32,7 +32,7 @@ export interface ChooseOptions {
   random: () => number
 }
 
-export const CHOOSE_DEFAULTS: ChooseOptions = { homes: 2, d: 2, maxCandidates: 6, random: Math.random }
+export const CHOOSE_DEFAULTS: ChooseOptions = { homes: 1, d: 2, maxCandidates: 6, random: Math.random }
 
 /** Orders `pool` by repeatedly taking the best of `d` random picks. */
 function powerOfD<T>(pool: T[], score: (x: T) => number, d: number, random: () => number, take: number): T[] {

@@ -6,7 +6,7 @@
  *         +  10 · cached     the code blob is already on the node
  *         −  50 · busy       in-flight work relative to its slots: inflight / (inflight + freeSlots)
  *         −  30 · tight      the function's memory does not fit in the free budget (eviction needed)
- *         −  20 · load       1-minute load per cpu, capped at 1
+ *         −  20 · load       CPU busy share (gossiped as a percent), capped at 1
  *         −  10 · memPress   share of the machine's memory in use
  *         +   2 · local      a small preference for the local node on near-ties
  *
@@ -15,6 +15,7 @@
 
 export interface CapacityView {
   cpus: number
+  /** Percent of CPU busy (0–100), as the cluster samples it. */
   load: number
   memTotalMiB: number
   memFreeMiB: number
@@ -72,7 +73,7 @@ export function scoreMember(m: PlacementMember, t: PlacementTarget): ScoreParts 
   const slots = c.inflight + c.freeSlots
   const busy = slots > 0 ? c.inflight / slots : 1
   const tight = c.budgetFreeMiB < t.memoryMiB ? 1 : 0
-  const load = c.cpus > 0 ? Math.min(1, c.load / c.cpus) : 1
+  const load = Math.min(1, Math.max(0, c.load / 100))
   const memPressure = c.memTotalMiB > 0 ? 1 - c.memFreeMiB / c.memTotalMiB : 1
   const score =
     WEIGHTS.warm * +warm +

@@ -68,7 +68,7 @@ export interface PlacementInit {
 }
 
 export const PLACEMENT_DEFAULTS: PlacementInit = {
-  homes: 2,
+  homes: 1,
   d: 2,
   maxCandidates: 6,
   maxMessageBytes: 4 * 1024 * 1024,

@@ -144,7 +144,7 @@ function snapshot(c: SimCluster, n: SimNode, now: number, seq: number): Member {
     self: false,
     capacity: {
       cpus: 8,
-      load: n.busy,
+      load: (100 * n.busy) / c.slots,
       memTotalMiB: c.slots * 256 * 2,
       memFreeMiB: (c.slots - n.busy) * 256 + c.slots * 256,
       budgetMiB: c.slots * 256,

@@ -1,0 +1,32 @@
+/**
+ * `npm run bench [-- SECTION…]`: every timing goal of the project, measured in one run on this
+ * machine. Sections: invoker, local-api, placement, cluster, api, replication (default: all).
+ * The figures go into docs/performance.md with the command that made them.
+ */
+const SECTIONS: Record<string, () => Promise<unknown>> = {
+  invoker: async () => (await import('./invoker.ts')).benchInvoker(),
+  'local-api': async () => (await import('./local-api.ts')).benchLocalApi(),
+  forwarding: async () => (await import('./forwarding.ts')).benchForwarding(),
+  placement: async () => {
+    const m = await import('./placement.ts')
+    return m.formatPlacement(await m.benchPlacement())
+  },
+  cluster: async () => (await import('./cluster.ts')).benchCluster({}),
+  api: async () => (await import('./api.ts')).benchApi(),
+  replication: async () => (await import('./replication.ts')).benchReplication(),
+}
+
+const wanted = process.argv.slice(2)
+const unknown = wanted.filter((w) => !SECTIONS[w])
+if (unknown.length) {
+  console.error(`unknown bench section(s): ${unknown.join(', ')}; known: ${Object.keys(SECTIONS).join(', ')}`)
+  process.exit(2)
+}
+for (const name of wanted.length ? wanted : Object.keys(SECTIONS)) {
+  const t0 = performance.now()
+  console.log(`\n## ${name}`)
+  const out = await SECTIONS[name]!()
+  console.log(typeof out === 'string' ? out : JSON.stringify(out, null, 2))
+  console.log(`(${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s)`)
+}
+process.exit(0)
