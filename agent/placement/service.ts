@@ -251,7 +251,7 @@ export class Placement {
       this.#c.logger.warn({ err, peerId, hash }, 'blob fetch failed')
       return null
     })
-    if (!res || res.type !== 'blob') return null
+    if (res?.type !== 'blob') return null
     const data = Buffer.from(res.data, 'base64')
     if (sha256(data) !== hash) {
       this.#c.logger.warn({ peerId, hash }, 'blob from peer does not match its hash: dropped')

@@ -78,7 +78,10 @@ export class SimCluster {
     node.busy--
     node.idle.push({ fn, since: now })
     let s = this.idleIndex.get(fn)
-    if (!s) this.idleIndex.set(fn, (s = new Set()))
+    if (!s) {
+      s = new Set()
+      this.idleIndex.set(fn, s)
+    }
     s.add(node.idx)
   }
 

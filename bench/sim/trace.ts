@@ -28,7 +28,10 @@ export function makeTrace(o: TraceOptions): Arrival[] {
   const total = weights.reduce((a, b) => a + b, 0)
   const cdf: number[] = []
   let acc = 0
-  for (const w of weights) cdf.push((acc += w / total))
+  for (const w of weights) {
+    acc += w / total
+    cdf.push(acc)
+  }
   const pick = () => {
     const u = r()
     let lo = 0
