@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import type http from 'node:http'
+import { connect } from 'node:net'
 import { Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type Dockerode from 'dockerode'
 import type { Logger } from '../log.ts'
-import { containerAgent, isConnectError, postJson, type Reply } from './http.ts'
+import { containerAgent, isConnectError, isStaleSocket, postJson, type Reply } from './http.ts'
 import { type ContainerSpec, createOptions } from './limits.ts'
 import { LogCapture } from './logs.ts'
 import type { InvokerOptions } from './options.ts'
@@ -69,14 +70,16 @@ export class FnContainer {
     const { docker, options } = deps
     const name = `fnagent-${deps.nodeId.slice(-12).replace(/[^A-Za-z0-9_.-]/g, '_')}-${randomBytes(5).toString('hex')}`
     const timeout = () => deadlineSignal(options.dockerTimeoutMs, signal)
+    // Not aborted by `signal`: an aborted create may still happen in the engine, unseen by us.
     const container = await docker.createContainer({
       ...createOptions(spec, deps.nodeId, options),
       name,
-      abortSignal: timeout(),
+      abortSignal: AbortSignal.timeout(options.dockerTimeoutMs),
     })
     const logs = new LogCapture()
     const exit = new AbortController()
     try {
+      signal?.throwIfAborted()
       const stream = await withTimeout(
         container.attach({ stream: true, stdout: true, stderr: true, logs: false }),
         options.dockerTimeoutMs,
@@ -130,12 +133,36 @@ export class FnContainer {
     }
   }
 
+  /** Resolves once the action server accepts connections (stem cells are pooled only when ready). */
+  async waitReady(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const s = connect({ host: this.ip, port: 8080, signal: AbortSignal.any([signal, this.exited]) })
+        s.once('connect', () => {
+          s.destroy()
+          resolve(true)
+        })
+        s.once('error', () => resolve(false))
+      })
+      if (ok) return
+      if (signal.aborted) throw signal.reason
+      if (this.exited.aborted) throw new Error(`container ${this.name} exited before its server listened`)
+      await sleep(10, undefined, { signal })
+    }
+  }
+
   /** POST /run; rejects on abort, on connection loss and when the container exits. */
-  run(body: string, signal: AbortSignal): Promise<Reply> {
-    return postJson(this.#agent, this.ip, '/run', body, {
+  async run(body: string, signal: AbortSignal): Promise<Reply> {
+    const opts = {
       signal: AbortSignal.any([signal, this.exited]),
       maxBytes: this.#deps.options.maxPayloadBytes,
-    })
+    }
+    try {
+      return await postJson(this.#agent, this.ip, '/run', body, opts)
+    } catch (err) {
+      if (!isStaleSocket(err) || opts.signal.aborted) throw err
+      return postJson(this.#agent, this.ip, '/run', body, opts)
+    }
   }
 
   pause(): Promise<void> {

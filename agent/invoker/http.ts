@@ -13,6 +13,11 @@ export function containerAgent(): http.Agent {
   return new http.Agent({ keepAlive: true, maxSockets: 1, keepAliveMsecs: 10_000 })
 }
 
+/** Rejection of a request sent on a kept-alive socket the server had closed: safe to send again. */
+export function isStaleSocket(err: unknown): boolean {
+  return (err as { staleSocket?: boolean } | null)?.staleSocket === true
+}
+
 /** POSTs a JSON body to the container's action server; rejects on connection errors and on abort. */
 export function postJson(
   agent: http.Agent,
@@ -51,7 +56,11 @@ export function postJson(
         res.on('error', reject)
       },
     )
-    req.on('error', reject)
+    req.on('error', (err: Error & { staleSocket?: boolean }) => {
+      // A kept-alive socket the server closed while idle: the request never reached it.
+      if (req.reusedSocket && (err as { code?: string }).code === 'ECONNRESET') err.staleSocket = true
+      reject(err)
+    })
     req.end(body)
   })
 }

@@ -1,19 +1,36 @@
+/**
+ * The invoker: runs activations in Docker containers on this node.
+ *
+ *   const invoker = new Invoker({ logger, docker, nodeId, clock, systemMemoryMiB, imageFor }, config.invoker)
+ *   await invoker.start()                       // network, leftovers of this node id, stem cells
+ *   invoker.canAccept(fn)                       // placement: accept or refuse at once
+ *   const record = await invoker.invoke({ fn, code, params, activationId })  // caller stores the record
+ *   invoker.onStateChange(() => gossip(invoker.state()))
+ *   await invoker.stop({ drainMs: 30_000 })
+ *
+ * Files: pool (warm and stem-cell indexes, pause and TTL timers) · prewarm (stem-cell refill) ·
+ * capacity (budget, LRU eviction) · container (one Docker container and its HTTP client) · limits
+ * (create options, labels, lock-down) · network (bridge, host isolation) · logs (per-activation
+ * capture) · activation (/init, /run, outcome) · result / record (OpenWhisk response and record).
+ */
 import { randomBytes } from 'node:crypto'
 import type Dockerode from 'dockerode'
 import { errors } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
-import { type ActivationRecord, type FunctionRecord, type KeyValue, owVersion } from '../store/types.ts'
+import type { ActivationRecord, FunctionRecord, KeyValue } from '../store/types.ts'
 import { activate } from './activation.ts'
 import { pickEvictions, resolveBudgetMiB } from './capacity.ts'
 import { FnContainer } from './container.ts'
 import { ImageCache } from './images.ts'
 import { prewarmKey, warmKey } from './keys.ts'
-import { type ContainerSpec, LABEL } from './limits.ts'
+import { removeLeftovers } from './leftovers.ts'
+import type { ContainerSpec } from './limits.ts'
 import { ensureNetwork } from './network.ts'
 import { type InvokerOptions, invokerOptionsSchema } from './options.ts'
 import { Pool } from './pool.ts'
 import { Prewarmer } from './prewarm.ts'
+import { buildRecord, internalFailure, type Outcome, type StartKind } from './record.ts'
 
 export type { InvokerOptions } from './options.ts'
 export { invokerOptionsSchema } from './options.ts'
@@ -56,8 +73,6 @@ export interface InvokerState {
   prewarm: Record<string, number>
 }
 
-type StartKind = 'warm' | 'prewarmed' | 'cold'
-
 /**
  * Runs activations in Docker containers: warm reuse per function version, stem cells per kind and
  * memory, a memory budget with LRU eviction of idle containers, and every limit of OpenWhisk.
@@ -90,7 +105,7 @@ export class Invoker {
       {
         logger: this.#log,
         onChange: () => this.#changed(),
-        onExpire: (c) => this.#discard(c, 'idle TTL'),
+        onExpire: (c) => this.#discard(c, 'idle TTL or exited'),
       },
       { idleTtlMs: this.#o.idleTtlMs, pauseGraceMs: this.#o.pauseGraceMs },
     )
@@ -105,6 +120,9 @@ export class Invoker {
           this.#reservedMiB -= mib
         },
         create: (spec) => this.#create(spec),
+        discard: (c) => this.#discard(c, 'stem cell not ready'),
+        signal: () => this.#abort.signal,
+        readyTimeoutMs: 60_000,
         adopt: (c) => {
           this.#pool.add(c)
           this.#reservedMiB -= c.spec.memoryMiB
@@ -137,7 +155,8 @@ export class Invoker {
       logger: this.#log,
       signal: sig,
     })
-    await this.#removeLeftovers(sig)
+    const removed = await removeLeftovers(this.#c.docker, this.#c.nodeId, this.#o.dockerTimeoutMs, sig)
+    if (removed > 0) this.#log.info({ count: removed }, 'removed containers left by a previous run')
     this.#status = 'running'
     this.#log.info({ budgetMiB: this.#budgetMiB, network: this.#o.network }, 'invoker started')
     await this.#prewarmer.fill()
@@ -151,8 +170,12 @@ export class Invoker {
   }
 
   async #stop(drainMs: number): Promise<void> {
-    await this.#starting?.catch(() => {})
     this.#status = 'draining'
+    if (this.#starting) {
+      this.#abort.abort(errors.draining('the invoker is stopping'))
+      await this.#starting.catch(() => {})
+      this.#status = 'draining'
+    }
     if (this.#inflight > 0 && drainMs > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, drainMs)
@@ -169,24 +192,29 @@ export class Invoker {
     }
     for (const c of [...this.#pool.all]) this.#discard(c, 'stop')
     await Promise.allSettled([...this.#removals])
+    // Anything created behind our back (a create that timed out in the engine) goes too.
+    await removeLeftovers(this.#c.docker, this.#c.nodeId, this.#o.dockerTimeoutMs).catch((err: unknown) =>
+      this.#log.warn({ err }, 'could not sweep containers at stop'),
+    )
     this.#status = 'stopped'
     this.#stopping = null
     this.#log.info('invoker stopped')
   }
 
-  invoke(req: InvokeRequest): Promise<ActivationRecord> {
+  /** Runs one activation. Everything up to the first await is synchronous: capacity is taken at once. */
+  async invoke(req: InvokeRequest): Promise<ActivationRecord> {
     const received = performance.now()
     if (this.#status !== 'running') {
-      return Promise.reject(errors.draining('this node is not taking new activations'))
+      if (this.#status === 'new' || this.#status === 'starting')
+        throw errors.unavailable('the invoker is not started')
+      throw errors.draining('this node is draining and takes no new activations')
     }
     const { fn } = req
     const paramsJson = JSON.stringify(req.params)
     const size = Buffer.byteLength(paramsJson)
     if (size > this.#o.maxPayloadBytes) {
-      return Promise.reject(
-        errors.tooLarge(
-          `The request content was too large: ${size} > ${this.#o.maxPayloadBytes} bytes (the parameters of ${fn.namespace}/${fn.name}).`,
-        ),
+      throw errors.tooLarge(
+        `The request content was too large: ${size} > ${this.#o.maxPayloadBytes} bytes (the parameters of ${fn.namespace}/${fn.name}).`,
       )
     }
     const key = warmKey(fn)
@@ -194,9 +222,7 @@ export class Invoker {
     if (warm) return this.#run(warm, 'warm', req, paramsJson, received)
     const image = fn.kind === 'blackbox' ? fn.image : this.#imageFor(fn.kind)
     if (!image)
-      return Promise.reject(
-        errors.runtimeMissing(`${fn.namespace}/${fn.name} is a blackbox function without an image`),
-      )
+      throw errors.runtimeMissing(`${fn.namespace}/${fn.name} is a blackbox function without an image`)
     if (fn.kind !== 'blackbox') {
       const stem = this.#pool.takePrewarm(prewarmKey(fn.kind, fn.limits.memory))
       if (stem) {
@@ -241,21 +267,15 @@ export class Invoker {
       this.#done()
       if ((err as { code?: string }).code === 'RUNTIME_MISSING') throw err
       this.#log.error({ err, fn: `${fn.namespace}/${fn.name}`, image }, 'could not start a container')
-      const now = Date.now()
-      return this.#record(req, {
-        response: {
-          status: 'whisk internal error',
-          statusCode: 3,
-          success: false,
-          result: { error: `Failed to start a container for the action: ${(err as Error).message}` },
-        },
-        logs: [],
-        start: now,
-        end: now,
-        timedOut: false,
-        startKind: 'cold',
-        waitTime: Math.round(performance.now() - received),
-      })
+      this.#images.forget(image)
+      return this.#record(
+        req,
+        internalFailure(
+          `Failed to start a container for the action: ${(err as Error).message}`,
+          'cold',
+          received,
+        ),
+      )
     }
     this.#pool.add(c)
     this.#reservedMiB -= mib
@@ -301,26 +321,18 @@ export class Invoker {
       // Only Docker failures (unpause) get here: function failures are outcomes.
       this.#discard(c, 'failed')
       this.#log.error({ err, container: c.name }, 'activation failed in the invoker')
-      const now = Date.now()
-      return this.#record(req, {
-        response: {
-          status: 'whisk internal error',
-          statusCode: 3,
-          success: false,
-          result: { error: (err as Error).message },
-        },
-        logs: [],
-        start: now,
-        end: now,
-        timedOut: false,
-        startKind,
-        waitTime: Math.round(performance.now() - received),
-      })
+      return this.#record(req, internalFailure((err as Error).message, startKind, received))
     } finally {
       this.#done()
     }
   }
 
+  /** An idle warm container of exactly this version is ready (placement's "warm" candidates check it). */
+  hasIdleWarm(fn: FunctionRecord): boolean {
+    return this.#status === 'running' && this.#pool.hasWarm(warmKey(fn))
+  }
+
+  /** Whether an activation of `fn` would start now (warm, stem cell, or budget after evicting idle ones). */
   canAccept(fn: FunctionRecord): boolean {
     if (this.#status !== 'running') return false
     if (this.#pool.hasWarm(warmKey(fn))) return true
@@ -391,69 +403,8 @@ export class Invoker {
     this.#removals.add(p)
   }
 
-  async #removeLeftovers(signal: AbortSignal): Promise<void> {
-    const { docker, nodeId } = this.#c
-    const list = await docker.listContainers({
-      all: true,
-      filters: { label: [`${LABEL.node}=${nodeId}`] },
-      abortSignal: AbortSignal.any([signal, AbortSignal.timeout(this.#o.dockerTimeoutMs)]),
-    } as Dockerode.ContainerListOptions)
-    await Promise.all(
-      list.map((info) =>
-        docker
-          .getContainer(info.Id)
-          .remove({ force: true, abortSignal: AbortSignal.timeout(this.#o.dockerTimeoutMs) })
-          .catch((err: unknown) => {
-            if ((err as { statusCode?: number }).statusCode !== 404) throw err
-          }),
-      ),
-    )
-    if (list.length > 0) this.#log.info({ count: list.length }, 'removed containers left by a previous run')
-  }
-
-  #record(
-    req: InvokeRequest,
-    out: {
-      response: ActivationRecord['response']
-      logs: string[]
-      start: number
-      end: number
-      initTime?: number
-      timedOut: boolean
-      startKind: StartKind
-      waitTime: number
-    },
-  ): ActivationRecord {
-    const { fn } = req
-    const annotations: KeyValue[] = [
-      { key: 'path', value: `${fn.namespace}/${fn.name}` },
-      { key: 'kind', value: fn.kind },
-      { key: 'limits', value: { ...fn.limits } },
-      { key: 'waitTime', value: out.waitTime },
-      { key: 'start', value: out.startKind },
-    ]
-    if (out.initTime !== undefined) annotations.push({ key: 'initTime', value: out.initTime })
-    if (out.timedOut) annotations.push({ key: 'timeout', value: true })
-    if (req.extraAnnotations) annotations.push(...req.extraAnnotations)
-    return {
-      activationId: req.activationId,
-      namespace: fn.namespace,
-      name: fn.name,
-      version: owVersion(fn.version),
-      subject: fn.namespace,
-      start: out.start,
-      end: out.end,
-      duration: out.end - out.start,
-      statusCode: out.response.statusCode,
-      response: out.response,
-      logs: out.logs,
-      annotations,
-      publish: false,
-      node: this.#c.nodeId,
-      cold: out.startKind !== 'warm',
-      hlc: this.#c.clock.now(),
-      origin: this.#c.nodeId,
-    }
+  #record(req: InvokeRequest, out: Outcome): ActivationRecord {
+    return buildRecord(req, out, { nodeId: this.#c.nodeId, hlc: this.#c.clock.now() })
   }
 
   #done(): void {

@@ -4,6 +4,9 @@ export const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX'
 
 type Stream = 'stdout' | 'stderr'
 
+/** Start-up output kept for the first activation (a chatty server cannot grow memory without bound). */
+const MAX_EARLY_LINES = 1000
+
 interface Collection {
   lines: string[]
   bytes: number
@@ -132,7 +135,7 @@ export class LogCapture {
     if (line.length > 0 || !sentinel) {
       const formatted = this.#format(stream, line)
       if (c && !(c.seen.stdout && c.seen.stderr) && !c.seen[stream]) this.#add(formatted)
-      else if (!this.#begun) this.#early.push(formatted)
+      else if (!this.#begun && this.#early.length < MAX_EARLY_LINES) this.#early.push(formatted)
     }
     if (sentinel && c) c.seen[stream] = true
   }

@@ -11,7 +11,7 @@ export interface PoolComponents {
   logger: Logger
   /** Warm or stem-cell inventory changed. */
   onChange: () => void
-  /** An idle container outlived `idleTtlMs`: the owner drops and removes it. */
+  /** An idle container outlived `idleTtlMs` or died: the owner drops and removes it. */
   onExpire: (c: FnContainer) => void
 }
 
@@ -35,6 +35,14 @@ export class Pool {
   add(c: FnContainer): void {
     this.all.add(c)
     c.state = 'busy'
+    // An idle container that dies (killed from outside, engine restart) leaves the pool at once.
+    c.exited.addEventListener(
+      'abort',
+      () => {
+        if (c.state === 'idle' || c.state === 'paused') this.#c.onExpire(c)
+      },
+      { once: true },
+    )
   }
 
   takeWarm(key: string): FnContainer | undefined {

@@ -1,0 +1,105 @@
+import type { Logger } from '../log.ts'
+import type { FnContainer } from './container.ts'
+import type { ImageCache } from './images.ts'
+import { prewarmKey } from './keys.ts'
+import type { ContainerSpec } from './limits.ts'
+import type { InvokerOptions } from './options.ts'
+
+export interface PrewarmerComponents {
+  logger: Logger
+  images: ImageCache
+  imageFor: (kind: string) => string
+  /** Takes budget without evicting anything; throws when it does not fit. */
+  reserve: (mib: number) => void
+  unreserve: (mib: number) => void
+  create: (spec: ContainerSpec) => Promise<FnContainer>
+  /** Removes a stem cell that never became ready. */
+  discard: (c: FnContainer) => void
+  /** Aborted when the invoker stops. */
+  signal: () => AbortSignal
+  readyTimeoutMs: number
+  /** Hands a started stem cell to the pool (and moves its reservation there). */
+  adopt: (c: FnContainer) => void
+  idleCount: (key: string) => number
+  running: () => boolean
+}
+
+/**
+ * Keeps `count` stem cells per (kind, memory): runtime containers started ahead of need, so the
+ * first activation of a new function only pays `/init`. Refilled in the background when taken; a
+ * stem cell never evicts anything (it only uses free budget).
+ */
+export class Prewarmer {
+  readonly #c: PrewarmerComponents
+  readonly #specs: InvokerOptions['prewarm']
+  readonly #starting = new Map<string, number>()
+  readonly #pending = new Set<Promise<void>>()
+  readonly #warned = new Set<string>()
+
+  constructor(components: PrewarmerComponents, specs: InvokerOptions['prewarm']) {
+    this.#c = components
+    this.#specs = specs
+  }
+
+  /** Starts whatever stem cells are missing and waits for them. */
+  async fill(): Promise<void> {
+    const jobs: Promise<void>[] = []
+    for (const spec of this.#specs) {
+      const key = prewarmKey(spec.kind, spec.memory)
+      const missing = spec.count - this.#c.idleCount(key) - (this.#starting.get(key) ?? 0)
+      for (let i = 0; i < missing; i++) jobs.push(this.#track(this.#one(spec.kind, spec.memory, key)))
+    }
+    await Promise.all(jobs)
+  }
+
+  /** Background refill after a stem cell was taken. */
+  refill(): void {
+    this.fill().catch((err: unknown) => this.#c.logger.warn({ err }, 'prewarm refill failed'))
+  }
+
+  /** Waits for stem cells being started (stop() calls it after aborting). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#pending])
+  }
+
+  #track(p: Promise<void>): Promise<void> {
+    const tracked = p.finally(() => this.#pending.delete(tracked))
+    this.#pending.add(tracked)
+    return tracked
+  }
+
+  async #one(kind: string, memoryMiB: number, key: string): Promise<void> {
+    if (!this.#c.running()) return
+    try {
+      this.#c.reserve(memoryMiB)
+    } catch {
+      this.#c.logger.debug({ key }, 'no free budget for a stem cell')
+      return
+    }
+    this.#starting.set(key, (this.#starting.get(key) ?? 0) + 1)
+    const image = this.#c.imageFor(kind)
+    try {
+      if (!(await this.#c.images.has(image))) {
+        if (!this.#warned.has(image)) {
+          this.#warned.add(image)
+          this.#c.logger.warn({ image, kind }, 'runtime image missing: no stem cells for this kind')
+        }
+        this.#c.unreserve(memoryMiB)
+        return
+      }
+      const c = await this.#c.create({ image, kind, memoryMiB, blackbox: false, role: 'prewarm' })
+      try {
+        await c.waitReady(AbortSignal.any([this.#c.signal(), AbortSignal.timeout(this.#c.readyTimeoutMs)]))
+      } catch (err) {
+        this.#c.discard(c)
+        throw err
+      }
+      this.#c.adopt(c)
+    } catch (err) {
+      this.#c.unreserve(memoryMiB)
+      if (this.#c.running()) this.#c.logger.warn({ err, key }, 'could not start a stem cell')
+    } finally {
+      this.#starting.set(key, (this.#starting.get(key) ?? 1) - 1)
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import { type ActivationRecord, type KeyValue, owVersion } from '../store/types.ts'
+import type { InvokeRequest } from './index.ts'
+import { type Response, response } from './result.ts'
+
+/** How the activation got its container (annotation `start`). */
+export type StartKind = 'warm' | 'prewarmed' | 'cold'
+
+export interface Outcome {
+  response: Response
+  logs: string[]
+  start: number
+  end: number
+  initTime?: number
+  timedOut: boolean
+  startKind: StartKind
+  /** Received → container ready, ms. */
+  waitTime: number
+}
+
+/** An invoker failure (not the function's): `whisk internal error`. */
+export function internalFailure(message: string, startKind: StartKind, received: number): Outcome {
+  const now = Date.now()
+  return {
+    response: response('whisk internal error', { error: message }),
+    logs: [],
+    start: now,
+    end: now,
+    timedOut: false,
+    startKind,
+    waitTime: Math.round(performance.now() - received),
+  }
+}
+
+/** The full activation record in OpenWhisk's shape, plus where it ran. */
+export function buildRecord(
+  req: InvokeRequest,
+  out: Outcome,
+  at: { nodeId: string; hlc: string },
+): ActivationRecord {
+  const { fn } = req
+  const annotations: KeyValue[] = [
+    { key: 'path', value: `${fn.namespace}/${fn.name}` },
+    { key: 'kind', value: fn.kind },
+    { key: 'limits', value: { ...fn.limits } },
+    { key: 'waitTime', value: out.waitTime },
+    { key: 'start', value: out.startKind },
+  ]
+  if (out.initTime !== undefined) annotations.push({ key: 'initTime', value: out.initTime })
+  if (out.timedOut) annotations.push({ key: 'timeout', value: true })
+  if (req.extraAnnotations) annotations.push(...req.extraAnnotations)
+  return {
+    activationId: req.activationId,
+    namespace: fn.namespace,
+    name: fn.name,
+    version: owVersion(fn.version),
+    subject: fn.namespace,
+    start: out.start,
+    end: out.end,
+    duration: out.end - out.start,
+    statusCode: out.response.statusCode,
+    response: out.response,
+    logs: out.logs,
+    annotations,
+    publish: false,
+    node: at.nodeId,
+    cold: out.startKind !== 'warm',
+    hlc: at.hlc,
+    origin: at.nodeId,
+  }
+}

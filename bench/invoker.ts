@@ -1,0 +1,233 @@
+/**
+ * Invoker benchmark: warm invoke latency through `Invoker.invoke` next to the floor (a direct HTTP
+ * round trip to the same container's /run), cold starts with and without a stem cell, concurrent
+ * warm throughput, and `docker run --rm` per invocation as the naive baseline.
+ *
+ *   node_modules/.bin/node bench/invoker.ts        (needs a Docker engine)
+ */
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import http from 'node:http'
+import { pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
+import Dockerode from 'dockerode'
+import { Invoker, newActivationId } from '../agent/invoker/index.ts'
+import { silentLogger } from '../agent/log.ts'
+import { HybridClock } from '../agent/store/hlc.ts'
+import { DEFAULT_LIMITS, type FunctionRecord } from '../agent/store/types.ts'
+import { ensureBlackboxImage } from '../test/invoker/fixtures/images.ts'
+
+const exec = promisify(execFile)
+const NETWORK = 'fnagent-bench-functions'
+const CODE = Buffer.from('function main(params) { return { hello: params.name ?? "world" } }')
+
+export async function benchInvoker(): Promise<Record<string, unknown>> {
+  const docker = new Dockerode()
+  // The real nodejs:24 runtime when it is built; otherwise the blackbox test server stands in for it.
+  const runtime = await docker
+    .getImage('fnagent/nodejs:24')
+    .inspect()
+    .then(
+      () => 'fnagent/nodejs:24',
+      () => null,
+    )
+  const image = runtime ?? (await ensureBlackboxImage(docker))
+  const make = (prewarm: number) => {
+    const nodeId = `bench-${randomBytes(4).toString('hex')}`
+    return new Invoker(
+      {
+        logger: silentLogger(),
+        docker,
+        nodeId,
+        clock: new HybridClock(),
+        systemMemoryMiB: async () => 8192,
+        imageFor: (kind) => (kind === 'nodejs:24' ? image : `fnagent/${kind}`),
+      },
+      {
+        network: NETWORK,
+        memoryBudgetMiB: 4096,
+        prewarm: [{ kind: 'nodejs:24', memory: 256, count: prewarm }],
+      },
+    )
+  }
+  const results: Record<string, unknown> = { image }
+
+  // Warm latency, the floor and throughput on a pool without stem cells: every container is labelled
+  // with its function from creation, which the floor measurement uses to find it.
+  const inv = make(0)
+  await inv.start()
+  try {
+    const fn = fnRecord()
+    const cold: number[] = []
+    for (let i = 0; i < 10; i++) {
+      const t = performance.now()
+      await inv.invoke(req(fnRecord()))
+      cold.push(performance.now() - t)
+    }
+    results.coldWithoutStemCell = summary(cold)
+    await inv.invoke(req(fn))
+    const warm: number[] = []
+    for (let i = 0; i < 50; i++) await inv.invoke(req(fn)) // warm-up
+    for (let i = 0; i < 1000; i++) {
+      const t = performance.now()
+      const r = await inv.invoke(req(fn))
+      warm.push(performance.now() - t)
+      if (r.response.status !== 'success')
+        throw new Error(`bench activation failed: ${JSON.stringify(r.response)}`)
+    }
+    results.warmInvoke = summary(warm)
+    results.floorDirectHttp = summary(await floor(docker, fn))
+
+    // Throughput: 4 functions, one in-flight activation each (concurrency 1 per container), 250 each.
+    const fns = Array.from({ length: 4 }, () => fnRecord())
+    await Promise.all(fns.map((f) => inv.invoke(req(f))))
+    const t = performance.now()
+    await Promise.all(
+      fns.map(async (f) => {
+        for (let i = 0; i < 250; i++) await inv.invoke(req(f))
+      }),
+    )
+    results.concurrentWarm4x250PerSec = Math.round(1000 / ((performance.now() - t) / 1000))
+  } finally {
+    await inv.stop()
+  }
+
+  const stems = make(1)
+  await stems.start()
+  try {
+    const times: number[] = []
+    for (let i = 0; i < 10; i++) {
+      await until(() => (stems.state().prewarm['nodejs:24@256'] ?? 0) >= 1)
+      const t = performance.now()
+      const r = await stems.invoke(req(fnRecord()))
+      times.push(performance.now() - t)
+      const start = r.annotations.find((a) => a.key === 'start')?.value
+      if (start !== 'prewarmed') throw new Error(`expected a stem cell, got ${String(start)}`)
+    }
+    results.coldWithStemCell = summary(times)
+  } finally {
+    await stems.stop()
+  }
+
+  const naive: number[] = []
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now()
+    await exec(
+      'docker',
+      [
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '--entrypoint',
+        'node',
+        image,
+        '-e',
+        'console.log(JSON.stringify({hello:"world"}))',
+      ],
+      { timeout: 60_000 },
+    )
+    naive.push(performance.now() - t)
+  }
+  results.dockerRunRmPerInvocation = summary(naive)
+  return results
+}
+
+/** The same /run request sent straight to the warm container: what the invoker adds is the difference. */
+async function floor(docker: Dockerode, fn: FunctionRecord): Promise<number[]> {
+  const [info] = await docker.listContainers({
+    filters: { label: [`fnagent.fn=${fn.namespace}/${fn.name}`] },
+  })
+  if (!info) throw new Error('warm container not found')
+  const ip = info.NetworkSettings.Networks[NETWORK]?.IPAddress
+  if (!ip) throw new Error('warm container has no address')
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  const body = JSON.stringify({
+    value: { name: 'x' },
+    namespace: fn.namespace,
+    action_name: `/${fn.namespace}/${fn.name}`,
+    action_version: '0.0.1',
+    activation_id: newActivationId(),
+    transaction_id: 't',
+    deadline: String(Date.now() + 60_000),
+  })
+  const once = () =>
+    new Promise<void>((resolve, reject) => {
+      const r = http.request(
+        {
+          host: ip,
+          port: 8080,
+          path: '/run',
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json' },
+        },
+        (res) => {
+          res.resume()
+          res.on('end', resolve)
+        },
+      )
+      r.on('error', reject)
+      r.end(body)
+    })
+  const times: number[] = []
+  for (let i = 0; i < 50; i++) await once()
+  for (let i = 0; i < 1000; i++) {
+    const t = performance.now()
+    await once()
+    times.push(performance.now() - t)
+  }
+  agent.destroy()
+  return times
+}
+
+function fnRecord(): FunctionRecord {
+  const hlc = new HybridClock().now()
+  return {
+    namespace: 'bench',
+    name: `f-${randomBytes(4).toString('hex')}`,
+    version: 1,
+    kind: 'nodejs:24',
+    main: 'main',
+    binary: false,
+    codeSize: CODE.length,
+    parameters: {},
+    annotations: {},
+    env: {},
+    limits: { ...DEFAULT_LIMITS },
+    created: hlc,
+    updated: hlc,
+    origin: 'bench',
+  }
+}
+
+function req(fn: FunctionRecord) {
+  return { fn, code: CODE, params: { name: 'bench' }, activationId: newActivationId() }
+}
+
+function summary(ms: number[]): { n: number; p50: number; p99: number; mean: number } {
+  const s = [...ms].sort((a, b) => a - b)
+  const q = (p: number) => round(s[Math.min(s.length - 1, Math.floor(p * s.length))]!)
+  return { n: s.length, p50: q(0.5), p99: q(0.99), mean: round(s.reduce((a, b) => a + b, 0) / s.length) }
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100
+}
+
+async function until(check: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out waiting for a stem cell')
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const results = await benchInvoker()
+  const rows: Record<string, unknown>[] = []
+  for (const [name, v] of Object.entries(results)) {
+    rows.push(typeof v === 'object' && v !== null ? { name, ...v } : { name, value: v })
+  }
+  console.table(rows)
+}
