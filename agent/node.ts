@@ -1,15 +1,26 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ActivationService, type Runner } from './activations/index.ts'
+import Dockerode from 'dockerode'
+import si from 'systeminformation'
+import { ActivationService } from './activations/index.ts'
 import { type AgentApi, LocalApiServer } from './api/index.ts'
+import {
+  ApiKeyStore,
+  apiKeyRoutes,
+  createOpenWhiskApi,
+  type OpenWhiskApiServer,
+} from './api/openwhisk/index.ts'
 import { CONFIG_FILE, type Config } from './config/index.ts'
 import { errors } from './errors.ts'
+import { Cluster, type LocalState, readClusterKey } from './cluster/index.ts'
 import { FunctionService } from './functions/index.ts'
 import { loadOrCreateIdentity } from './identity.ts'
+import { Invoker } from './invoker/index.ts'
 import type { Logger } from './log.ts'
+import { Placement, type PlacementCluster } from './placement/index.ts'
 import { HybridClock } from './store/hlc.ts'
-import { Store } from './store/index.ts'
+import { type FunctionRecord, Store } from './store/index.ts'
 import { AGENT_VERSION } from './version.ts'
 
 export interface AgentComponents {
@@ -36,6 +47,12 @@ export class Agent {
   store!: Store
   functions!: FunctionService
   activations!: ActivationService
+  invoker!: Invoker
+  cluster: Cluster | null = null
+  placement!: Placement
+  #blobs: string[] = []
+  apiKeys!: ApiKeyStore
+  openwhiskApi: OpenWhiskApiServer | null = null
 
   constructor(components: AgentComponents, config: Config) {
     this.#logger = components.logger
@@ -76,9 +93,69 @@ export class Agent {
     const log = (component: string) => this.#logger.child({ component })
 
     this.functions = new FunctionService(
-      { logger: log('functions'), store, clock: this.clock, nodeId: () => this.nodeId },
+      {
+        logger: log('functions'),
+        store,
+        clock: this.clock,
+        nodeId: () => this.nodeId,
+        onWrite: (record) => this.#noteBlob(record),
+      },
       { namespace: config.namespace, maxCodeBytes: config.store.maxCodeBytes },
     )
+    this.#blobs = await store.blobs.list(256)
+
+    const docker = new Dockerode()
+    const invoker = new Invoker(
+      {
+        logger: log('invoker'),
+        docker,
+        nodeId: this.nodeId,
+        clock: this.clock,
+        systemMemoryMiB: async () => (await si.mem()).total / 2 ** 20,
+      },
+      config.invoker,
+    )
+    this.invoker = invoker
+    await invoker.start()
+    this.#started.push({ name: 'invoker', stop: () => invoker.stop({ drainMs: config.drainMs }) })
+
+    if (config.cluster.enabled) {
+      const keyFile = config.cluster.keyFile ?? join(config.dataDir, 'cluster.key')
+      const clusterKey = await readClusterKey(keyFile).catch((err: unknown) => {
+        throw errors.invalidConfig(
+          `${(err as Error).message}. Create one on the first node with 'fnagent cluster init', copy it to the others (--cluster-key FILE), or start alone with --no-cluster`,
+          { cause: err },
+        )
+      })
+      const cluster = new Cluster(
+        { logger: log('cluster'), clock: this.clock, peerBook: store.peers, localState: () => this.#localState() },
+        { ...config.cluster, privateKey: identity.privateKey, clusterKey, agentVersion: AGENT_VERSION },
+      )
+      this.cluster = cluster
+      await cluster.start()
+      this.#started.push({ name: 'cluster', stop: () => cluster.stop() })
+      invoker.onStateChange(() => cluster.publishNow())
+    }
+
+    this.placement = new Placement(
+      {
+        logger: log('placement'),
+        store,
+        clock: this.clock,
+        nodeId: () => this.nodeId,
+        invoker: {
+          invoke: (req) => invoker.invoke(req),
+          canAccept: (fn) => invoker.canAccept(fn),
+          hasIdleWarm: (fn) => invoker.hasIdleWarm(fn),
+        },
+        cluster: this.cluster as PlacementCluster | null,
+        keepRecord: (record) => store.activations.put(record),
+        draining: () => this.#state !== 'running',
+      },
+      {},
+    )
+    await this.placement.start()
+
     this.activations = new ActivationService(
       {
         logger: log('activations'),
@@ -86,11 +163,21 @@ export class Agent {
         clock: this.clock,
         functions: this.functions,
         nodeId: () => this.nodeId,
-        runner: this.#runner(),
+        runner: (req) => this.placement.run(req),
       },
       { maxParamsBytes: config.invoker.maxPayloadBytes },
     )
     this.#started.push({ name: 'activations', stop: () => this.activations.drain(config.drainMs) })
+
+    this.apiKeys = new ApiKeyStore(store.db)
+    const { functions, activations } = this
+    const owApi = createOpenWhiskApi(
+      { logger: log('openwhisk'), functions, activations, store, keys: this.apiKeys },
+      config,
+    )
+    await owApi.start()
+    this.openwhiskApi = owApi
+    this.#started.push({ name: 'openwhisk-api', stop: () => owApi.stop() })
 
     const api = new LocalApiServer(
       { logger: log('api'), api: this.#api() },
@@ -100,10 +187,25 @@ export class Agent {
     this.#started.push({ name: 'api', stop: () => api.stop() })
   }
 
-  #runner(): Runner {
-    return async () => {
-      throw errors.runtimeMissing('this agent has no invoker yet')
+  /** What this node gossips each heartbeat. */
+  #localState(): LocalState {
+    const st = this.invoker.state()
+    return {
+      capacity: {
+        budgetMiB: st.budgetMiB,
+        budgetFreeMiB: st.budgetFreeMiB,
+        freeSlots: st.freeSlots,
+        inflight: st.inflight + (this.activations?.inflight ?? 0),
+      },
+      warm: st.warm,
+      prewarm: st.prewarm,
+      blobs: this.#blobs,
     }
+  }
+
+  #noteBlob(record: FunctionRecord): void {
+    if (!record.codeHash || this.#blobs.includes(record.codeHash)) return
+    this.#blobs = [record.codeHash, ...this.#blobs].slice(0, 256)
   }
 
   #api(): AgentApi {
@@ -117,21 +219,35 @@ export class Agent {
         remove: (name) => this.functions.remove(name),
       },
       invoke: (name, body) => this.activations.invoke(name, body),
+      auth: apiKeyRoutes(this.apiKeys, () => this.openwhiskApi),
       activations: {
         list: (q) => this.activations.list(q),
         get: (id) => this.activations.get(id),
       },
-      peers: async () => [],
-      join: async () => {
-        throw errors.unavailable('clustering is not available in this build')
+      peers: async () => this.#requireCluster().view(),
+      join: async (body) => {
+        const peer = (body as { peer?: unknown })?.peer
+        if (typeof peer !== 'string' || peer.length === 0 || peer.length > 1024) {
+          throw errors.invalidArgument(`join needs {"peer": "<multiaddr or host:port>"}`)
+        }
+        const joined = await this.#requireCluster().join(peer, AbortSignal.timeout(15_000))
+        return { joined: joined.peerId }
       },
       leave: async () => {
-        throw errors.unavailable('clustering is not available in this build')
+        await this.#requireCluster().leave()
+        return { left: true }
       },
     }
   }
 
+  #requireCluster(): Cluster {
+    if (!this.cluster) throw errors.unavailable('this agent runs alone (--no-cluster); restart it with a cluster key')
+    return this.cluster
+  }
+
   async status() {
+    const view = this.cluster?.view() ?? []
+    const count = (state: string) => view.filter((m) => m.state === state).length
     return {
       nodeId: this.nodeId,
       version: AGENT_VERSION,
@@ -142,6 +258,18 @@ export class Agent {
       namespace: this.config.namespace,
       functions: (await this.functions.list()).length,
       activations: { stored: await this.store.activations.count(), inflight: this.activations.inflight },
+      invoker: this.invoker.state(),
+      cluster: this.cluster
+        ? {
+            addresses: this.cluster.addresses(),
+            members: view.length,
+            alive: count('alive'),
+            suspect: count('suspect'),
+            dead: count('dead'),
+            left: count('left'),
+            gossip: this.cluster.stats(),
+          }
+        : null,
     }
   }
 
