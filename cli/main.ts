@@ -3,6 +3,8 @@ import { FnError } from '../agent/errors.ts'
 import { AGENT_VERSION } from '../agent/version.ts'
 import { ApiError, NoAgentError } from './client.ts'
 import { registerActivationCommands, registerInvokeCommand } from './commands/activation.ts'
+import { registerAuthCommands } from './commands/auth.ts'
+import { registerClusterCommands } from './commands/cluster.ts'
 import { registerFnCommands } from './commands/fn.ts'
 import { registerStartCommand } from './commands/start.ts'
 import { registerStatusCommands } from './commands/status.ts'
@@ -24,6 +26,8 @@ export function buildProgram(): Command {
   registerFnCommands(program)
   registerInvokeCommand(program)
   registerActivationCommands(program)
+  registerClusterCommands(program)
+  registerAuthCommands(program)
   return program
 }
 
@@ -52,4 +56,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `fnagent … | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+  throw err
+})
 process.exitCode = await main(process.argv)

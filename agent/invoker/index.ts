@@ -100,7 +100,7 @@ export class Invoker {
   constructor(components: InvokerComponents, init: Partial<InvokerOptions> = {}) {
     this.#c = components
     this.#o = Object.freeze(invokerOptionsSchema.parse(init))
-    this.#log = components.logger.child({ component: 'invoker' })
+    this.#log = components.logger
     this.#pool = new Pool(
       {
         logger: this.#log,
