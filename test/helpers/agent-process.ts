@@ -49,7 +49,7 @@ export async function waitFor<T>(
   for (;;) {
     try {
       const v = await check()
-      if (v) return v
+      if (v) return v as NonNullable<T>
     } catch (err) {
       last = err
     }
