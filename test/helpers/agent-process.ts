@@ -43,7 +43,7 @@ export async function waitFor<T>(
   what: string,
   timeoutMs = 30_000,
   everyMs = 100,
-): Promise<T> {
+): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs
   let last: unknown
   for (;;) {
