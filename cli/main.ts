@@ -6,6 +6,7 @@ import { registerActivationCommands, registerInvokeCommand } from './commands/ac
 import { registerAuthCommands } from './commands/auth.ts'
 import { registerClusterCommands } from './commands/cluster.ts'
 import { registerFnCommands } from './commands/fn.ts'
+import { registerRuntimeCommands } from './commands/runtime.ts'
 import { registerStartCommand } from './commands/start.ts'
 import { registerStatusCommands } from './commands/status.ts'
 import { UsageError } from './context.ts'
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerInvokeCommand(program)
   registerActivationCommands(program)
   registerClusterCommands(program)
+  registerRuntimeCommands(program)
   registerAuthCommands(program)
   return program
 }

@@ -33,8 +33,10 @@ export function fromRun(reply: Reply, maxBytes: number): Response {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     return response('action developer error', { error: messages.notObject }, reply.size)
   }
-  if (reply.status === 200) return response('success', parsed, reply.size)
   const error = (parsed as { error?: unknown }).error
+  // As OpenWhisk: a result carrying `error` is an application error even when the proxy said 200
+  // (an action may return or resolve `{ error }` to report a failure).
+  if (reply.status === 200 && error === undefined) return response('success', parsed, reply.size)
   if (error === undefined)
     return response('action developer error', { error: messages.notObject }, reply.size)
   return response('application error', { error }, reply.size)

@@ -46,6 +46,11 @@ describe('result mapping', () => {
       status: 'application error',
       result: { error: 'x' },
     })
+    expect(fromRun(reply(200, '{"error":"resolved"}'), 1e6)).toMatchObject({
+      status: 'application error',
+      statusCode: 1,
+      result: { error: 'resolved' },
+    })
     expect(fromRun(reply(200, '[1]'), 1e6)).toMatchObject({ status: 'action developer error', statusCode: 2 })
     expect(fromRun(reply(200, 'nope'), 1e6)).toMatchObject({ status: 'action developer error' })
     expect(fromRun(reply(502, '{"other":1}'), 1e6)).toMatchObject({ status: 'action developer error' })

@@ -1,0 +1,101 @@
+import Dockerode from 'dockerode'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { ensureRuntimes, imageFor } from '../../runtimes/build/index.ts'
+import { type RuntimeContainer, startRuntime, zipBase64 } from './helpers.ts'
+
+// What only one runtime does: JavaScript's sloppy mode and Promises, Python's named entry points.
+const docker = new Dockerode()
+const started: RuntimeContainer[] = []
+
+beforeAll(async () => {
+  await ensureRuntimes(docker)
+}, 900_000)
+
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((c) => c.remove()))
+})
+
+afterAll(async () => {
+  await Promise.all(started.splice(0).map((c) => c.remove()))
+})
+
+async function initialized(kind: string, value: Record<string, unknown>): Promise<RuntimeContainer> {
+  const c = await startRuntime(docker, imageFor(kind))
+  started.push(c)
+  const init = await c.post('/init', { value: { name: 'action', main: 'main', binary: false, ...value } })
+  expect(init).toMatchObject({ status: 200 })
+  return c
+}
+
+const run = (c: RuntimeContainer, value: unknown = {}) =>
+  c.post('/run', { value, activation_id: 'a1', namespace: 'guest', action_name: 'x', deadline: '0' })
+
+describe('nodejs:24', () => {
+  it('runs actions in sloppy mode, where assigning an undeclared global works', async () => {
+    const c = await initialized('nodejs:24', {
+      code: `function main() { counter = (typeof counter === 'number' ? counter : 0) + 1; return { counter } }`,
+    })
+    expect((await run(c)).body).toEqual({ counter: 1 })
+    expect((await run(c)).body).toEqual({ counter: 2 })
+  })
+
+  it('waits for a returned Promise', async () => {
+    const c = await initialized('nodejs:24', {
+      code: `function main(p) { return new Promise((resolve) => setTimeout(() => resolve({ late: p.n * 2 }), 50)) }`,
+    })
+    expect(await run(c, { n: 21 })).toEqual({ status: 200, body: { late: 42 } })
+  })
+
+  it('answers a rejected Promise with 502 and the rejection as error', async () => {
+    const c = await initialized('nodejs:24', {
+      code: `async function main() { throw new TypeError('nope') }`,
+    })
+    const reply = await run(c)
+    expect(reply.status).toBe(502)
+    expect(reply.body).toEqual({ error: expect.objectContaining({ name: 'TypeError', message: 'nope' }) })
+  })
+
+  it('treats a bare return as an empty result, and finds main on module.exports', async () => {
+    const c = await initialized('nodejs:24', { code: `module.exports.main = function () { return }` })
+    expect(await run(c)).toEqual({ status: 200, body: {} })
+  })
+
+  it('loads a zip with index.js and a named entry point', async () => {
+    const code = await zipBase64({ 'index.js': `exports.handler = () => ({ from: 'index.js' })` })
+    const c = await initialized('nodejs:24', { code, binary: true, main: 'handler' })
+    expect(await run(c)).toEqual({ status: 200, body: { from: 'index.js' } })
+  })
+
+  it('refuses a zip with neither package.json nor index.js', async () => {
+    const c = await startRuntime(docker, imageFor('nodejs:24'))
+    started.push(c)
+    const code = await zipBase64({ 'lib/other.js': 'exports.main = () => ({})' })
+    const reply = await c.post('/init', { value: { name: 'x', main: 'main', code, binary: true } })
+    expect(reply).toEqual({
+      status: 502,
+      body: {
+        error:
+          'Initialization has failed due to: Zipped actions must contain either package.json or index.js at the root.',
+      },
+    })
+  })
+})
+
+describe('python:3', () => {
+  it('calls the function the main option names', async () => {
+    const c = await initialized('python:3', {
+      main: 'greet',
+      code: `def main(args):\n    return {'wrong': True}\n\ndef greet(args):\n    return {'hi': args['who']}\n`,
+    })
+    expect(await run(c, { who: 'Ada' })).toEqual({ status: 200, body: { hi: 'Ada' } })
+  })
+
+  it('refuses a zip without __main__.py', async () => {
+    const c = await startRuntime(docker, imageFor('python:3'))
+    started.push(c)
+    const code = await zipBase64({ 'other.py': 'def main(args):\n    return {}\n' })
+    const reply = await c.post('/init', { value: { name: 'x', main: 'main', code, binary: true } })
+    expect(reply.status).toBe(502)
+    expect(reply.body).toEqual({ error: expect.stringContaining('Zip file does not include __main__.py') })
+  })
+})
