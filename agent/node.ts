@@ -11,9 +11,9 @@ import {
   createOpenWhiskApi,
   type OpenWhiskApiServer,
 } from './api/openwhisk/index.ts'
+import { Cluster, type LocalState, readClusterKey } from './cluster/index.ts'
 import { CONFIG_FILE, type Config } from './config/index.ts'
 import { errors } from './errors.ts'
-import { Cluster, type LocalState, readClusterKey } from './cluster/index.ts'
 import { FunctionService } from './functions/index.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { Invoker } from './invoker/index.ts'
@@ -128,7 +128,12 @@ export class Agent {
         )
       })
       const cluster = new Cluster(
-        { logger: log('cluster'), clock: this.clock, peerBook: store.peers, localState: () => this.#localState() },
+        {
+          logger: log('cluster'),
+          clock: this.clock,
+          peerBook: store.peers,
+          localState: () => this.#localState(),
+        },
         { ...config.cluster, privateKey: identity.privateKey, clusterKey, agentVersion: AGENT_VERSION },
       )
       this.cluster = cluster
@@ -241,7 +246,8 @@ export class Agent {
   }
 
   #requireCluster(): Cluster {
-    if (!this.cluster) throw errors.unavailable('this agent runs alone (--no-cluster); restart it with a cluster key')
+    if (!this.cluster)
+      throw errors.unavailable('this agent runs alone (--no-cluster); restart it with a cluster key')
     return this.cluster
   }
 

@@ -19,6 +19,12 @@ export interface AgentApi {
     list(q: ActivationQuery): Promise<ActivationRecord[]>
     get(id: string): Promise<ActivationRecord>
   }
+  /** OpenWhisk API keys (agent/api/openwhisk): create shows the plain key once. */
+  auth?: {
+    create(body: unknown): Promise<unknown>
+    list(): Promise<unknown>
+    revoke(uuid: string): Promise<unknown>
+  }
   peers(): Promise<unknown>
   join(body: unknown): Promise<unknown>
   leave(): Promise<unknown>
@@ -31,6 +37,9 @@ type Handler = (
 ) => Promise<{ status: number; body: unknown }>
 
 const ok = (body: unknown, status = 200) => ({ status, body })
+const fail = (err: Error): never => {
+  throw err
+}
 
 export function buildRouter(api: AgentApi, maxBodyBytes: number) {
   const router = Router({ ignoreTrailingSlash: true, defaultRoute: () => {} })
@@ -74,6 +83,10 @@ export function buildRouter(api: AgentApi, maxBodyBytes: number) {
     const a = await api.activations.get(p.id ?? '')
     return ok({ logs: a.logs })
   })
+  const auth = () => api.auth ?? fail(errors.unavailable('this agent has no API key store'))
+  route('POST', '/v1/auth/keys', async (req) => ok(await auth().create(await body(req)), 201))
+  route('GET', '/v1/auth/keys', async () => ok(await auth().list()))
+  route('DELETE', '/v1/auth/keys/:uuid', async (_r, p) => ok(await auth().revoke(p.uuid ?? '')))
   route('GET', '/v1/peers', async () => ok(await api.peers()))
   route('POST', '/v1/cluster/join', async (req) => ok(await api.join(await body(req))))
   route('POST', '/v1/cluster/leave', async () => ok(await api.leave()))

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { httpOptionsSchema } from '../api/openwhisk/options.ts'
 import { clusterOptionsSchema } from '../cluster/options.ts'
 import { invokerOptionsSchema } from '../invoker/options.ts'
 import { DEFAULT_NAMESPACE } from '../store/types.ts'
@@ -44,6 +45,8 @@ export const configSchema = z
     drainMs: z.number().int().min(0).max(600_000).default(10_000),
     store: storeOptionsSchema.default(storeOptionsSchema.parse({})),
     api: apiOptionsSchema.default(apiOptionsSchema.parse({})),
+    /** The OpenWhisk REST API and web actions on TCP (off unless `http.listen` is set). */
+    http: httpOptionsSchema.default(httpOptionsSchema.parse({})),
     invoker: invokerOptionsSchema.default(invokerOptionsSchema.parse({})),
     cluster: clusterOptionsSchema.default(clusterOptionsSchema.parse({})),
   })

@@ -10,6 +10,7 @@ interface StartOptions {
   logLevel?: string
   pretty?: boolean
   cluster?: boolean
+  apiListen?: string
 }
 
 export function registerStartCommand(program: Command): void {
@@ -21,6 +22,7 @@ export function registerStartCommand(program: Command): void {
     .option('--listen <multiaddr...>', 'cluster listen addresses (default /ip4/0.0.0.0/tcp/7700)')
     .option('--bootstrap <peer...>', 'peers to dial at start, multiaddr or host:port')
     .option('--no-cluster', 'run alone, without the peer-to-peer cluster')
+    .option('--api-listen <addr>', 'serve the OpenWhisk REST API and web actions on host:port (default off)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
     .option('--pretty', 'human-readable log lines instead of JSON')
     .action(async (_opts: StartOptions, cmd: Command) => {
@@ -35,6 +37,7 @@ export function registerStartCommand(program: Command): void {
         socket: o.socket,
         logLevel: o.logLevel,
         ...(Object.keys(cluster).length ? { cluster } : {}),
+        ...(o.apiListen ? { http: { listen: o.apiListen } } : {}),
       }
       // Loaded on demand: the other verbs stay quick to start.
       const { runAgent } = await import('../../agent/main.ts')

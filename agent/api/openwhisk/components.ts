@@ -1,0 +1,32 @@
+import type { ActivationService } from '../../activations/index.ts'
+import type { FunctionService } from '../../functions/index.ts'
+import type { Logger } from '../../log.ts'
+import type { Store } from '../../store/index.ts'
+import type { ApiKeyStore } from './keys.ts'
+import type { HttpOptions } from './options.ts'
+import type { RecordWaiter } from './waiter.ts'
+
+/** What the OpenWhisk API uses of the agent. */
+export interface OpenWhiskApiComponents {
+  logger: Logger
+  functions: Pick<FunctionService, 'get' | 'list' | 'put' | 'remove'>
+  activations: Pick<ActivationService, 'invoke' | 'list'>
+  store: Pick<Store, 'db' | 'functions' | 'activations'>
+  keys: ApiKeyStore
+}
+
+export interface OpenWhiskApiInit extends HttpOptions {
+  /** The node's namespace (`config.namespace`); `_` means it too. */
+  namespace: string
+}
+
+export interface Reply {
+  status: number
+  body: unknown
+  headers?: Record<string, string>
+}
+
+/** The components plus what the server builds for its handlers. */
+export interface ApiContext extends OpenWhiskApiComponents {
+  waiter: RecordWaiter
+}

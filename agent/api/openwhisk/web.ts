@@ -1,0 +1,126 @@
+import type { IncomingMessage } from 'node:http'
+import type { FunctionRecord } from '../../store/index.ts'
+import { annotationOn } from './actions.ts'
+import { isTextType, readBody } from './body.ts'
+import type { ApiContext, OpenWhiskApiInit, Reply } from './components.ts'
+import { invokeAction } from './invoke.ts'
+import { MESSAGES, OwError, owNotFound } from './reply.ts'
+import { toHttpReply } from './web-response.ts'
+
+const EXTENSIONS = ['json', 'html', 'text', 'svg', 'http'] as const
+export type Extension = (typeof EXTENSIONS)[number]
+
+export const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-headers': 'Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent',
+  'access-control-allow-methods': 'OPTIONS, GET, DELETE, POST, PUT, HEAD, PATCH',
+}
+
+interface WebTarget {
+  name: string
+  ext: Extension
+  /** The path after the action name and extension (`__ow_path`, and the projection). */
+  rest: string
+}
+
+/** `/api/v1/web/{ns}/{package|default}/{action}[.ext][/projection]` → the function and extension. */
+export function parseWebPath(path: string, namespace: string): WebTarget {
+  const m = /^\/api\/v1\/web\/([^/]+)\/([^/]+)\/([^/]+)(\/.*)?$/.exec(path)
+  if (!m) throw owNotFound()
+  if (decodeURIComponent(m[1]!) !== namespace) throw owNotFound()
+  const pkg = decodeURIComponent(m[2]!)
+  let action = decodeURIComponent(m[3]!)
+  let ext: Extension = 'http'
+  const dot = action.lastIndexOf('.')
+  if (dot > 0 && (EXTENSIONS as readonly string[]).includes(action.slice(dot + 1))) {
+    ext = action.slice(dot + 1) as Extension
+    action = action.slice(0, dot)
+  }
+  return { name: pkg === 'default' ? action : `${pkg}/${action}`, ext, rest: m[4] ?? '' }
+}
+
+/** Runs a web action: the HTTP request becomes the parameters, the result becomes the response. */
+export async function handleWeb(
+  c: ApiContext,
+  init: OpenWhiskApiInit,
+  req: IncomingMessage,
+  path: string,
+  rawQuery: string,
+  checkKey: () => Promise<string | null>,
+): Promise<Reply> {
+  const target = parseWebPath(path, init.namespace)
+  const fn = await c.functions.get(target.name).catch(() => null)
+  if (!fn || !annotationOn(fn, 'web-export')) throw owNotFound()
+  const method = (req.method ?? 'GET').toLowerCase()
+  if (method === 'options' && !annotationOn(fn, 'web-custom-options')) {
+    return { status: 200, body: undefined, headers: CORS_HEADERS }
+  }
+  await requireAuth(fn, req, checkKey)
+  const params = await webParams(fn, req, method, target.rest, rawQuery, init.maxBodyBytes)
+  const out = await invokeAction(c, fn.name, params, { blocking: true, blockingWaitMs: init.blockingWaitMs })
+  if (!out.done) return { status: 202, body: { activationId: out.activationId } }
+  const reply = toHttpReply(out.record, target.ext, target.rest)
+  if (!annotationOn(fn, 'web-custom-options')) reply.headers = { ...CORS_HEADERS, ...reply.headers }
+  reply.headers = { 'x-openwhisk-activation-id': out.record.activationId, ...reply.headers }
+  return reply
+}
+
+/** `require-whisk-auth`: true = a valid API key; a string = that value in X-Require-Whisk-Auth. */
+async function requireAuth(fn: FunctionRecord, req: IncomingMessage, checkKey: () => Promise<string | null>) {
+  const want = fn.annotations['require-whisk-auth']
+  if (want === undefined || want === false) return
+  const ok =
+    typeof want === 'string' || typeof want === 'number'
+      ? req.headers['x-require-whisk-auth'] === String(want)
+      : (await checkKey()) !== null
+  if (!ok) throw new OwError(401, MESSAGES.unauthorized)
+}
+
+async function webParams(
+  fn: FunctionRecord,
+  req: IncomingMessage,
+  method: string,
+  owPath: string,
+  rawQuery: string,
+  maxBodyBytes: number,
+): Promise<Record<string, unknown>> {
+  const body = await readBody(req, maxBodyBytes)
+  const type = req.headers['content-type']
+  const context: Record<string, unknown> = {
+    __ow_method: method,
+    __ow_headers: { ...req.headers },
+    __ow_path: owPath,
+  }
+  const asString = () => (isTextType(type) ? body.toString('utf8') : body.toString('base64'))
+  if (annotationOn(fn, 'raw-http')) {
+    return {
+      ...fn.parameters,
+      ...context,
+      __ow_query: rawQuery,
+      ...(body.length ? { __ow_body: asString() } : {}),
+    }
+  }
+  let fromRequest: Record<string, unknown> = Object.fromEntries(new URLSearchParams(rawQuery))
+  if (body.length) {
+    const mediaType = (type ?? '').split(';')[0]!.trim().toLowerCase()
+    const json = mediaType === 'application/json' ? tryJson(body) : undefined
+    if (json !== undefined && typeof json === 'object' && json !== null && !Array.isArray(json)) {
+      fromRequest = { ...fromRequest, ...(json as Record<string, unknown>) }
+    } else if (mediaType === 'application/x-www-form-urlencoded') {
+      fromRequest = { ...fromRequest, ...Object.fromEntries(new URLSearchParams(body.toString('utf8'))) }
+    } else context.__ow_body = asString()
+  }
+  // Reserved names and the action's own parameters (final for web actions) may not be set by a request.
+  for (const key of Object.keys(fromRequest)) {
+    if (key.startsWith('__ow_') || key in fn.parameters) throw new OwError(400, MESSAGES.parametersNotAllowed)
+  }
+  return { ...fromRequest, ...fn.parameters, ...context }
+}
+
+function tryJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'))
+  } catch {
+    throw new OwError(400, 'The request content was malformed:\nthe body is not valid JSON')
+  }
+}
