@@ -13,13 +13,13 @@ export const clusterOptionsSchema = z
     keyFile: z.string().min(1).optional(),
     /** Peers dialled at start and retried with backoff until one answers (multiaddr or host:port). */
     bootstrapPeers: z.array(z.string().min(1)).default([]),
-    /** Heartbeat period in ms. */
+    /** Heartbeat period in ms (the floor: it grows with cluster size, see maxInboundPerSec). */
     heartbeatMs: z.number().int().min(100).max(60_000).default(1000),
-    /** No heartbeat for this long: suspect (then probed directly). */
+    /** No heartbeat for this long: suspect (then probed directly). Scaled up with the heartbeat period. */
     suspectMs: z.number().int().min(200).default(3000),
-    /** Suspect and unanswered probe for this long: dead. */
+    /** Suspect and unanswered probe, nothing heard for this long: dead. */
     deadMs: z.number().int().min(500).default(5000),
-    /** Dead for this long: removed from the view and from the persisted peers. */
+    /** Dead or left for this long: removed from the view and from the persisted peers. */
     removeMs: z
       .number()
       .int()
@@ -27,7 +27,25 @@ export const clusterOptionsSchema = z
       .default(24 * 3600_000),
     /** Upper bound of open connections kept (others are dialled on demand). */
     maxConnections: z.number().int().min(4).max(10_000).default(32),
+    /** Connections kept open to cluster members (gossip mesh); the rest are dialled on demand. */
+    meshConnections: z.number().int().min(1).max(1000).default(8),
+    /** Heartbeat messages each node should receive per second at most: the period grows to N·1000/this ms. */
+    maxInboundPerSec: z.number().int().min(1).max(10_000).default(100),
+    /** Every this many heartbeats, a full one; deltas (what changed since the last full) in between. */
+    fullEvery: z.number().int().min(1).max(1000).default(10),
+    /** Largest heartbeat accepted, bytes (encoded JSON). */
+    maxMessageBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 * 1024)
+      .default(32 * 1024),
+    /** Direct ping of a suspect peer times out after this, ms. */
+    probeTimeoutMs: z.number().int().min(100).max(60_000).default(1000),
+    /** CPU load and memory are sampled no more often than this, ms. */
+    sampleMs: z.number().int().min(100).max(600_000).default(3000),
   })
   .strict()
 
 export type ClusterOptions = z.infer<typeof clusterOptionsSchema>
+export const CLUSTER_DEFAULTS: ClusterOptions = clusterOptionsSchema.parse({})

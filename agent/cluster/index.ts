@@ -1,0 +1,149 @@
+/**
+ * The peer-to-peer cluster: membership and gossip over libp2p (see README.md beside this file).
+ *
+ *   const cluster = new Cluster(
+ *     { logger, clock, peerBook, localState: () => invoker.localState() },
+ *     { ...config.cluster, privateKey, clusterKey: await readClusterKey(file), agentVersion },
+ *   )
+ *   await cluster.start()                 // listens, rejoins persisted/bootstrap peers, heartbeats
+ *   await cluster.join('/ip4/10.0.0.5/tcp/7700/p2p/12D3…')   // or 'host:port'
+ *   cluster.view()                        // every member, self included: state, capacity, warm…
+ *   cluster.onChange((m) => …)            // a member's heartbeat or state changed
+ *   await cluster.handle('/fnagent/invoke/1.0.0', handler)     // other services' protocols
+ *   const stream = await cluster.dialProtocol(peerId, '/fnagent/invoke/1.0.0', signal)
+ *   cluster.publishNow()                  // warm inventory changed: heartbeat soon
+ *   await cluster.leave(); await cluster.stop()
+ *
+ * Key and identity helpers for the daemon and CLI: loadOrCreateIdentity, generateClusterKey,
+ * writeClusterKey, readClusterKey (errors CLUSTER_KEY_MISSING / CLUSTER_KEY_INVALID).
+ */
+import type { PrivateKey, Stream, StreamHandler } from '@libp2p/interface'
+import type { Logger } from '../log.ts'
+import type { HybridClock } from '../store/hlc.ts'
+import type { PeerBook } from './dialer.ts'
+import type { LocalState } from './heartbeat.ts'
+import type { MemberState } from './membership.ts'
+import type { Capacity } from './messages.ts'
+import type { ClusterOptions } from './options.ts'
+import { ClusterService } from './service.ts'
+
+export {
+  clusterKeyErrors,
+  generateClusterKey,
+  loadOrCreateIdentity,
+  readClusterKey,
+  writeClusterKey,
+} from './keys.ts'
+export { CLUSTER_DEFAULTS, type ClusterOptions, clusterOptionsSchema } from './options.ts'
+export type { Capacity, LocalState, MemberState, PeerBook, Stream, StreamHandler }
+
+export interface MemberView {
+  peerId: string
+  /** Advertised multiaddrs (without /p2p/). */
+  addrs: string[]
+  state: MemberState
+  self: boolean
+  /** Local time (ms since epoch) this node last heard from the member (or probed it successfully). */
+  lastHeard: number
+  seq: number
+  hlc: string
+  agentVersion: string
+  capacity: Capacity
+  warm: Record<string, number>
+  prewarm: Record<string, number>
+  blobs: string[]
+}
+
+export interface ClusterComponents {
+  logger: Logger
+  clock: HybridClock
+  peerBook: PeerBook
+  localState: () => LocalState
+}
+
+export interface ClusterInit extends Partial<ClusterOptions> {
+  /** The node identity (Ed25519, from loadOrCreateIdentity). */
+  privateKey: PrivateKey
+  /** The pnet swarm key file bytes (readClusterKey). */
+  clusterKey: Uint8Array
+  agentVersion: string
+}
+
+export interface ClusterStats {
+  received: number
+  dropped: Record<string, number>
+  published: number
+  bytesOut: number
+  bytesIn: number
+  /** Open connections, connected peers subscribed to the heartbeat topic, and those in our gossip mesh. */
+  connections: number
+  topicPeers: number
+  meshPeers: number
+}
+
+/** A cluster member: start/stop are safe to call twice. */
+export class Cluster {
+  readonly #svc: ClusterService
+
+  constructor(components: ClusterComponents, init: ClusterInit) {
+    this.#svc = new ClusterService(components, init)
+  }
+
+  start(): Promise<void> {
+    return this.#svc.start()
+  }
+
+  stop(): Promise<void> {
+    return this.#svc.stop()
+  }
+
+  get peerId(): string {
+    return this.#svc.peerId
+  }
+
+  /** Listening multiaddrs with /p2p/<peerId>, ready to give to `join` on another node. */
+  addresses(): string[] {
+    return this.#svc.addresses()
+  }
+
+  /** Connects to a member (multiaddr, or host:port) and persists it; the rest arrive by gossip. */
+  join(target: string, signal?: AbortSignal): Promise<{ peerId: string }> {
+    return this.#svc.join(target, signal)
+  }
+
+  /** Announces a graceful departure (peers mark this node 'left' at once) and stops heartbeating. */
+  leave(): Promise<void> {
+    return this.#svc.leave()
+  }
+
+  view(): MemberView[] {
+    return this.#svc.view()
+  }
+
+  member(peerId: string): MemberView | undefined {
+    return this.#svc.view().find((m) => m.peerId === peerId)
+  }
+
+  /** Called on every heartbeat applied and every state change; returns the unsubscribe function. */
+  onChange(listener: (m: MemberView) => void): () => void {
+    return this.#svc.onChange(listener)
+  }
+
+  handle(protocol: string, handler: StreamHandler): Promise<void> {
+    return this.#svc.handle(protocol, handler)
+  }
+
+  /** Opens a stream to a member, dialling it from its gossiped addresses when not connected. */
+  dialProtocol(peerId: string, protocol: string, signal: AbortSignal): Promise<Stream> {
+    return this.#svc.dialProtocol(peerId, protocol, signal)
+  }
+
+  /** The local state changed (warm inventory, say): publish a heartbeat soon. */
+  publishNow(): void {
+    this.#svc.publishNow()
+  }
+
+  stats(): ClusterStats {
+    return this.#svc.stats()
+  }
+}

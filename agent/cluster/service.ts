@@ -1,0 +1,284 @@
+import type { PrivateKey, Stream, StreamHandler } from '@libp2p/interface'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { errors } from '../errors.ts'
+import { CapacitySampler } from './capacity.ts'
+import { Connector } from './connector.ts'
+import { dialTarget, isConnected, peerAddrs, stripPeer } from './dialer.ts'
+import { createGossip, type Gossip } from './gossip.ts'
+import { Heartbeat } from './heartbeat.ts'
+import type { ClusterComponents, ClusterInit, ClusterStats, MemberView } from './index.ts'
+import { Membership } from './membership.ts'
+import { HEARTBEAT_TOPIC } from './messages.ts'
+import { type ClusterNode, createNode } from './node.ts'
+import { type ClusterOptions, clusterOptionsSchema } from './options.ts'
+import { Receiver } from './receiver.ts'
+import { GossipStats } from './validate.ts'
+import { advertised, memberView } from './view.ts'
+
+const DIAL_TIMEOUT_MS = 5000
+
+/** The wiring and lifecycle behind `Cluster` (index.ts): libp2p node, gossip, heartbeat, membership. */
+export class ClusterService {
+  readonly peerId: string
+  readonly #c: ClusterComponents
+  readonly #opts: ClusterOptions
+  readonly #privateKey: PrivateKey
+  readonly #clusterKey: Uint8Array
+  readonly #agentVersion: string
+  readonly #stats = new GossipStats()
+  readonly #membership: Membership
+  readonly #sampler: CapacitySampler
+  readonly #listeners = new Set<(m: MemberView) => void>()
+  #state: 'stopped' | 'starting' | 'running' | 'stopping' = 'stopped'
+  #run: { node: ClusterNode; gossip: Gossip; heartbeat: Heartbeat; connector: Connector } | undefined
+  #controller = new AbortController()
+  #ticker: NodeJS.Timeout | undefined
+  #left = false
+
+  constructor(components: ClusterComponents, init: ClusterInit) {
+    const { privateKey, clusterKey, agentVersion, ...options } = init
+    this.#c = components
+    this.#opts = clusterOptionsSchema.parse(options)
+    this.#privateKey = privateKey
+    this.#clusterKey = clusterKey
+    this.#agentVersion = agentVersion
+    this.peerId = peerIdFromPrivateKey(privateKey).toString()
+    this.#membership = new Membership(this.#opts)
+    this.#sampler = new CapacitySampler({ logger: components.logger }, { sampleMs: this.#opts.sampleMs })
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'stopped') return
+    this.#state = 'starting'
+    this.#controller = new AbortController()
+    this.#left = false
+    try {
+      await this.#start()
+      this.#state = 'running'
+    } catch (err) {
+      this.#state = 'running'
+      await this.stop()
+      throw err
+    }
+  }
+
+  async #start(): Promise<void> {
+    const { logger } = this.#c
+    const o = this.#opts
+    await this.#sampler.sample().catch((err) => logger.warn({ err }, 'capacity sample failed'))
+    const node = await createNode({
+      privateKey: this.#privateKey,
+      clusterKey: this.#clusterKey,
+      listen: o.listen,
+      announce: o.announce,
+      maxConnections: o.maxConnections,
+      dialTimeoutMs: DIAL_TIMEOUT_MS,
+      gossip: {
+        topics: [HEARTBEAT_TOPIC],
+        maxDataBytes: Math.max(1024 * 1024, o.maxMessageBytes * 4),
+        onUnsigned: () => this.#stats.drop('unsigned'),
+      },
+    })
+    const gossip = createGossip(node.services.pubsub)
+    const heartbeat = new Heartbeat(
+      {
+        logger,
+        clock: this.#c.clock,
+        gossip,
+        sampler: this.#sampler,
+        stats: this.#stats,
+        localState: this.#c.localState,
+        addrs: () => advertised(node.getMultiaddrs()),
+        members: () =>
+          1 + this.#membership.members().filter((m) => m.state === 'alive' || m.state === 'suspect').length,
+      },
+      { peerId: this.peerId, agentVersion: this.#agentVersion, ...o },
+    )
+    const connector = new Connector(
+      { logger, node, peerBook: this.#c.peerBook, members: () => this.#liveMembers() },
+      { ...o, dialTimeoutMs: DIAL_TIMEOUT_MS, intervalMs: Math.min(1000, o.heartbeatMs) },
+    )
+    this.#run = { node, gossip, heartbeat, connector }
+    const receiver = new Receiver(
+      {
+        ...this.#c,
+        membership: this.#membership,
+        stats: this.#stats,
+        emit: (m) => this.#emit(memberView(m)),
+      },
+      { maxMessageBytes: o.maxMessageBytes, onNewMember: () => heartbeat.soon(true) },
+    )
+    await node.start()
+    gossip.validate(HEARTBEAT_TOPIC, (m) => receiver.validate(m))
+    gossip.subscribe(HEARTBEAT_TOPIC, (m) => receiver.receive(m))
+    gossip.onPeerSubscribed(HEARTBEAT_TOPIC, (peerId) => {
+      if (this.#membership.get(peerId)?.state !== 'alive') heartbeat.soon(true)
+    })
+    node.addEventListener('peer:disconnect', (evt) => this.#membership.doubt(evt.detail.toString()))
+    logger.info({ peerId: this.peerId, addrs: this.addresses() }, 'cluster node listening')
+    heartbeat.start()
+    connector.start()
+    const tickMs = Math.max(50, Math.min(250, Math.floor(o.heartbeatMs / 4)))
+    this.#ticker = setInterval(() => this.#tick(), tickMs)
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state !== 'running') return
+    this.#state = 'stopping'
+    this.#controller.abort()
+    clearInterval(this.#ticker)
+    const run = this.#run
+    this.#run = undefined
+    run?.heartbeat.stop()
+    run?.connector.stop()
+    try {
+      await run?.node.stop()
+    } catch (err) {
+      this.#c.logger.warn({ err }, 'libp2p stop failed')
+    }
+    this.#state = 'stopped'
+  }
+
+  addresses(): string[] {
+    return this.#run?.node.getMultiaddrs().map((a) => a.toString()) ?? []
+  }
+
+  async join(target: string, signal?: AbortSignal): Promise<{ peerId: string }> {
+    const run = this.#running()
+    const dialSignal = AbortSignal.any([
+      this.#controller.signal,
+      signal ?? AbortSignal.timeout(DIAL_TIMEOUT_MS),
+    ])
+    const peerId = await dialTarget({ logger: this.#c.logger, node: run.node }, target, dialSignal)
+    if (peerId === this.peerId) throw errors.invalidArgument(`${target} is this node itself`)
+    await this.#c.peerBook.put({ peerId, addrs: target.startsWith('/') ? [stripPeer(target)] : [target] })
+    if (this.#left) {
+      this.#left = false
+      run.heartbeat.start()
+      run.connector.start()
+    }
+    run.heartbeat.soon(true)
+    return { peerId }
+  }
+
+  async leave(): Promise<void> {
+    const run = this.#running()
+    if (this.#left) return
+    this.#left = true
+    run.heartbeat.stop()
+    run.connector.stop()
+    await run.heartbeat.leave()
+  }
+
+  view(): MemberView[] {
+    const self = this.#selfView()
+    return [...(self ? [self] : []), ...this.#membership.members().map(memberView)]
+  }
+
+  onChange(listener: (m: MemberView) => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  async handle(protocol: string, handler: StreamHandler): Promise<void> {
+    await this.#running().node.handle(protocol, handler)
+  }
+
+  async dialProtocol(peerId: string, protocol: string, signal: AbortSignal): Promise<Stream> {
+    const { node } = this.#running()
+    const m = this.#membership.get(peerId)
+    const target = isConnected(node, peerId) || !m ? peerIdFromString(peerId) : peerAddrs(peerId, m.addrs)
+    try {
+      return await node.dialProtocol(target, protocol, { signal })
+    } catch (err) {
+      throw errors.peerUnreachable(`could not open ${protocol} to ${peerId}: ${(err as Error).message}`, {
+        cause: err,
+      })
+    }
+  }
+
+  publishNow(): void {
+    this.#run?.heartbeat.soon()
+  }
+
+  stats(): ClusterStats {
+    const run = this.#run
+    return {
+      ...this.#stats.snapshot(),
+      connections: run?.node.getConnections().length ?? 0,
+      topicPeers: run?.gossip.topicPeers(HEARTBEAT_TOPIC).length ?? 0,
+      meshPeers: run?.gossip.meshPeers(HEARTBEAT_TOPIC).length ?? 0,
+    }
+  }
+
+  #running() {
+    if (!this.#run || this.#state !== 'running') throw errors.unavailable('the cluster node is not running')
+    return this.#run
+  }
+
+  #liveMembers() {
+    return this.#membership
+      .members()
+      .filter((m) => m.state === 'alive' || m.state === 'suspect')
+      .map((m) => ({ peerId: m.peerId, addrs: m.addrs }))
+  }
+
+  #selfView(): MemberView | undefined {
+    const run = this.#run
+    if (!run) return undefined
+    const s = run.heartbeat.state()
+    return {
+      peerId: this.peerId,
+      ...s,
+      state: this.#left ? 'left' : 'alive',
+      self: true,
+      lastHeard: Date.now(),
+      seq: run.heartbeat.seq,
+      hlc: run.heartbeat.hlc,
+      agentVersion: this.#agentVersion,
+    }
+  }
+
+  #tick(): void {
+    const { changed, probe, removed } = this.#membership.tick()
+    for (const m of changed) this.#emit(memberView(m))
+    for (const peerId of probe) this.#probe(peerId)
+    for (const peerId of removed)
+      this.#c.peerBook
+        .remove(peerId)
+        .catch((err) => this.#c.logger.warn({ err, peerId }, 'peer book remove failed'))
+  }
+
+  #probe(peerId: string): void {
+    const run = this.#run
+    const m = this.#membership.get(peerId)
+    if (!run || !m) return
+    const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(this.#opts.probeTimeoutMs)])
+    const target = isConnected(run.node, peerId) ? peerIdFromString(peerId) : peerAddrs(peerId, m.addrs)
+    run.node.services.ping
+      .ping(target, { signal })
+      .then(
+        () => true,
+        (err) => {
+          this.#c.logger.debug({ err, peerId }, 'probe failed')
+          return false
+        },
+      )
+      .then((ok) => {
+        if (this.#controller.signal.aborted) return
+        const changed = this.#membership.probeResult(peerId, ok)
+        if (changed) this.#emit(memberView(changed))
+      })
+      .catch((err) => this.#c.logger.error({ err, peerId }, 'probe handling failed'))
+  }
+
+  #emit(view: MemberView): void {
+    for (const l of this.#listeners) {
+      try {
+        l(view)
+      } catch (err) {
+        this.#c.logger.error({ err, peerId: view.peerId }, 'cluster listener failed')
+      }
+    }
+  }
+}
