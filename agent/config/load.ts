@@ -31,7 +31,11 @@ function merge(a: Obj, b: Obj): Obj {
   return out
 }
 
-const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()
+const snake = (s: string) =>
+  s
+    .replace(/MiB/g, 'Mib')
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toUpperCase()
 
 /** Every leaf key of the schema with its FNAGENT_* variable name, e.g. cluster.heartbeatMs → FNAGENT_CLUSTER_HEARTBEAT_MS. */
 export function envKeys(): Array<{ path: string[]; env: string }> {
