@@ -1,0 +1,112 @@
+import { writeFileSync } from 'node:fs'
+import { Agent as HttpAgent } from 'node:http'
+import { join } from 'node:path'
+import type { ActivationRecord } from '../agent/store/types.ts'
+import { type AgentHandle, Cleanup, waitFor } from '../test/helpers/agent-process.ts'
+import { createCluster, nodeIdOf } from '../test/helpers/cluster.ts'
+import { socketCall } from './local-api.ts'
+import { round, summarize } from './stats.ts'
+
+async function deploy(agents: AgentHandle[], root: string, name: string, source: string): Promise<void> {
+  const file = join(root, `${name}.js`)
+  writeFileSync(file, source)
+  const r = await agents[0]!.cli(['fn', 'create', name, file])
+  if (r.code !== 0) throw new Error(r.stderr)
+  for (const a of agents)
+    await waitFor(async () => (await a.cli(['fn', 'get', name])).code === 0, `${name} everywhere`)
+}
+
+/** Forwarded warm invoke vs local warm invoke, in the same run, over keep-alive socket clients. */
+async function latency(n: number): Promise<Record<string, unknown>> {
+  const cleanup = new Cleanup()
+  try {
+    const c = await createCluster(2, cleanup, { env: { FNAGENT_LOG_LEVEL: 'warn' } })
+    await deploy(c.agents, c.root, 'hello', "function main(p) { return { payload: 'Hello, ' + p.name } }\n")
+    const http = c.agents.map(() => new HttpAgent({ keepAlive: true, maxSockets: 1 }))
+    const call = (i: number) =>
+      socketCall(c.agents[i]!.socket, http[i]!, 'POST', '/v1/functions/hello/invoke', {
+        params: { name: 'b' },
+      }) as Promise<ActivationRecord>
+    const first = await call(0)
+    const ids = await Promise.all(c.agents.map(nodeIdOf))
+    const local = ids.indexOf(first.node)
+    const remote = 1 - local
+    for (let i = 0; i < 20; i++) await Promise.all([call(local), call(remote)].map((p) => p.then(() => {})))
+    const samples: Record<'local' | 'forwarded', number[]> = { local: [], forwarded: [] }
+    let forwardedElsewhere = 0
+    for (let block = 0; block < n / 10; block++) {
+      for (const which of ['local', 'forwarded'] as const) {
+        for (let i = 0; i < 10; i++) {
+          const t0 = performance.now()
+          const rec = await call(which === 'local' ? local : remote)
+          samples[which].push(performance.now() - t0)
+          if (which === 'forwarded' && rec.node !== first.node) forwardedElsewhere++
+        }
+      }
+    }
+    for (const h of http) h.destroy()
+    return {
+      warmInvokeLocalMs: summarize(samples.local),
+      warmInvokeForwardedMs: summarize(samples.forwarded),
+      forwardedRanOnAnotherNode: forwardedElsewhere,
+    }
+  } finally {
+    await cleanup.run()
+  }
+}
+
+/** Successful activations per second of a 100 ms function with 16 concurrent callers, 1 node vs 3. */
+async function throughput(nodes: number, seconds: number): Promise<number> {
+  const cleanup = new Cleanup()
+  try {
+    const c = await createCluster(nodes, cleanup, {
+      env: {
+        FNAGENT_LOG_LEVEL: 'warn',
+        FNAGENT_INVOKER_MEMORY_BUDGET_MIB: '1024',
+        FNAGENT_INVOKER_PREWARM: '[]',
+      },
+    })
+    await deploy(
+      c.agents,
+      c.root,
+      'work',
+      'async function main() { await new Promise(r => setTimeout(r, 100)); return {} }\n',
+    )
+    let ok = 0
+    const end = Date.now() + seconds * 1000
+    const worker = async (i: number) => {
+      const agent = c.agents[i % nodes]!
+      const http = new HttpAgent({ keepAlive: true, maxSockets: 1 })
+      while (Date.now() < end) {
+        try {
+          await socketCall(agent.socket, http, 'POST', '/v1/functions/work/invoke', {})
+          ok++
+        } catch {
+          await new Promise((r) => setTimeout(r, 20)) // refused (node full): back off a little
+        }
+      }
+      http.destroy()
+    }
+    const t0 = performance.now()
+    await Promise.all(Array.from({ length: 16 }, (_, i) => worker(i)))
+    return round(ok / ((performance.now() - t0) / 1000), 1)
+  } finally {
+    await cleanup.run()
+  }
+}
+
+export async function benchForwarding(): Promise<Record<string, unknown>> {
+  const lat = await latency(200)
+  const one = await throughput(1, 8)
+  const three = await throughput(3, 8)
+  return {
+    ...lat,
+    throughputPerSec: {
+      oneNode: one,
+      threeNodes: three,
+      note: '4 slots of 256 MiB per node, 100 ms function, 16 callers',
+    },
+  }
+}
+
+if (import.meta.main) console.log(JSON.stringify(await benchForwarding(), null, 2))
