@@ -138,7 +138,14 @@ export class Agent {
       )
       this.cluster = cluster
       await cluster.start()
-      this.#started.push({ name: 'cluster', stop: () => cluster.stop() })
+      // A graceful stop announces the departure, so peers drop this node at once (it rejoins on restart).
+      this.#started.push({
+        name: 'cluster',
+        stop: async () => {
+          await cluster.leave().catch((err: unknown) => this.#logger.warn({ err }, 'leave announcement failed'))
+          await cluster.stop()
+        },
+      })
       invoker.onStateChange(() => cluster.publishNow())
     }
 

@@ -117,6 +117,12 @@ export class Heartbeat {
     })
   }
 
+  /** Tells the cluster that our own probe found `target` dead (others confirm with theirs). */
+  async down(target: string, targetSeq: number): Promise<void> {
+    const head = { v: 1 as const, peer: this.#init.peerId, seq: this.#nextSeq(), hlc: this.#c.clock.now() }
+    await this.#publish({ ...head, t: 'down', target, targetSeq })
+  }
+
   #schedule(delayMs: number): void {
     if (!this.#running) return
     const due = Date.now() + delayMs

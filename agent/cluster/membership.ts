@@ -153,7 +153,10 @@ export class Membership {
         if (m.probeFailed && (quiet >= deadAfter || suspectFor >= this.#init.deadMs - this.#init.suspectMs))
           out.changed.push(this.#set(m, 'dead', now))
       }
-      const wantsProbe = m.state === 'suspect' || (m.state === 'alive' && m.lastProbe === 0) || (m.rumored && m.lastProbe === 0)
+      const wantsProbe =
+        m.state === 'suspect' ||
+        (m.state === 'alive' && m.lastProbe === 0) ||
+        (m.rumored && m.lastProbe === 0)
       if (wantsProbe && !m.probing && now - m.lastProbe >= Math.min(m.periodMs, suspectAfter / 2)) {
         m.probing = true
         m.lastProbe = now
@@ -186,5 +189,13 @@ export class Membership {
 }
 
 function blankProbe(now: number) {
-  return { state: 'alive', since: now, lastAck: 0, probeFailed: false, probing: false, lastProbe: now, rumored: false }
+  return {
+    state: 'alive',
+    since: now,
+    lastAck: 0,
+    probeFailed: false,
+    probing: false,
+    lastProbe: now,
+    rumored: false,
+  }
 }

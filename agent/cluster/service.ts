@@ -241,7 +241,13 @@ export class ClusterService {
 
   #tick(): void {
     const { changed, probe, removed } = this.#membership.tick()
-    for (const m of changed) this.#emit(memberView(m))
+    for (const m of changed) {
+      this.#emit(memberView(m))
+      if (m.state === 'dead')
+        this.#run?.heartbeat
+          .down(m.peerId, m.seq)
+          .catch((err) => this.#c.logger.warn({ err, peerId: m.peerId }, 'could not announce a dead peer'))
+    }
     for (const peerId of probe) this.#probe(peerId)
     for (const peerId of removed)
       this.#c.peerBook

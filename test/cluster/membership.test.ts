@@ -112,6 +112,21 @@ describe('membership state machine', () => {
     expect(m.get('A')?.state).toBe('dead')
   })
 
+  it('a dead report from another member is confirmed by our own failed probe at once', () => {
+    const { m, advance } = setup()
+    m.receive(full('A', 1))
+    m.receive(full('B', 1))
+    m.receive({ v: 1, t: 'down', peer: 'B', seq: 2, hlc: formatHlc(2, 0), target: 'A', targetSeq: 1 })
+    expect(advance(10).probe).toEqual(['A'])
+    m.probeResult('A', false)
+    expect(m.get('A')?.state).toBe('dead')
+    // a report older than what we heard since is ignored
+    m.receive(full('C', 1))
+    m.receive(full('C', 5))
+    m.receive({ v: 1, t: 'down', peer: 'B', seq: 3, hlc: formatHlc(3, 0), target: 'C', targetSeq: 1 })
+    expect(advance(10).probe).toEqual([])
+  })
+
   it('replays and older messages are stale; deltas apply to their full heartbeat only', () => {
     const { m } = setup()
     m.receive(full('A', 10, { warm: { 'guest/f@1': 1 } } as Partial<ClusterMessage>))
