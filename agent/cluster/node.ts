@@ -7,6 +7,7 @@ import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { type GossipServiceInit, gossipService } from './gossip.ts'
+import { patchPnetCipher } from './pnet-patch.ts'
 
 export interface NodeInit {
   privateKey: PrivateKey
@@ -24,6 +25,7 @@ export interface NodeInit {
  * and gossip. Built stopped; the caller starts it.
  */
 export function createNode(init: NodeInit) {
+  patchPnetCipher()
   return createLibp2p({
     start: false,
     privateKey: init.privateKey,
