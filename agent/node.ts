@@ -19,8 +19,9 @@ import { loadOrCreateIdentity } from './identity.ts'
 import { Invoker } from './invoker/index.ts'
 import type { Logger } from './log.ts'
 import { Placement, type PlacementCluster } from './placement/index.ts'
+import { Replication } from './replication/index.ts'
 import { HybridClock } from './store/hlc.ts'
-import { type FunctionRecord, Store } from './store/index.ts'
+import { type ActivationRecord, type FunctionRecord, Store } from './store/index.ts'
 import { AGENT_VERSION } from './version.ts'
 
 export interface AgentComponents {
@@ -50,6 +51,7 @@ export class Agent {
   invoker!: Invoker
   cluster: Cluster | null = null
   placement!: Placement
+  replication!: Replication
   #blobs: string[] = []
   apiKeys!: ApiKeyStore
   openwhiskApi: OpenWhiskApiServer | null = null
@@ -98,7 +100,10 @@ export class Agent {
         store,
         clock: this.clock,
         nodeId: () => this.nodeId,
-        onWrite: (record) => this.#noteBlob(record),
+        onWrite: (record, code, waitReplicas) => {
+          this.#noteBlob(record)
+          return this.replication.functionWritten(record, code, waitReplicas)
+        },
       },
       { namespace: config.namespace, maxCodeBytes: config.store.maxCodeBytes },
     )
@@ -142,11 +147,35 @@ export class Agent {
       this.#started.push({
         name: 'cluster',
         stop: async () => {
-          await cluster.leave().catch((err: unknown) => this.#logger.warn({ err }, 'leave announcement failed'))
+          await cluster
+            .leave()
+            .catch((err: unknown) => this.#logger.warn({ err }, 'leave announcement failed'))
           await cluster.stop()
         },
       })
       invoker.onStateChange(() => cluster.publishNow())
+    }
+
+    const replication = new Replication(
+      {
+        logger: log('replication'),
+        store,
+        clock: this.clock,
+        cluster: this.cluster,
+        nodeId: () => this.nodeId,
+      },
+      config.replication,
+    )
+    this.replication = replication
+    await replication.start()
+    this.#started.push({ name: 'replication', stop: () => replication.stop() })
+    const replicate = (record: ActivationRecord) => {
+      replication.activationStored(record).catch((err: unknown) => {
+        this.#logger.warn(
+          { err, activationId: record.activationId },
+          'replicating the record failed; anti-entropy will repair it',
+        )
+      })
     }
 
     this.placement = new Placement(
@@ -161,7 +190,10 @@ export class Agent {
           hasIdleWarm: (fn) => invoker.hasIdleWarm(fn),
         },
         cluster: this.cluster as PlacementCluster | null,
-        keepRecord: (record) => store.activations.put(record),
+        keepRecord: async (record) => {
+          await store.activations.put(record)
+          replicate(record)
+        },
         draining: () => this.#state !== 'running',
       },
       {},
@@ -176,6 +208,10 @@ export class Agent {
         functions: this.functions,
         nodeId: () => this.nodeId,
         runner: (req) => this.placement.run(req),
+        onRecord: replicate,
+        loadCode: (fn, signal) => replication.code(fn, signal),
+        fetchRecord: (id, signal) => replication.fetchActivation(id, signal),
+        listCluster: (q) => replication.listCluster(q),
       },
       { maxParamsBytes: config.invoker.maxPayloadBytes },
     )
@@ -283,6 +319,7 @@ export class Agent {
             gossip: this.cluster.stats(),
           }
         : null,
+      replication: this.replication.status(),
     }
   }
 

@@ -35,6 +35,12 @@ export interface ActivationServiceComponents {
   runner: Runner
   /** Called after a record is stored locally (replication pushes it to its owners). */
   onRecord?: (record: ActivationRecord) => void
+  /** The code of a function version: from this node, else fetched from a peer (hash-checked). */
+  loadCode: (fn: FunctionRecord, signal: AbortSignal) => Promise<Buffer | null>
+  /** A record this node does not hold, from its owners or any peer (null when nobody has it). */
+  fetchRecord: (id: string, signal: AbortSignal) => Promise<ActivationRecord | null>
+  /** Activation records merged from every live node. */
+  listCluster: (q: ActivationQuery) => Promise<ActivationRecord[]>
 }
 
 export interface ActivationServiceInit {
@@ -84,7 +90,12 @@ export class ActivationService {
       )
     }
     const fn = await this.#c.functions.get(name)
-    const code = await this.#c.store.functions.code(fn)
+    const code = await this.#c.loadCode(fn, AbortSignal.timeout(30_000))
+    if (fn.codeHash && !code) {
+      throw errors.unavailable(
+        `the code of ${fn.name} version ${fn.version} is on no reachable node; try again when its owners are back`,
+      )
+    }
     const activationId = newActivationId()
     const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, blocking)
     if (!blocking) {
@@ -175,17 +186,20 @@ export class ActivationService {
     if (!/^[0-9a-f]{32}$/.test(id)) {
       throw errors.invalidArgument(`'${id}' is not an activation id (32 hexadecimal characters)`)
     }
-    const rec = await this.#c.store.activations.get(id)
+    const rec =
+      (await this.#c.store.activations.get(id)) ??
+      (await this.#c.fetchRecord(id, AbortSignal.timeout(10_000)))
     if (!rec) {
       if (this.#inflight.has(id))
         throw errors.notFound(`activation ${id} is still running; try again when it ends`)
-      throw errors.notFound(`activation ${id} does not exist on this node`)
+      throw errors.notFound(`activation ${id} does not exist on this node or its peers`)
     }
     return rec
   }
 
-  list(q: ActivationQuery): Promise<ActivationRecord[]> {
-    return this.#c.store.activations.list(q)
+  list(q: ActivationQuery & { cluster?: boolean }): Promise<ActivationRecord[]> {
+    const { cluster, ...query } = q
+    return cluster ? this.#c.listCluster(query) : this.#c.store.activations.list(query)
   }
 
   /** Stops taking work and waits up to `ms` for in-flight activations, then cancels the rest. */

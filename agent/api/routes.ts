@@ -11,12 +11,12 @@ export interface AgentApi {
   functions: {
     list(): Promise<FunctionRecord[]>
     get(name: string): Promise<FunctionRecord>
-    put(name: string, body: unknown): Promise<{ record: FunctionRecord; created: boolean }>
+    put(name: string, body: unknown): Promise<{ record: FunctionRecord; created: boolean; copies?: number }>
     remove(name: string): Promise<FunctionRecord>
   }
   invoke(name: string, body: unknown): Promise<{ status: number; body: unknown }>
   activations: {
-    list(q: ActivationQuery): Promise<ActivationRecord[]>
+    list(q: ActivationQuery & { cluster?: boolean }): Promise<ActivationRecord[]>
     get(id: string): Promise<ActivationRecord>
   }
   /** OpenWhisk API keys (agent/api/openwhisk): create shows the plain key once. */
@@ -58,19 +58,20 @@ export function buildRouter(api: AgentApi, maxBodyBytes: number) {
   route('GET', '/v1/functions/:name', async (_r, p) => ok(await api.functions.get(name(p))))
   route('PUT', '/v1/functions/:name', async (req, p) => {
     const r = await api.functions.put(name(p), await body(req))
-    return ok(r.record, r.created ? 201 : 200)
+    return ok(r.copies === undefined ? r.record : { ...r.record, copies: r.copies }, r.created ? 201 : 200)
   })
   route('DELETE', '/v1/functions/:name', async (_r, p) => ok(await api.functions.remove(name(p))))
   route('POST', '/v1/functions/:name/invoke', async (req, p) => api.invoke(name(p), await body(req)))
   route('GET', '/v1/activations', async (_r, _p, q) => {
     const since = intParam(q, 'since', 0, Number.MAX_SAFE_INTEGER)
     const upto = intParam(q, 'upto', 0, Number.MAX_SAFE_INTEGER)
-    const query: ActivationQuery = {
+    const query: ActivationQuery & { cluster?: boolean } = {
       limit: intParam(q, 'limit', 1, 200) ?? 30,
       skip: intParam(q, 'skip', 0, 1_000_000) ?? 0,
       ...(q.name ? { name: q.name } : {}),
       ...(since !== undefined ? { since } : {}),
       ...(upto !== undefined ? { upto } : {}),
+      ...(q.cluster === 'true' ? { cluster: true } : {}),
     }
     return ok(await api.activations.list(query))
   })

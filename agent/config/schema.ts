@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { httpOptionsSchema } from '../api/openwhisk/options.ts'
 import { clusterOptionsSchema } from '../cluster/options.ts'
 import { invokerOptionsSchema } from '../invoker/options.ts'
+import { replicationOptionsSchema } from '../replication/options.ts'
 import { DEFAULT_NAMESPACE } from '../store/types.ts'
 
 export const storeOptionsSchema = z
@@ -49,6 +50,7 @@ export const configSchema = z
     http: httpOptionsSchema.default(httpOptionsSchema.parse({})),
     invoker: invokerOptionsSchema.default(invokerOptionsSchema.parse({})),
     cluster: clusterOptionsSchema.default(clusterOptionsSchema.parse({})),
+    replication: replicationOptionsSchema.default(replicationOptionsSchema.parse({})),
   })
   .strict()
 

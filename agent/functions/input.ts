@@ -52,6 +52,8 @@ export const functionInputSchema = z
     limits: limitsInput.optional(),
     /** Refuse (409) when the function exists; `update` refuses (404) when it does not. */
     mode: z.enum(['create', 'update', 'upsert']).default('upsert'),
+    /** Answer only once this many nodes hold the new version and its code (this one included). */
+    waitReplicas: z.number().int().min(1).max(100).optional(),
   })
   .strict()
 export type FunctionInput = z.infer<typeof functionInputSchema>

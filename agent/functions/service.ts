@@ -9,8 +9,15 @@ export interface FunctionServiceComponents {
   store: Store
   clock: HybridClock
   nodeId: () => string
-  /** Called after a local write (replication pushes it to peers). */
-  onWrite?: (record: FunctionRecord, code: Buffer | null) => void
+  /**
+   * Called after a local write (replication pushes it to peers); resolves with the number of
+   * nodes holding it once `waitReplicas` are confirmed (or the push settles).
+   */
+  onWrite?: (
+    record: FunctionRecord,
+    code: Buffer | null,
+    waitReplicas?: number,
+  ) => Promise<{ copies: number }>
 }
 
 export interface FunctionServiceInit {
@@ -44,7 +51,10 @@ export class FunctionService {
   }
 
   /** Creates version 1, or the next version; fields not given keep the previous version's values. */
-  async put(name: string, body: unknown): Promise<{ record: FunctionRecord; created: boolean }> {
+  async put(
+    name: string,
+    body: unknown,
+  ): Promise<{ record: FunctionRecord; created: boolean; copies?: number }> {
     validateName(name)
     const input = parseFunctionInput(body)
     const ns = this.#init.namespace
@@ -64,7 +74,11 @@ export class FunctionService {
       { fn: name, version: record.version, kind: record.kind },
       prev ? 'function updated' : 'function created',
     )
-    this.#c.onWrite?.(record, code)
+    if (input.waitReplicas !== undefined && this.#c.onWrite) {
+      const { copies } = await this.#c.onWrite(record, code, input.waitReplicas)
+      return { record, created: !prev, copies }
+    }
+    this.#notify(record, code)
     return { record, created: !prev }
   }
 
@@ -83,8 +97,17 @@ export class FunctionService {
     delete tombstone.codeHash
     await this.#c.store.functions.remove(tombstone)
     this.#c.logger.info({ fn: name }, 'function deleted')
-    this.#c.onWrite?.(tombstone, null)
+    this.#notify(tombstone, null)
     return fn
+  }
+
+  #notify(record: FunctionRecord, code: Buffer | null): void {
+    this.#c.onWrite?.(record, code).catch((err: unknown) => {
+      this.#c.logger.warn(
+        { err, fn: record.name, version: record.version },
+        'replicating the function failed; anti-entropy will repair it',
+      )
+    })
   }
 
   #build(

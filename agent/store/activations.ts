@@ -1,4 +1,5 @@
 import { BUCKETS, type Db, pad } from './db.ts'
+import { compareVersions } from './hlc.ts'
 import { type ActivationRecord, activationRecordSchema } from './types.ts'
 
 export interface ActivationQuery {
@@ -62,6 +63,51 @@ export class ActivationRepository {
       out.push(rec)
       if (out.length >= limit) break
     }
+    return out
+  }
+
+  /**
+   * Stores replicated records in one batch, each unless the stored one with the same id wins by
+   * last-writer-wins (hlc, then origin); returns, per record, whether it was written.
+   */
+  async putManyIfNewer(records: readonly ActivationRecord[]): Promise<boolean[]> {
+    for (const r of records) activationRecordSchema.parse(r)
+    const stored = await this.#byId.getMany(records.map((r) => r.activationId))
+    const latest = new Map<string, ActivationRecord>()
+    const batch = this.#db.batch()
+    const written = records.map((r, i) => {
+      const old = latest.get(r.activationId) ?? stored[i]
+      if (old && compareVersions(old, r) >= 0) return false
+      if (old && old.start !== r.start) batch.del(timeKey(old), { sublevel: this.#byTime })
+      batch.put(r.activationId, r, { sublevel: this.#byId })
+      batch.put(timeKey(r), '', { sublevel: this.#byTime })
+      latest.set(r.activationId, r)
+      return true
+    })
+    await batch.write()
+    return written
+  }
+
+  /** Records whose id lies in [gte, lt), in id order (every record when no range is given). */
+  async *scan(range: { gte?: string; lt?: string } = {}): AsyncGenerator<ActivationRecord> {
+    for await (const v of this.#byId.values(range)) yield v
+  }
+
+  /** Deletes up to `max` records, oldest start first, that started before `before` (any age when omitted); returns them. */
+  async deleteOldest(opts: { before?: number; max: number }): Promise<ActivationRecord[]> {
+    const range = { limit: opts.max, ...(opts.before !== undefined ? { lt: pad(opts.before) } : {}) }
+    const batch = this.#db.batch()
+    const out: ActivationRecord[] = []
+    for await (const key of this.#byTime.keys(range)) {
+      const id = key.slice(key.indexOf('\x00') + 1)
+      const rec = await this.#byId.get(id)
+      batch.del(key, { sublevel: this.#byTime })
+      if (rec && timeKey(rec) === key) {
+        batch.del(id, { sublevel: this.#byId })
+        out.push(rec)
+      }
+    }
+    await batch.write()
     return out
   }
 

@@ -95,6 +95,22 @@ export class FunctionRepository {
     }
   }
 
+  /** Every stored version (tombstones included), in key order. */
+  async *scanVersions(): AsyncGenerator<FunctionRecord> {
+    for await (const v of this.#versions.values()) yield v
+  }
+
+  /** Forgets a tombstone (its version and the head) when it is still the head; returns whether it did. */
+  async purgeTombstone(tombstone: FunctionRecord): Promise<boolean> {
+    const head = await this.head(tombstone.namespace, tombstone.name)
+    if (!head?.deleted || compareVersions(toLww(head), toLww(tombstone)) !== 0) return false
+    const batch = this.#db.batch()
+    batch.del(versionKey(tombstone), { sublevel: this.#versions })
+    batch.del(fnPath(tombstone.namespace, tombstone.name), { sublevel: this.#heads })
+    await batch.write()
+    return true
+  }
+
   /** The code of a version, or a clear error when the blob is missing here. */
   async code(record: FunctionRecord): Promise<Buffer | null> {
     if (!record.codeHash) return null

@@ -43,8 +43,15 @@ export function parseSince(raw: string): number {
   return t
 }
 
-function listQuery(o: { fn?: string; limit?: number; since?: string; skip?: number }): string {
+function listQuery(o: {
+  fn?: string
+  limit?: number
+  since?: string
+  skip?: number
+  cluster?: boolean
+}): string {
   const q = new URLSearchParams()
+  if (o.cluster) q.set('cluster', 'true')
   if (o.fn) q.set('name', o.fn)
   if (o.limit !== undefined) q.set('limit', String(o.limit))
   if (o.skip !== undefined) q.set('skip', String(o.skip))
@@ -106,11 +113,17 @@ export function registerActivationCommands(program: Command): void {
     .option('--limit <n>', 'how many (1–200, default 30)', positiveInt('--limit'))
     .option('--skip <n>', 'skip this many', positiveInt('--skip'))
     .option('--since <time>', 'only since: epoch ms, ISO date, or 30s/10m/2h/1d')
-    .action(async (o: { fn?: string; limit?: number; since?: string; skip?: number }, cmd: Command) => {
-      const list = await clientFor(cmd).get<ActivationRecord[]>(`/v1/activations${listQuery(o)}`)
-      if (wantsJson(cmd)) printJson(list)
-      else printTable(HEAD, activationRows(list))
-    })
+    .option('--cluster', 'merge the records of every live node')
+    .action(
+      async (
+        o: { fn?: string; limit?: number; since?: string; skip?: number; cluster?: boolean },
+        cmd: Command,
+      ) => {
+        const list = await clientFor(cmd).get<ActivationRecord[]>(`/v1/activations${listQuery(o)}`)
+        if (wantsJson(cmd)) printJson(list)
+        else printTable(HEAD, activationRows(list))
+      },
+    )
 
   act
     .command('get <id>')

@@ -26,6 +26,7 @@ interface PutOptions {
   logs?: number
   image?: string
   binary?: boolean
+  waitReplicas?: number
 }
 
 const KIND_BY_EXT: Record<string, string> = {
@@ -81,6 +82,7 @@ export function putBody(
   }
   if (o.main) body.main = o.main
   if (o.binary !== undefined) body.binary = o.binary
+  if (o.waitReplicas !== undefined) body.waitReplicas = o.waitReplicas
   if (o.param || o.paramFile) {
     body.parameters = {
       ...(o.paramFile ? readJsonFile(o.paramFile, '-P') : {}),
@@ -122,6 +124,11 @@ function addPutOptions(cmd: Command): Command {
     .option('-l, --logs <MiB>', 'log size limit in MiB (0–10, default 10)', positiveInt('--logs'))
     .option('--image <image>', 'a Docker image for kind blackbox')
     .addOption(new Option('--binary', 'treat the file as a zip (default: detected)'))
+    .option(
+      '--wait-replicas <n>',
+      'answer once N nodes hold the new version and its code',
+      positiveInt('--wait-replicas'),
+    )
 }
 
 function showFunction(fn: FunctionRecord): void {
@@ -160,16 +167,18 @@ export function registerFnCommands(program: Command): void {
         ),
     ).action(async (name: string, file: string | undefined, o: PutOptions, cmd: Command) => {
       const body = putBody(mode, file, o)
-      const { status, body: rec } = await clientFor(cmd).call<FunctionRecord>(
+      const { status, body: rec } = await clientFor(cmd).call<FunctionRecord & { copies?: number }>(
         'PUT',
         `/v1/functions/${encodeURIComponent(name)}`,
         body,
       )
       if (wantsJson(cmd)) printJson(rec)
-      else
+      else {
+        const copies = rec.copies === undefined ? '' : `, on ${rec.copies} nodes`
         process.stdout.write(
-          `${status === 201 ? 'created' : 'updated'} function ${rec.name} (version ${rec.version}, ${rec.kind})\n`,
+          `${status === 201 ? 'created' : 'updated'} function ${rec.name} (version ${rec.version}, ${rec.kind}${copies})\n`,
         )
+      }
     })
   }
 

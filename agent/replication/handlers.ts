@@ -1,0 +1,108 @@
+import { type ActivationRecord, type FunctionRecord, type Store, sha256 } from '../store/index.ts'
+import type { ActivationSet } from './act-set.ts'
+import type { FunctionSet } from './fn-set.ts'
+import type { RequestOf } from './messages.ts'
+import type { ReplicationStats } from './stats.ts'
+import type { SyncSet } from './sync.ts'
+import { Dropped } from './wire.ts'
+
+export interface HandlerDeps {
+  store: Store
+  stats: ReplicationStats
+  fnSet: FunctionSet
+  actSet: ActivationSet
+  sets: { fn: SyncSet<FunctionRecord>; act: SyncSet<ActivationRecord> }
+  maxMessageBytes: number
+}
+
+/** The answering side of `/fnagent/repl/1.0.0` (requests arrive validated; see wire.ts). */
+export class ReplicationHandlers {
+  readonly #d: HandlerDeps
+
+  constructor(deps: HandlerDeps) {
+    this.#d = deps
+  }
+
+  /** Applies pushed records. Every code blob is checked against its hash first: one bad blob refuses all. */
+  async push(req: RequestOf<'push'>) {
+    const codes = req.functions.map(({ record, code }) => {
+      if (code === undefined) return undefined
+      const data = Buffer.from(code, 'base64')
+      if (!record.codeHash || sha256(data) !== record.codeHash) {
+        throw new Dropped(
+          'badHash',
+          `the code sent for ${record.name} v${record.version} does not match its hash`,
+        )
+      }
+      return data
+    })
+    const functions: boolean[] = []
+    for (const [i, { record }] of req.functions.entries()) {
+      const code = codes[i]
+      if (!(await this.#d.fnSet.apply(record, code))) this.#d.stats.drop('expired')
+      functions.push(code === undefined || (await this.#d.store.blobs.has(record.codeHash!)))
+    }
+    const kept = await this.#d.actSet.applyMany(req.activations)
+    this.#d.stats.drop('expired', kept.filter((k) => !k).length)
+    return { type: 'ack', functions, activations: kept.map(() => true) }
+  }
+
+  async tree(req: RequestOf<'tree'>, from: string) {
+    const set = this.#d.sets[req.kind]
+    const table = await set.table()
+    const hashes =
+      req.prefixes.length > 0 ? table.children(req.prefixes, (leaf) => set.include(leaf, from)) : {}
+    for (const leaf of req.leaves) {
+      const h = table.leaf(leaf)
+      if (h !== '0'.repeat(32)) hashes[leaf] = h
+    }
+    return { type: 'tree', hashes }
+  }
+
+  async entries(req: RequestOf<'entries'>) {
+    const limit = this.#d.maxMessageBytes / 4
+    const entries: Record<string, Array<[string, string]>> = {}
+    const truncated: string[] = []
+    let bytes = 0
+    for (const leaf of req.leaves) {
+      if (bytes > limit) {
+        truncated.push(leaf)
+        continue
+      }
+      const list = [...((await this.#d.sets[req.kind].entries([leaf])).get(leaf) ?? new Map())]
+      entries[leaf] = list
+      for (const [k, v] of list) bytes += k.length + v.length + 8
+    }
+    return { type: 'entries', entries, truncated }
+  }
+
+  async get(req: RequestOf<'get'>) {
+    const limit = Math.min(req.maxBytes, this.#d.maxMessageBytes / 2)
+    const records: unknown[] = []
+    let bytes = 0
+    let served = 0
+    for (const key of req.keys) {
+      if (bytes > 0 && bytes >= limit) break
+      served++
+      const [r] = await this.#d.sets[req.kind].get([key])
+      if (!r) continue
+      records.push(r)
+      bytes += JSON.stringify(r).length
+    }
+    const fn = req.kind === 'fn'
+    return { type: 'records', served, functions: fn ? records : [], activations: fn ? [] : records }
+  }
+
+  async blob(req: RequestOf<'blob'>) {
+    const data = await this.#d.store.blobs.get(req.hash)
+    return { type: 'blob', data: data ? data.toString('base64') : null }
+  }
+
+  async activation(req: RequestOf<'activation'>) {
+    return { type: 'activation', record: await this.#d.store.activations.get(req.id) }
+  }
+
+  async list(req: RequestOf<'list'>) {
+    return { type: 'list', records: await this.#d.store.activations.list({ ...req.query, skip: 0 }) }
+  }
+}

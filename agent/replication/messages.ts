@@ -1,0 +1,98 @@
+import { z } from 'zod'
+import { isHlc } from '../store/hlc.ts'
+import { activationRecordSchema, functionRecordSchema } from '../store/types.ts'
+
+/** One request and one response per stream, length-prefixed JSON (see wire.ts). */
+export const REPL_PROTOCOL = '/fnagent/repl/1.0.0'
+
+const hlc = z.string().refine(isHlc, 'an HLC timestamp')
+const kind = z.enum(['fn', 'act'])
+export type Kind = z.infer<typeof kind>
+/** A digest prefix or leaf: up to 3 hex digits (the deepest tree). */
+const prefix = z.string().regex(/^[0-9a-f]{0,3}$/)
+const digest = z.string().regex(/^[0-9a-f]{32}$/)
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/)
+const activationId = z.string().regex(/^[0-9a-f]{32}$/)
+
+/** A function version, with its code (base64) when the receiver owns the blob. */
+export const fnEntrySchema = z.object({ record: functionRecordSchema, code: z.string().optional() }).strict()
+export type FnEntry = z.infer<typeof fnEntrySchema>
+
+export const requestSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('push'),
+      hlc,
+      functions: z.array(fnEntrySchema).max(10_000),
+      activations: z.array(activationRecordSchema).max(100_000),
+    })
+    .strict(),
+  /** Children hashes of `prefixes` over the leaves both sides own, or the hashes of `leaves` as such. */
+  z
+    .object({
+      type: z.literal('tree'),
+      hlc,
+      kind,
+      prefixes: z.array(prefix).max(4096).default([]),
+      leaves: z.array(prefix).max(4096).default([]),
+    })
+    .strict(),
+  z.object({ type: z.literal('entries'), hlc, kind, leaves: z.array(prefix).min(1).max(4096) }).strict(),
+  z
+    .object({
+      type: z.literal('get'),
+      hlc,
+      kind,
+      keys: z.array(z.string().min(1).max(1024)).max(100_000),
+      maxBytes: z.number().int().positive(),
+    })
+    .strict(),
+  z.object({ type: z.literal('blob'), hlc, hash: sha256 }).strict(),
+  z.object({ type: z.literal('activation'), hlc, id: activationId }).strict(),
+  z
+    .object({
+      type: z.literal('list'),
+      hlc,
+      query: z
+        .object({
+          name: z.string().max(300).optional(),
+          limit: z.number().int().min(0).max(10_000).optional(),
+          since: z.number().optional(),
+          upto: z.number().optional(),
+        })
+        .strict(),
+    })
+    .strict(),
+])
+export type Request = z.infer<typeof requestSchema>
+export type RequestOf<T extends Request['type']> = Extract<Request, { type: T }>
+
+export const ackSchema = z.object({
+  type: z.literal('ack'),
+  /** Per pushed function: the receiver holds it (and its code, when code was sent). */
+  functions: z.array(z.boolean()),
+  /** Per pushed record: the receiver holds it or a newer one. */
+  activations: z.array(z.boolean()),
+})
+export const treeSchema = z.object({ type: z.literal('tree'), hashes: z.record(prefix, digest) })
+export const entriesSchema = z.object({
+  type: z.literal('entries'),
+  entries: z.record(prefix, z.array(z.tuple([z.string().max(1024), z.string().max(512)]))),
+  /** Leaves left out to keep the answer under the size bound: ask again. */
+  truncated: z.array(prefix),
+})
+export const recordsSchema = z.object({
+  type: z.literal('records'),
+  /** How many of the requested keys were looked at (the rest did not fit): ask again for them. */
+  served: z.number().int().min(0),
+  functions: z.array(functionRecordSchema),
+  activations: z.array(activationRecordSchema),
+})
+export const blobSchema = z.object({ type: z.literal('blob'), data: z.string().nullable() })
+export const activationSchema = z.object({
+  type: z.literal('activation'),
+  record: activationRecordSchema.nullable(),
+})
+export const listSchema = z.object({ type: z.literal('list'), records: z.array(activationRecordSchema) })
+export const errorSchema = z.object({ type: z.literal('error'), reason: z.string(), message: z.string() })
+export type ErrorAnswer = z.infer<typeof errorSchema>

@@ -1,0 +1,89 @@
+import type { ActivationRecord } from '../store/index.ts'
+import { ackSchema, type FnEntry } from './messages.ts'
+import type { Wire } from './wire.ts'
+
+type Item = { fn: FnEntry; act?: undefined } | { act: ActivationRecord; fn?: undefined }
+interface Pending {
+  item: Item
+  bytes: number
+  resolve: (held: boolean) => void
+}
+
+/**
+ * Pushes records to peers: one queue per peer, drained one `push` message at a time, each message
+ * carrying what queued up meanwhile (up to `maxBatchBytes`, at least one item). Resolves each item
+ * with whether the peer confirmed it holds it; a failed push resolves false (anti-entropy or the
+ * handoff queue retries).
+ */
+export class Pusher {
+  readonly #wire: Wire
+  readonly #now: () => string
+  readonly #opts: { maxBatchBytes: number; maxQueueBytes: number; timeoutMs: number }
+  readonly #signal: AbortSignal
+  readonly #queues = new Map<string, { items: Pending[]; bytes: number; busy: boolean }>()
+
+  constructor(
+    wire: Wire,
+    now: () => string,
+    opts: { maxBatchBytes: number; maxQueueBytes: number; timeoutMs: number },
+    signal: AbortSignal,
+  ) {
+    this.#wire = wire
+    this.#now = now
+    this.#opts = opts
+    this.#signal = signal
+  }
+
+  send(peerId: string, item: Item): Promise<boolean> {
+    const q = this.#queues.get(peerId) ?? { items: [], bytes: 0, busy: false }
+    this.#queues.set(peerId, q)
+    const bytes = JSON.stringify(item.fn ?? item.act).length
+    if (this.#signal.aborted || (q.bytes > 0 && q.bytes + bytes > this.#opts.maxQueueBytes)) {
+      return Promise.resolve(false)
+    }
+    const queue = q
+    return new Promise((resolve) => {
+      queue.items.push({ item, bytes, resolve })
+      queue.bytes += bytes
+      if (!queue.busy) {
+        queue.busy = true
+        setImmediate(() => void this.#drain(peerId, queue))
+      }
+    })
+  }
+
+  async #drain(peerId: string, q: { items: Pending[]; bytes: number; busy: boolean }): Promise<void> {
+    while (q.items.length > 0) {
+      let n = 0
+      let bytes = 0
+      while (n < q.items.length && (n === 0 || bytes + q.items[n]!.bytes <= this.#opts.maxBatchBytes)) {
+        bytes += q.items[n]!.bytes
+        n++
+      }
+      const batch = q.items.splice(0, n)
+      q.bytes -= bytes
+      const fns = batch.filter((p) => p.item.fn)
+      const acts = batch.filter((p) => p.item.act)
+      try {
+        if (this.#signal.aborted) throw new Error('stopped')
+        const ack = await this.#wire.request(
+          peerId,
+          {
+            type: 'push',
+            hlc: this.#now(),
+            functions: fns.map((p) => p.item.fn!),
+            activations: acts.map((p) => p.item.act!),
+          },
+          ackSchema,
+          AbortSignal.any([this.#signal, AbortSignal.timeout(this.#opts.timeoutMs)]),
+        )
+        for (const [i, p] of fns.entries()) p.resolve(ack.functions[i] === true)
+        for (const [i, p] of acts.entries()) p.resolve(ack.activations[i] === true)
+      } catch {
+        for (const p of batch) p.resolve(false)
+      }
+    }
+    q.busy = false
+    this.#queues.delete(peerId)
+  }
+}

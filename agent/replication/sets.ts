@@ -1,0 +1,47 @@
+import type { ActivationRecord, FunctionRecord } from '../store/index.ts'
+import type { ActivationSet } from './act-set.ts'
+import { FN_DEPTH, type FunctionSet, fnLeafOfKey } from './fn-set.ts'
+import { ACT_DEPTH, type Ownership, partitionOf } from './owners.ts'
+import type { ReplicationStats } from './stats.ts'
+import type { SyncSet } from './sync.ts'
+
+/** Function metadata: every node holds every version, so every leaf is shared. */
+export function functionSync(fnSet: FunctionSet, stats: ReplicationStats): SyncSet<FunctionRecord> {
+  return {
+    kind: 'fn',
+    depth: FN_DEPTH,
+    table: () => fnSet.table(),
+    include: () => true,
+    entries: (leaves) => fnSet.entries(leaves),
+    get: (keys) => fnSet.get(keys),
+    apply: async (records) => {
+      for (const r of records) if (!(await fnSet.apply(r))) stats.drop('expired')
+    },
+    received: (answer) => answer.functions,
+    leafOf: fnLeafOfKey,
+    pushBody: (records) => ({ functions: records.map((record) => ({ record })), activations: [] }),
+  }
+}
+
+/** Activation records: a leaf (partition) is shared by two nodes when both own it. */
+export function activationSync(
+  actSet: ActivationSet,
+  stats: ReplicationStats,
+  ownership: () => Ownership,
+): SyncSet<ActivationRecord> {
+  return {
+    kind: 'act',
+    depth: ACT_DEPTH,
+    table: () => actSet.table(),
+    include: (leaf, peer) => ownership().shared(leaf, peer),
+    entries: (leaves) => actSet.entries(leaves),
+    get: (ids) => actSet.get(ids),
+    apply: async (records) => {
+      const kept = await actSet.applyMany(records)
+      stats.drop('expired', kept.filter((k) => !k).length)
+    },
+    received: (answer) => answer.activations,
+    leafOf: partitionOf,
+    pushBody: (records) => ({ functions: [], activations: records }),
+  }
+}

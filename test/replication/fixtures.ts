@@ -1,0 +1,163 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Cluster } from '../../agent/cluster/index.ts'
+import { FunctionService } from '../../agent/functions/index.ts'
+import { silentLogger } from '../../agent/log.ts'
+import {
+  Replication,
+  type ReplicationCluster,
+  type ReplicationOptions,
+} from '../../agent/replication/index.ts'
+import { HybridClock } from '../../agent/store/hlc.ts'
+import { type ActivationRecord, Store } from '../../agent/store/index.ts'
+import { converged, createCluster, type TestNode } from '../cluster/fixtures/create-cluster.ts'
+import { waitFor } from '../helpers/agent-process.ts'
+
+/** Fast anti-entropy for tests; the logic is the same. */
+export const FAST_REPL: Partial<ReplicationOptions> = { antiEntropyMs: 300, requestTimeoutMs: 5000 }
+
+export interface ReplNode {
+  node: TestNode
+  cluster: Cluster
+  peerId: string
+  store: Store
+  clock: HybridClock
+  replication: Replication
+  functions: FunctionService
+  /** Peers this node neither dials nor answers on the replication protocol (a partition). */
+  cut: Set<string>
+  /** Stops this node abruptly: no leave, replication and cluster stopped, store closed. */
+  crash(): Promise<void>
+}
+
+/** A cluster whose replication protocol can be cut between chosen peers (gossip keeps working). */
+function cuttable(cluster: Cluster, cut: Set<string>): ReplicationCluster {
+  return {
+    get peerId() {
+      return cluster.peerId
+    },
+    view: () => cluster.view(),
+    onChange: (listener) => cluster.onChange(listener),
+    handle: (protocol, handler) =>
+      cluster.handle(protocol, (stream, connection) => {
+        if (cut.has(connection.remotePeer.toString())) stream.abort(new Error('partitioned'))
+        else return handler(stream, connection)
+      }),
+    dialProtocol: async (peerId, protocol, signal) => {
+      if (cut.has(peerId)) throw new Error(`partitioned from ${peerId}`)
+      return cluster.dialProtocol(peerId, protocol, signal)
+    },
+  }
+}
+
+/**
+ * `n` in-process agents' worth of replication: a real Cluster (libp2p on 127.0.0.1), a LevelDB
+ * store in a temp dir, a FunctionService wired to `functionWritten`, and a Replication each.
+ */
+export async function createReplicated(opts: { n: number; options?: Partial<ReplicationOptions> }) {
+  const c = await createCluster({ n: 0 })
+  const dirs: string[] = []
+  const nodes: ReplNode[] = []
+  const stops: Array<() => Promise<void>> = []
+
+  const add = async (): Promise<ReplNode> => {
+    const node = await c.add()
+    const dir = await mkdtemp(join(tmpdir(), 'fnagent-repl-'))
+    dirs.push(dir)
+    const store = await Store.open(dir)
+    const clock = new HybridClock()
+    const cut = new Set<string>()
+    const peerId = node.cluster.peerId
+    const replication = new Replication(
+      { logger: silentLogger(), store, clock, cluster: cuttable(node.cluster, cut), nodeId: peerId },
+      { ...FAST_REPL, ...opts.options },
+    )
+    const functions = new FunctionService(
+      {
+        logger: silentLogger(),
+        store,
+        clock,
+        nodeId: () => peerId,
+        onWrite: (record, code, waitReplicas) => replication.functionWritten(record, code, waitReplicas),
+      },
+      { namespace: 'guest', maxCodeBytes: 1024 * 1024 },
+    )
+    let stopped = false
+    const crash = async () => {
+      if (stopped) return
+      stopped = true
+      await replication.stop()
+      await node.cluster.stop()
+      await store.close()
+    }
+    stops.push(crash)
+    await replication.start()
+    if (nodes.length > 0) await node.cluster.join(nodes[0]!.cluster.addresses()[0]!)
+    const r: ReplNode = {
+      node,
+      cluster: node.cluster,
+      peerId,
+      store,
+      clock,
+      replication,
+      functions,
+      cut,
+      crash,
+    }
+    nodes.push(r)
+    return r
+  }
+
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => {})
+    await c.stop()
+    for (const d of dirs) await rm(d, { recursive: true, force: true })
+  }
+  try {
+    for (let i = 0; i < opts.n; i++) await add()
+    await waitFor(() => converged(nodes.map((x) => x.node)), 'every node alive in every view', 30_000)
+    await waitFor(() => nodes.every((x) => x.replication.ownership.members.length === nodes.length), 'owners')
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { nodes, add, stop }
+}
+
+/** A valid activation record, as a node that ran it would store it. */
+export function activation(node: ReplNode, over: Partial<ActivationRecord> = {}): ActivationRecord {
+  const start = Date.now()
+  return {
+    activationId: randomBytes(16).toString('hex'),
+    namespace: 'guest',
+    name: 'hello',
+    version: '0.0.1',
+    subject: 'guest',
+    start,
+    end: start + 5,
+    duration: 5,
+    statusCode: 0,
+    response: { status: 'success', statusCode: 0, success: true, result: { ok: true } },
+    logs: [],
+    annotations: [],
+    publish: false,
+    node: node.peerId,
+    cold: false,
+    hlc: node.clock.now(),
+    origin: node.peerId,
+    ...over,
+  }
+}
+
+/** Stores a record on `node` the way the activation service does, and hands it to replication. */
+export async function storeActivation(node: ReplNode, record = activation(node)): Promise<ActivationRecord> {
+  await node.store.activations.put(record)
+  await node.replication.activationStored(record)
+  return record
+}
+
+export function code(text: string): string {
+  return Buffer.from(text).toString('base64')
+}
