@@ -80,12 +80,26 @@ try {
   show(await a.cli(['fn', 'create', 'hello', file]))
   show(await a.cli(['fn', 'get', 'hello']))
 
-  say('invoke: fnagent invoke hello -p name Niko --result')
-  show(await a.cli(['invoke', 'hello', '-p', 'name', 'Niko', '--result']))
-  show(await a.cli(['invoke', 'hello', '-p', 'name', 'again']))
+  await waitFor(
+    async () => (await c.cli(['fn', 'get', 'hello'])).code === 0,
+    'hello replicated to c',
+    30_000,
+    200,
+  )
 
-  say('the records: fnagent activation list')
-  show(await a.cli(['activation', 'list']))
+  say('invoke from node c: fnagent invoke hello -p name Niko --result')
+  show(await c.cli(['invoke', 'hello', '-p', 'name', 'Niko', '--result']))
+  say('again, warm this time: fnagent invoke hello -p name again')
+  show(await c.cli(['invoke', 'hello', '-p', 'name', 'again']))
+
+  say('the records, merged from every node: fnagent activation list --cluster')
+  show(await b.cli(['activation', 'list', '--cluster']))
+  const last = JSON.parse((await c.cli(['--json', 'activation', 'list', '--limit', '1'])).stdout)[0]
+  say(`where it ran and why, read on node b: fnagent activation get ${last.activationId}`)
+  const rec = JSON.parse((await b.cli(['--json', 'activation', 'get', last.activationId])).stdout)
+  process.stdout.write(
+    `  ran on ${rec.node} (${rec.cold ? 'cold' : 'warm'}), ${JSON.stringify(rec.annotations.find((x: { key: string }) => x.key === 'placement')?.value)}\n  logs: ${JSON.stringify(rec.logs)}\n`,
+  )
 } finally {
   for (const agent of agents.reverse()) await agent.stop()
   removeDir(root)
