@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { errors } from '../errors.ts'
-import { KINDS, type Kind, LIMITS, NAME_RE } from '../store/types.ts'
+import { KINDS, type Kind, limitsSchema, NAME_RE } from '../store/types.ts'
 
 /** Accepted spellings of each kind (OpenWhisk's `nodejs:default` included). */
 const KIND_ALIASES: Record<string, Kind> = {
@@ -28,15 +28,8 @@ export function validateName(name: unknown): string {
   return name
 }
 
-const limitsInput = z
-  .object({
-    memory: z.number().int().min(LIMITS.memory.min).max(LIMITS.memory.max),
-    timeout: z.number().int().min(LIMITS.timeout.min).max(LIMITS.timeout.max),
-    concurrency: z.number().int().min(LIMITS.concurrency.min).max(LIMITS.concurrency.max),
-    logs: z.number().int().min(LIMITS.logs.min).max(LIMITS.logs.max),
-  })
-  .partial()
-  .strict()
+/** Any subset of the limits; what is not given keeps its previous (or default) value. */
+const limitsInput = limitsSchema.partial()
 
 /** What the API accepts to create or update a function (code travels as base64). */
 export const functionInputSchema = z

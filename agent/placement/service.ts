@@ -1,3 +1,4 @@
+import type { RunRequest } from '../activations/index.ts'
 import { errors, FnError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
@@ -85,14 +86,7 @@ export function targetOf(fn: FunctionRecord): PlacementTarget {
   }
 }
 
-interface RunArgs {
-  fn: FunctionRecord
-  code: Buffer | null
-  params: Record<string, unknown>
-  activationId: string
-  deadline: number
-  signal: AbortSignal
-}
+type RunArgs = RunRequest
 
 /**
  * Decides where an invocation runs and takes it there: the ordered candidates (warm, home, load),
