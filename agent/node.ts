@@ -188,6 +188,12 @@ export class Agent {
           invoke: (req) => invoker.invoke(req),
           canAccept: (fn) => invoker.canAccept(fn),
           hasIdleWarm: (fn) => invoker.hasIdleWarm(fn),
+          fitsWithoutEviction: (fn) => {
+            const st = invoker.state()
+            return (
+              (st.prewarm[`${fn.kind}@${fn.limits.memory}`] ?? 0) > 0 || st.budgetFreeMiB >= fn.limits.memory
+            )
+          },
         },
         cluster: this.cluster as PlacementCluster | null,
         keepRecord: async (record) => {

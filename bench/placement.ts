@@ -8,7 +8,7 @@ import { type SimResult, simulateAll } from './sim/run.ts'
 export async function benchPlacement(opts: { sizes?: number[] } = {}): Promise<SimResult[]> {
   const out: SimResult[] = []
   for (const n of opts.sizes ?? [10, 100, 1000])
-    out.push(...simulateAll(n, n >= 1000 ? { maxArrivals: 60_000 } : {}))
+    out.push(...simulateAll(n, n >= 1000 ? { maxArrivals: 200_000 } : {}))
   return out
 }
 

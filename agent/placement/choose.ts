@@ -14,7 +14,7 @@ import { isCandidate, type PlacementMember, type PlacementTarget, scoreMember } 
  * The sender walks the list; each target accepts or refuses at once from its own fresh state.
  */
 
-export type Reason = 'warm' | 'home' | 'load'
+export type Reason = 'warm' | 'home' | 'load' | 'force'
 
 export interface Candidate {
   peerId: string

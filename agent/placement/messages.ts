@@ -6,7 +6,8 @@ export const BLOB_PROTOCOL = '/fnagent/blob/1.0.0'
 /** A forwarded invocation is never forwarded again past this many hops. */
 export const MAX_HOPS = 2
 
-export const reasonSchema = z.enum(['warm', 'home', 'load'])
+/** Why a node was asked; `force` is the second pass after every candidate refused on its own terms. */
+export const reasonSchema = z.enum(['warm', 'home', 'load', 'force'])
 
 const explainSchema = z.object({
   receivedBy: z.string(),

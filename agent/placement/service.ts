@@ -40,6 +40,8 @@ export interface LocalInvoker {
   }): Promise<ActivationRecord>
   canAccept(fn: FunctionRecord): boolean
   hasIdleWarm(fn: FunctionRecord): boolean
+  /** Room for the function without evicting another function's idle container. */
+  fitsWithoutEviction(fn: FunctionRecord): boolean
 }
 
 /** The cluster as placement sees it (absent when the agent runs alone). */
@@ -131,51 +133,85 @@ export class Placement {
     let cands = chooseCandidates(members, t, this.#init)
     if (!cands.some((c) => c.peerId === self)) cands = [...cands, { peerId: self, reason: 'load', score: 0 }]
     const refusals: string[] = []
-    for (const [i, cand] of cands.entries()) {
-      if (Date.now() > req.deadline || req.signal.aborted) break
-      const runnerUp = cands[i + 1] ? { node: cands[i + 1]!.peerId, score: round(cands[i + 1]!.score) } : null
-      const explain: PlacementExplain = {
-        receivedBy: self,
-        reason: cand.reason,
-        score: round(cand.score),
-        runnerUp,
-        attempt: i + 1,
-      }
-      if (cand.peerId === self) {
-        const refusal = this.#refusal(req.fn, cand.reason)
-        if (refusal) {
-          refusals.push(`${short(self)} (this node): ${refusal.message}`)
-          continue
+    // First pass on each target's own terms; then, once, the targets that refused only to keep
+    // their warm containers are asked to take it anyway.
+    let pass = cands
+    for (const forced of [false, true]) {
+      const soft: Candidate[] = []
+      for (const [i, c] of pass.entries()) {
+        if (Date.now() > req.deadline || req.signal.aborted) break
+        const cand: Candidate = forced ? { ...c, reason: 'force' } : c
+        const next = pass[i + 1]
+        const runnerUp = next ? { node: next.peerId, score: round(next.score) } : null
+        const explain: PlacementExplain = {
+          receivedBy: self,
+          reason: cand.reason,
+          score: round(cand.score),
+          runnerUp,
+          attempt: refusals.length + 1,
         }
-        return this.#c.invoker.invoke({ ...req, extraAnnotations: [{ key: 'placement', value: explain }] })
-      }
-      const member = members.find((m) => m.peerId === cand.peerId)
-      if (member) this.#optimistic.take(cand.peerId, member.seq, t, cand.reason === 'warm')
-      const out = await this.#forward(cand, req, explain)
-      if (out.type === 'done') return out.record
-      if (out.type === 'lost') {
-        if (req.fn.annotations.retry === true) {
-          refusals.push(`${short(cand.peerId)}: ${out.message}`)
+        const out = await this.#try(cand, req, explain, members, t)
+        if (out.type === 'done') return out.record
+        if (out.type === 'lost') {
+          if (req.fn.annotations.retry !== true)
+            return this.#lostRecord(req, cand.peerId, out.message, explain)
           this.#c.logger.warn(
             { activationId: req.activationId, peer: cand.peerId },
             'peer lost mid-flight; retrying (retry-safe)',
           )
-          continue
         }
-        return this.#lostRecord(req, cand.peerId, out.message, explain)
+        refusals.push(`${short(cand.peerId)}${cand.peerId === self ? ' (this node)' : ''}: ${out.message}`)
+        if (out.type === 'refused' && (out.code === 'NOT_WARM' || out.code === 'WOULD_EVICT')) soft.push(c)
       }
-      refusals.push(`${short(cand.peerId)}: ${out.message}`)
+      pass = soft
+      if (pass.length === 0) break
     }
     throw errors.nodeFull(`no node could take ${req.fn.name}: ${refusals.join('; ') || 'no candidates'}`, {
       details: { refusals },
     })
   }
 
+  /** Runs here, or asks one peer; the outcome, a refusal, or the peer lost mid-flight. */
+  async #try(
+    cand: Candidate,
+    req: RunArgs,
+    explain: PlacementExplain,
+    members: Array<PlacementMember & { seq: number }>,
+    t: PlacementTarget,
+  ): Promise<
+    | { type: 'done'; record: ActivationRecord }
+    | { type: 'refused'; code: string; message: string }
+    | { type: 'lost'; message: string }
+  > {
+    if (cand.peerId === this.#c.nodeId()) {
+      const refusal = this.#refusal(req.fn, cand.reason)
+      if (refusal) return { type: 'refused', code: refusal.code, message: refusal.message }
+      const record = await this.#c.invoker.invoke({
+        ...req,
+        extraAnnotations: [{ key: 'placement', value: explain }],
+      })
+      return { type: 'done', record }
+    }
+    const member = members.find((m) => m.peerId === cand.peerId)
+    if (member) this.#optimistic.take(cand.peerId, member.seq, t, cand.reason === 'warm')
+    return this.#forward(cand, req, explain)
+  }
+
+  /**
+   * A target's answer from its fresh state: an idle warm container is always taken; asked as
+   * `warm`, it refuses without one; as `load`, it refuses rather than evict another function's warm
+   * container; as `home` or `force`, it takes any room. (Measured in the simulator: evicting for
+   * load-fallback work cascades into cold starts; refusing and forcing only as a last pass does not.)
+   */
   #refusal(fn: FunctionRecord, reason: Reason): FnError | null {
+    const inv = this.#c.invoker
     if (this.#c.draining()) return errors.draining('the node is draining')
-    if (reason === 'warm' && !this.#c.invoker.hasIdleWarm(fn))
-      return new FnError('NOT_WARM', 'no idle warm container', { status: 409 })
-    if (!this.#c.invoker.canAccept(fn)) return errors.nodeFull('no memory free for the container')
+    if (!inv.canAccept(fn)) return errors.nodeFull('no memory free for the container')
+    if (inv.hasIdleWarm(fn)) return null
+    if (reason === 'warm') return new FnError('NOT_WARM', 'no idle warm container', { status: 409 })
+    if (reason === 'load' && !inv.fitsWithoutEviction(fn)) {
+      return new FnError('WOULD_EVICT', 'only by evicting a warm container', { status: 409 })
+    }
     return null
   }
 

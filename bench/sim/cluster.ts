@@ -9,6 +9,8 @@ export interface SimNode {
   idx: number
   id: string
   busy: number
+  /** Functions of the busy containers. */
+  running: number[]
   idle: Idle[]
   queue: Array<{ fn: number; duration: number; arrived: number; delay: number }>
   busyTime: number
@@ -35,6 +37,7 @@ export class SimCluster {
       idx,
       id: `node-${idx.toString().padStart(4, '0')}`,
       busy: 0,
+      running: [],
       idle: [],
       queue: [],
       busyTime: 0,
@@ -61,6 +64,7 @@ export class SimCluster {
   start(node: SimNode, fn: number, now: number): 'warm' | 'cold' {
     this.expire(node, now)
     node.busy++
+    node.running.push(fn)
     const i = node.idle.findIndex((c) => c.fn === fn)
     if (i >= 0) {
       node.idle.splice(i, 1)
@@ -76,6 +80,7 @@ export class SimCluster {
 
   finish(node: SimNode, fn: number, now: number): void {
     node.busy--
+    node.running.splice(node.running.indexOf(fn), 1)
     node.idle.push({ fn, since: now })
     let s = this.idleIndex.get(fn)
     if (!s) {

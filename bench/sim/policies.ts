@@ -84,7 +84,7 @@ export function acceptRule(c: SimCluster, node: SimNode, fn: number, now: number
   if (!c.hasRoom(node)) return false
   if (c.hasIdle(node, fn, now)) return true
   if (reason === 'warm') return false
-  if (reason === 'home') return true
+  if (reason === 'home' || reason === 'force') return true
   return node.busy + node.idle.length < c.slots
 }
 
@@ -124,10 +124,21 @@ export function fnagent(c: SimCluster, r: () => number, opts: { heartbeatMs: num
         }
         refusals++
       }
-      // Everyone refused: wait in the FIFO of the first home (or of the receiver); a forced cold start
-      // there would evict other functions' warm containers and cascade (measured: worse).
-      const first = cands.find((x) => x.reason === 'home') ?? cands[0]
-      return { node: first ? c.nodes[Number(first.peerId.slice(5))]! : c.nodes[receiver]!, refusals }
+      // Everyone refused on its own terms: a second pass takes any free slot, cold (as the agent).
+      for (const cand of cands) {
+        const node = c.nodes[Number(cand.peerId.slice(5))]!
+        if (acceptRule(c, node, fn, now, 'force')) {
+          optimistic[receiver]!.take(cand.peerId, views[node.idx]!.seq, t, false)
+          return { node, refusals }
+        }
+        refusals++
+      }
+      // Still nothing: wait in the FIFO of the less busy of two random nodes (the agent answers
+      // NODE_FULL and the caller retries). Not the least busy of all: every agent would pick it.
+      const x = members[Math.floor(r() * members.length)]!
+      const y = members[Math.floor(r() * members.length)]!
+      const best = y.capacity.freeSlots > x.capacity.freeSlots ? y : x
+      return { node: c.nodes[Number(best.peerId.slice(5))]!, refusals }
     },
   }
 }
@@ -135,7 +146,9 @@ export function fnagent(c: SimCluster, r: () => number, opts: { heartbeatMs: num
 function snapshot(c: SimCluster, n: SimNode, now: number, seq: number): Member {
   c.expire(n, now)
   const warm: Record<string, number> = {}
-  for (const i of n.idle) warm[`${fnKey(i.fn)}@1`] = (warm[`${fnKey(i.fn)}@1`] ?? 0) + 1
+  // As the agent gossips it: the containers of each function version, busy ones included.
+  for (const f of [...n.idle.map((i) => i.fn), ...n.running])
+    warm[`${fnKey(f)}@1`] = (warm[`${fnKey(f)}@1`] ?? 0) + 1
   const free = c.slots - n.busy
   return {
     peerId: n.id,

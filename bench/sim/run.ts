@@ -5,6 +5,8 @@ import { type Arrival, makeTrace, type TraceOptions } from './trace.ts'
 
 export interface SimOptions extends TraceOptions {
   heartbeatMs: number
+  /** As the agent: the heartbeat period grows to N·1000/maxInboundPerSec ms (bounded gossip load). */
+  maxInboundPerSec: number
   keepAliveMs: number
   coldStartMs: number
   /** One forwarding round trip (a refusal costs one). */
@@ -21,6 +23,7 @@ export const SIM_DEFAULTS: Omit<SimOptions, 'nodes'> = {
   maxArrivals: 120_000,
   seed: 42,
   heartbeatMs: 1000,
+  maxInboundPerSec: 100,
   keepAliveMs: 60_000,
   coldStartMs: 500,
   hopMs: 0.3,
@@ -57,14 +60,31 @@ export function simulate(policyName: string, o: SimOptions, trace: Arrival[]): S
             : fnagent(c, r, { heartbeatMs: o.heartbeatMs })
   const heap = new EventHeap<Ev>()
   for (const a of trace) heap.push({ at: a.at, kind: 'arrive', a })
-  if (policy.heartbeat) for (const n of c.nodes) heap.push({ at: r() * o.heartbeatMs, kind: 'beat', node: n })
+  // Heartbeats as the agent sends them (agent/cluster/heartbeat.ts): every `period`, and brought
+  // forward when the node's state changes, but never sooner than half a period after the last one.
+  const period = Math.max(o.heartbeatMs, (o.nodes * 1000) / o.maxInboundPerSec)
+  const nextBeat = new Float64Array(o.nodes)
+  const lastBeat = new Float64Array(o.nodes)
+  const schedule = (node: SimNode, at: number) => {
+    nextBeat[node.idx] = at
+    heap.push({ at, kind: 'beat', node })
+  }
+  const changed = (node: SimNode, now: number) => {
+    if (!policy.heartbeat) return
+    const soon = Math.max(now, lastBeat[node.idx]! + period / 2)
+    if (soon < nextBeat[node.idx]!) schedule(node, soon)
+  }
+  if (policy.heartbeat) for (const n of c.nodes) schedule(n, r() * period)
   const end = trace.at(-1)?.at ?? 0
   let cold = 0
   let refusals = 0
   const delays: number[] = []
   const run = (node: SimNode, fn: number, duration: number, now: number, delay: number) => {
     const how = c.start(node, fn, now)
-    if (how === 'cold') cold++
+    if (how === 'cold') {
+      cold++
+      changed(node, now) // a new container: the warm inventory changed
+    }
     const service = duration + (how === 'cold' ? o.coldStartMs : 0)
     node.busyTime += service
     delays.push(delay)
@@ -72,8 +92,10 @@ export function simulate(policyName: string, o: SimOptions, trace: Arrival[]): S
   }
   for (let ev = heap.pop(); ev; ev = heap.pop()) {
     if (ev.kind === 'beat') {
+      if (ev.at !== nextBeat[ev.node.idx]) continue // superseded by an earlier one
       policy.heartbeat?.(ev.node, ev.at)
-      if (ev.at < end) heap.push({ at: ev.at + o.heartbeatMs, kind: 'beat', node: ev.node })
+      lastBeat[ev.node.idx] = ev.at
+      if (ev.at < end) schedule(ev.node, ev.at + period)
     } else if (ev.kind === 'arrive') {
       const d = policy.place(ev.a.fn, ev.a.receiver, ev.at)
       refusals += d.refusals
