@@ -214,7 +214,10 @@ export class Agent {
         functions: this.functions,
         nodeId: () => this.nodeId,
         runner: (req) => this.placement.run(req),
-        onRecord: replicate,
+        // A record that came back from a live peer that ran it is pushed by that peer.
+        onRecord: (record) => {
+          if (record.node === this.nodeId || this.cluster?.member(record.node)?.state !== 'alive') replicate(record)
+        },
         loadCode: (fn, signal) => replication.code(fn, signal),
         fetchRecord: (id, signal) => replication.fetchActivation(id, signal),
         listCluster: (q) => replication.listCluster(q),

@@ -189,7 +189,8 @@ export class ClusterService {
     const m = this.#membership.get(peerId)
     const target = isConnected(node, peerId) || !m ? peerIdFromString(peerId) : peerAddrs(peerId, m.addrs)
     try {
-      return await node.dialProtocol(target, protocol, { signal })
+      // Optimistic protocol selection: the protocol name travels with the first message (one round trip less).
+      return await node.dialProtocol(target, protocol, { signal, negotiateFully: false })
     } catch (err) {
       throw errors.peerUnreachable(`could not open ${protocol} to ${peerId}: ${(err as Error).message}`, {
         cause: err,
