@@ -46,9 +46,19 @@ export function imageFor(kind: string): string {
   return `fnagent/${kind}`
 }
 
-/** The Node 24 binary of this project's `node` npm package. */
+/**
+ * The Node 24 binary for the nodejs:24 image: this project's `node` npm package (a devDependency),
+ * else the Node running the agent when it is Node 24 (a production install on a VM).
+ */
 export function nodeBinary(): string {
-  return join(dirname(createRequire(import.meta.url).resolve('node/package.json')), 'bin', 'node')
+  try {
+    return join(dirname(createRequire(import.meta.url).resolve('node/package.json')), 'bin', 'node')
+  } catch {
+    if (process.versions.node.split('.')[0] === '24') return process.execPath
+    throw new Error(
+      `the nodejs:24 runtime needs a Node 24 binary: run fnagent on Node 24 (found ${process.version}) or install the npm package node@24`,
+    )
+  }
 }
 
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
