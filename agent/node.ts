@@ -169,12 +169,16 @@ export class Agent {
     this.replication = replication
     await replication.start()
     this.#started.push({ name: 'replication', stop: () => replication.stop() })
+    // After the answer has gone out: the push (handoff bookkeeping, encoding, streams) is not the
+    // caller's latency.
     const replicate = (record: ActivationRecord) => {
-      replication.activationStored(record).catch((err: unknown) => {
-        this.#logger.warn(
-          { err, activationId: record.activationId },
-          'replicating the record failed; anti-entropy will repair it',
-        )
+      setImmediate(() => {
+        replication.activationStored(record).catch((err: unknown) => {
+          this.#logger.warn(
+            { err, activationId: record.activationId },
+            'replicating the record failed; anti-entropy will repair it',
+          )
+        })
       })
     }
 
@@ -216,7 +220,8 @@ export class Agent {
         runner: (req) => this.placement.run(req),
         // A record that came back from a live peer that ran it is pushed by that peer.
         onRecord: (record) => {
-          if (record.node === this.nodeId || this.cluster?.member(record.node)?.state !== 'alive') replicate(record)
+          if (record.node === this.nodeId || this.cluster?.member(record.node)?.state !== 'alive')
+            replicate(record)
         },
         loadCode: (fn, signal) => replication.code(fn, signal),
         fetchRecord: (id, signal) => replication.fetchActivation(id, signal),

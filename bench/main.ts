@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- SECTION…]`: every timing goal of the project, measured in one run on this
- * machine. Sections: invoker, local-api, placement, cluster, api, replication (default: all).
+ * machine. Sections: invoker, local-api, forwarding, placement, cluster, idle, api, replication
+ * (default: all). `node bench/idle.ts 10` runs the idle section for 10 minutes.
  * The figures go into docs/performance.md with the command that made them.
  */
 const SECTIONS: Record<string, () => Promise<unknown>> = {
@@ -12,6 +13,7 @@ const SECTIONS: Record<string, () => Promise<unknown>> = {
     return m.formatPlacement(await m.benchPlacement())
   },
   cluster: async () => (await import('./cluster.ts')).benchCluster({}),
+  idle: async () => (await import('./idle.ts')).benchIdle({}),
   api: async () => (await import('./api.ts')).benchApi(),
   replication: async () => (await import('./replication.ts')).benchReplication(),
 }
