@@ -137,3 +137,19 @@ describe('containers the agent leaves behind', () => {
     )
   })
 })
+
+describe('stopping the agent', () => {
+  it('finishes in-flight work on SIGTERM, keeps its record, and exits 0', async () => {
+    expect((await agent.cli(['fn', 'update', 'slow', join(dir, 'slow.js')])).code).toBe(0)
+    const started = await json<{ activationId: string }>(['invoke', 'slow', '-p', 'ms', '2000', '--async'])
+    await waitFor(async () => {
+      const s = await json<{ invoker: { inflight: number } }>(['status'])
+      return s.invoker.inflight > 0
+    }, 'the activation to run')
+    expect(await agent.stop('SIGTERM')).toBe(0)
+    expect(agent.output()).toContain('stopping: draining in-flight work')
+    agent = await startAgent({ dataDir: agent.dataDir, args: ['--no-cluster'] })
+    const rec = await json<ActivationRecord>(['activation', 'get', started.activationId])
+    expect(rec.response).toMatchObject({ success: true, result: { slept: 2000 } })
+  })
+})
