@@ -16,9 +16,11 @@ function rssMiB(pid: number): number {
  * live member seen as not alive (a false 'dead'), and each agent's RSS at the start and the end.
  */
 export async function benchIdle(
-  opts: { agents?: number; minutes?: number } = {},
+  opts: { agents?: number; minutes?: number; nodeOptions?: string } = {},
 ): Promise<Record<string, unknown>> {
   const n = opts.agents ?? 10
+  // As the Ansible unit runs the agent (NODE_OPTIONS=--max-semi-space-size=1) unless told otherwise.
+  const nodeOptions = opts.nodeOptions ?? '--max-semi-space-size=1'
   const ms = (opts.minutes ?? 2) * 60_000
   const cleanup = new Cleanup()
   try {
@@ -42,6 +44,7 @@ export async function benchIdle(
     const mean = (xs: number[]) => round(xs.reduce((s, x) => s + x, 0) / xs.length, 1)
     return {
       agents: n,
+      nodeOptions,
       idleMinutes: ms / 60_000,
       viewPolls: polls,
       falseNotAlive: falseDead,

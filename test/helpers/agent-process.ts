@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import Dockerode from 'dockerode'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
 /** Node 24 from the project's devDependencies (libp2p v3 needs >= 22). */
@@ -160,4 +161,18 @@ export function tempDir(prefix = 'fnagent-test-'): string {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true })
+}
+
+/** Removes the function containers an agent killed with -9 left behind (its next start would). */
+export async function removeContainersOf(nodeId: string): Promise<void> {
+  const docker = new Dockerode()
+  const list = await docker.listContainers({ all: true, filters: { label: [`fnagent.node=${nodeId}`] } })
+  await Promise.all(
+    list.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => {}),
+    ),
+  )
 }

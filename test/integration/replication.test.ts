@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ActivationRecord, FunctionRecord } from '../../agent/store/types.ts'
-import { type AgentHandle, Cleanup, waitFor } from '../helpers/agent-process.ts'
+import { type AgentHandle, Cleanup, removeContainersOf, waitFor } from '../helpers/agent-process.ts'
 import { addressOf, createCluster, type LocalCluster, nodeIdOf, waitAllAlive } from '../helpers/cluster.ts'
 
 const cleanup = new Cleanup()
@@ -59,6 +59,7 @@ describe('replication across agent processes', () => {
     for (const agent of others)
       for (const r of recs) await waitFor(() => getRecord(agent, r.activationId), 'record replicated')
     await cluster.agents[ids.indexOf(runner)]!.kill9()
+    cleanup.add(() => removeContainersOf(runner)) // never restarted: nobody else would remove them
     for (const agent of others) {
       for (const r of recs) {
         const got = await waitFor(
