@@ -204,6 +204,7 @@ export class Agent {
           await store.activations.put(record)
           replicate(record)
         },
+        loadCode: (fn, signal) => replication.code(fn, signal),
         draining: () => this.#state !== 'running',
       },
       {},

@@ -5,7 +5,7 @@ export {
   chooseCandidates,
   type Reason,
 } from './choose.ts'
-export { BLOB_PROTOCOL, FORWARD_PROTOCOL, type PlacementExplain } from './messages.ts'
+export { FORWARD_PROTOCOL, type PlacementExplain } from './messages.ts'
 export { OptimisticView } from './optimistic.ts'
 export { fnv1a, rendezvous } from './rendezvous.ts'
 export {

@@ -2,7 +2,6 @@ import { z } from 'zod'
 import { activationRecordSchema, functionRecordSchema } from '../store/types.ts'
 
 export const FORWARD_PROTOCOL = '/fnagent/invoke/1.0.0'
-export const BLOB_PROTOCOL = '/fnagent/blob/1.0.0'
 /** A forwarded invocation is never forwarded again past this many hops. */
 export const MAX_HOPS = 2
 
@@ -36,9 +35,3 @@ export const forwardResponseSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('done'), record: activationRecordSchema }),
 ])
 export type ForwardResponse = z.infer<typeof forwardResponseSchema>
-
-export const blobRequestSchema = z.object({ hash: z.string().regex(/^[0-9a-f]{64}$/) }).strict()
-export const blobResponseSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('blob'), data: z.string() }),
-  z.object({ type: z.literal('missing') }),
-])

@@ -1,31 +1,22 @@
 import type { RunRequest } from '../activations/index.ts'
-import { errors, FnError } from '../errors.ts'
+import { errors } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
+import type { ActivationRecord, FunctionRecord, Store } from '../store/index.ts'
+import { type Candidate, chooseCandidates } from './choose.ts'
+import { lostRecord } from './lost.ts'
 import {
-  type ActivationRecord,
-  type FunctionRecord,
-  owVersion,
-  type Store,
-  sha256,
-  statusCode,
-} from '../store/index.ts'
-import { type Candidate, chooseCandidates, type Reason } from './choose.ts'
-import {
-  BLOB_PROTOCOL,
-  blobRequestSchema,
-  blobResponseSchema,
   FORWARD_PROTOCOL,
   type ForwardRequest,
   type ForwardResponse,
-  forwardRequestSchema,
   forwardResponseSchema,
-  MAX_HOPS,
   type PlacementExplain,
 } from './messages.ts'
 import { OptimisticView } from './optimistic.ts'
-import { call, type RpcDialer, RpcError, type RpcServer, serve } from './rpc.ts'
+import { refusalFor } from './refusal.ts'
+import { call, type RpcDialer, RpcError, type RpcServer } from './rpc.ts'
 import type { PlacementMember, PlacementTarget } from './score.ts'
+import { ForwardTarget } from './target.ts'
 
 /** The invoker as placement sees it. */
 export interface LocalInvoker {
@@ -56,8 +47,10 @@ export interface PlacementComponents {
   nodeId: () => string
   invoker: LocalInvoker
   cluster: PlacementCluster | null
-  /** Stores a record received from the node that ran it. */
+  /** Stores (and replicates) the record of an activation this node ran for a peer. */
   keepRecord: (record: ActivationRecord) => Promise<void>
+  /** The code of a function version: here, else fetched from a peer that has it (hash-checked). */
+  loadCode: (fn: FunctionRecord, signal: AbortSignal) => Promise<Buffer | null>
   draining: () => boolean
 }
 
@@ -67,7 +60,6 @@ export interface PlacementInit {
   maxCandidates: number
   /** Largest forwarding message (code travels separately, by hash). */
   maxMessageBytes: number
-  maxBlobBytes: number
 }
 
 export const PLACEMENT_DEFAULTS: PlacementInit = {
@@ -75,7 +67,6 @@ export const PLACEMENT_DEFAULTS: PlacementInit = {
   d: 2,
   maxCandidates: 6,
   maxMessageBytes: 4 * 1024 * 1024,
-  maxBlobBytes: 72 * 1024 * 1024,
 }
 
 export function targetOf(fn: FunctionRecord): PlacementTarget {
@@ -104,25 +95,9 @@ export class Placement {
     this.#init = { ...PLACEMENT_DEFAULTS, ...init }
   }
 
+  /** Serves the forwarding protocol (the target side). */
   async start(): Promise<void> {
-    const cluster = this.#c.cluster
-    if (!cluster) return
-    const max = this.#init.maxMessageBytes
-    await serve(cluster, FORWARD_PROTOCOL, forwardRequestSchema, (req, signal) => this.#accept(req, signal), {
-      maxBytes: max,
-      timeoutMs: 310_000,
-      onInvalid: (reason) => ({ type: 'refused', code: 'INVALID', message: reason }),
-    })
-    await serve(
-      cluster,
-      BLOB_PROTOCOL,
-      blobRequestSchema,
-      async ({ hash }) => {
-        const data = await this.#c.store.blobs.get(hash)
-        return data ? { type: 'blob', data: data.toString('base64') } : { type: 'missing' }
-      },
-      { maxBytes: 1024, timeoutMs: 60_000, onInvalid: () => ({ type: 'missing' }) },
-    )
+    if (this.#c.cluster) await new ForwardTarget(this.#c, this.#init).start(this.#c.cluster)
   }
 
   /** The Runner of the activation service: runs `req` here or on the best peer. */
@@ -154,7 +129,7 @@ export class Placement {
         if (out.type === 'done') return out.record
         if (out.type === 'lost') {
           if (req.fn.annotations.retry !== true)
-            return this.#lostRecord(req, cand.peerId, out.message, explain)
+            return lostRecord(req, cand.peerId, out.message, explain, this.#c.clock.now(), self)
           this.#c.logger.warn(
             { activationId: req.activationId, peer: cand.peerId },
             'peer lost mid-flight; retrying (retry-safe)',
@@ -184,7 +159,7 @@ export class Placement {
     | { type: 'lost'; message: string }
   > {
     if (cand.peerId === this.#c.nodeId()) {
-      const refusal = this.#refusal(req.fn, cand.reason)
+      const refusal = refusalFor(this.#c.invoker, this.#c.draining(), req.fn, cand.reason)
       if (refusal) return { type: 'refused', code: refusal.code, message: refusal.message }
       const record = await this.#c.invoker.invoke({
         ...req,
@@ -195,24 +170,6 @@ export class Placement {
     const member = members.find((m) => m.peerId === cand.peerId)
     if (member) this.#optimistic.take(cand.peerId, member.seq, t, cand.reason === 'warm')
     return this.#forward(cand, req, explain)
-  }
-
-  /**
-   * A target's answer from its fresh state: an idle warm container is always taken; asked as
-   * `warm`, it refuses without one; as `load`, it refuses rather than evict another function's warm
-   * container; as `home` or `force`, it takes any room. (Measured in the simulator: evicting for
-   * load-fallback work cascades into cold starts; refusing and forcing only as a last pass does not.)
-   */
-  #refusal(fn: FunctionRecord, reason: Reason): FnError | null {
-    const inv = this.#c.invoker
-    if (this.#c.draining()) return errors.draining('the node is draining')
-    if (!inv.canAccept(fn)) return errors.nodeFull('no memory free for the container')
-    if (inv.hasIdleWarm(fn)) return null
-    if (reason === 'warm') return new FnError('NOT_WARM', 'no idle warm container', { status: 409 })
-    if (reason === 'load' && !inv.fitsWithoutEviction(fn)) {
-      return new FnError('WOULD_EVICT', 'only by evicting a warm container', { status: 409 })
-    }
-    return null
   }
 
   async #forward(
@@ -243,87 +200,6 @@ export class Placement {
         return { type: 'refused', code: 'UNREACHABLE', message: err.message }
       }
       return { type: 'lost', message: (err as Error).message }
-    }
-  }
-
-  /** A target's side: accept or refuse at once from fresh local state, then run. */
-  async #accept(req: ForwardRequest, signal: AbortSignal): Promise<ForwardResponse> {
-    if (req.hops > MAX_HOPS) return { type: 'refused', code: 'HOPS', message: 'too many hops' }
-    const refusal = this.#refusal(req.fn, req.explain.reason)
-    if (refusal) return { type: 'refused', code: refusal.code, message: refusal.message }
-    await this.#c.store.functions.write(req.fn)
-    let code: Buffer | null = null
-    if (req.fn.codeHash) {
-      code = await this.#c.store.blobs.get(req.fn.codeHash)
-      if (!code) code = await this.#fetchBlob(req.explain.receivedBy, req.fn.codeHash, signal)
-      if (!code)
-        return { type: 'refused', code: 'CODE_MISSING', message: `code ${req.fn.codeHash} not found` }
-    }
-    const record = await this.#c.invoker.invoke({
-      fn: req.fn,
-      code,
-      params: req.params,
-      activationId: req.activationId,
-      deadline: req.deadline,
-      signal,
-      extraAnnotations: [{ key: 'placement', value: req.explain }],
-    })
-    await this.#c.keepRecord(record)
-    return { type: 'done', record }
-  }
-
-  /** Fetches a code blob from a peer and verifies its hash before storing it. */
-  async #fetchBlob(peerId: string, hash: string, signal: AbortSignal): Promise<Buffer | null> {
-    const res = await call(this.#c.cluster!, peerId, BLOB_PROTOCOL, { hash }, blobResponseSchema, {
-      signal,
-      maxBytes: this.#init.maxBlobBytes,
-    }).catch((err: unknown) => {
-      this.#c.logger.warn({ err, peerId, hash }, 'blob fetch failed')
-      return null
-    })
-    if (res?.type !== 'blob') return null
-    const data = Buffer.from(res.data, 'base64')
-    if (sha256(data) !== hash) {
-      this.#c.logger.warn({ peerId, hash }, 'blob from peer does not match its hash: dropped')
-      return null
-    }
-    await this.#c.store.blobs.put(data, hash)
-    return data
-  }
-
-  #lostRecord(req: RunArgs, peerId: string, message: string, explain: PlacementExplain): ActivationRecord {
-    const now = Date.now()
-    const status = 'whisk internal error' as const
-    return {
-      activationId: req.activationId,
-      namespace: req.fn.namespace,
-      name: req.fn.name,
-      version: owVersion(req.fn.version),
-      subject: req.fn.namespace,
-      start: now,
-      end: now,
-      duration: 0,
-      statusCode: statusCode(status),
-      response: {
-        status,
-        statusCode: statusCode(status),
-        success: false,
-        result: {
-          error: `node ${peerId} was lost while running the activation (${message}); the function is not marked retry-safe (annotation retry true), so it was not retried`,
-        },
-      },
-      logs: [],
-      annotations: [
-        { key: 'path', value: `${req.fn.namespace}/${req.fn.name}` },
-        { key: 'kind', value: req.fn.kind },
-        { key: 'limits', value: req.fn.limits },
-        { key: 'placement', value: { ...explain, lostNode: peerId } },
-      ],
-      publish: false,
-      node: peerId,
-      cold: false,
-      hlc: this.#c.clock.now(),
-      origin: this.#c.nodeId(),
     }
   }
 }

@@ -1,0 +1,27 @@
+import { errors, FnError } from '../errors.ts'
+import type { FunctionRecord } from '../store/index.ts'
+import type { Reason } from './choose.ts'
+import type { LocalInvoker } from './service.ts'
+
+/**
+ * A target's answer from its fresh state, or null to accept: an idle warm container is always
+ * taken; asked as `warm`, it refuses without one; as `load`, it refuses rather than evict another
+ * function's warm container; as `home` or `force`, it takes any room. (Measured in the simulator:
+ * evicting for load-fallback work cascades into cold starts; refusing, then forcing only on a
+ * last pass, does not — docs/performance.md.)
+ */
+export function refusalFor(
+  inv: LocalInvoker,
+  draining: boolean,
+  fn: FunctionRecord,
+  reason: Reason,
+): FnError | null {
+  if (draining) return errors.draining('the node is draining')
+  if (!inv.canAccept(fn)) return errors.nodeFull('no memory free for the container')
+  if (inv.hasIdleWarm(fn)) return null
+  if (reason === 'warm') return new FnError('NOT_WARM', 'no idle warm container', { status: 409 })
+  if (reason === 'load' && !inv.fitsWithoutEviction(fn)) {
+    return new FnError('WOULD_EVICT', 'only by evicting a warm container', { status: 409 })
+  }
+  return null
+}
