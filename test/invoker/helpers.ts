@@ -10,6 +10,7 @@ import { silentLogger } from '../../agent/log.ts'
 import { HybridClock } from '../../agent/store/hlc.ts'
 import { DEFAULT_LIMITS, type FunctionRecord, type Limits } from '../../agent/store/types.ts'
 import { imageFor } from '../../runtimes/build/index.ts'
+import { removeContainersOf } from '../helpers/agent-process.ts'
 import { ensureBlackboxImage } from './fixtures/images.ts'
 
 export const docker = new Dockerode()
@@ -55,17 +56,7 @@ export async function makeInvoker(
   }
 }
 
-export async function removeContainersOf(nodeId: string): Promise<void> {
-  const list = await docker.listContainers({ all: true, filters: { label: [`fnagent.node=${nodeId}`] } })
-  await Promise.all(
-    list.map((c) =>
-      docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => {}),
-    ),
-  )
-}
+export { removeContainersOf }
 
 export async function containersOf(nodeId: string): Promise<Dockerode.ContainerInfo[]> {
   return docker.listContainers({ all: true, filters: { label: [`fnagent.node=${nodeId}`] } })
