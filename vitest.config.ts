@@ -8,6 +8,7 @@ export default defineConfig({
     hookTimeout: 300_000,
     pool: 'forks',
     maxWorkers: 2,
-    reporters: ['default', 'hanging-process'],
+    reporters: ['default', 'hanging-process', 'json'],
+    outputFile: { json: '.ci/test-results.json' },
   },
 })
