@@ -1,17 +1,13 @@
 import { type ActivationRecord, type KeyValue, owVersion } from '../store/types.ts'
+import type { ActivationOutcome } from './activation.ts'
 import type { InvokeRequest } from './index.ts'
-import { type Response, response } from './result.ts'
+import { response } from './result.ts'
 
 /** How the activation got its container (annotation `start`). */
 export type StartKind = 'warm' | 'prewarmed' | 'cold'
 
-export interface Outcome {
-  response: Response
-  logs: string[]
-  start: number
-  end: number
-  initTime?: number
-  timedOut: boolean
+/** What an activation produced (activation.ts), plus how it got its container. */
+export interface Outcome extends Omit<ActivationOutcome, 'reusable'> {
   startKind: StartKind
   /** Received → container ready, ms. */
   waitTime: number
