@@ -3,15 +3,23 @@ import { isCandidate, type PlacementMember, type PlacementTarget, scoreMember } 
 
 /**
  * The ordered list of nodes to try for one invocation. Every agent computes it the same way
- * from its own view, without talking:
+ * from its own view, without talking. The spine is the function's rendezvous ranking over live
+ * members: a consistent spill order, so that when a function's containers are all busy the new
+ * one lands where every other agent will look next, and a popular function's warm containers
+ * gather on its first few ranked nodes, as many as its demand needs.
  *
- *   1. `warm`: members the view shows with an idle warm container of this function version;
- *   2. `home`: the function's home nodes, by rendezvous hashing over live members, so that
- *      repeated invocations converge on the same few nodes and find them warm;
- *   3. `load`: the rest, ordered by the better-of-d-random-choices on the score (not greedy:
- *      agents deciding from the same stale view must not all pile onto the same node).
+ *   1. `warm`: up to `warm` members the view shows with a container of this function version
+ *      (busy ones count: the view cannot tell), the best of `d` random picks on the score, so that
+ *      agents deciding from the same stale view spread over them;
+ *   2. `home`: the other members the view shows warm among the function's first ranked nodes, in
+ *      rank order (asked as homes: a free slot there may take it cold without evicting);
+ *   3. `home`: the next `homes` ranked nodes the view does not show warm: where the function
+ *      spills, in the same order on every agent;
+ *   4. `load`: the best of `d` among the `window` ranked nodes after those, so that fallback work
+ *      still lands where the next agent may look.
  *
- * The sender walks the list; each target accepts or refuses at once from its own fresh state.
+ * The sender walks the list; each target accepts or refuses at once from its own fresh state
+ * (refusal.ts).
  */
 
 export type Reason = 'warm' | 'home' | 'load' | 'force'
@@ -23,8 +31,12 @@ export interface Candidate {
 }
 
 export interface ChooseOptions {
-  /** Home nodes per function. */
+  /** Warm members tried first, picked best-of-d from the view. */
+  warm: number
+  /** Ranked nodes past the ones the view shows warm (the spill frontier). */
   homes: number
+  /** Ranked nodes after the homes the load fallback picks from. */
+  window: number
   /** d of the power-of-d choices. */
   d: number
   /** Longest list returned (bounds the attempts). */
@@ -32,7 +44,14 @@ export interface ChooseOptions {
   random: () => number
 }
 
-export const CHOOSE_DEFAULTS: ChooseOptions = { homes: 1, d: 2, maxCandidates: 6, random: Math.random }
+export const CHOOSE_DEFAULTS: ChooseOptions = {
+  warm: 3,
+  homes: 3,
+  window: 6,
+  d: 2,
+  maxCandidates: 12,
+  random: Math.random,
+}
 
 /** Orders `pool` by repeatedly taking the best of `d` random picks. */
 function powerOfD<T>(pool: T[], score: (x: T) => number, d: number, random: () => number, take: number): T[] {
@@ -56,10 +75,25 @@ export function chooseCandidates(
   opts: Partial<ChooseOptions> = {},
 ): Candidate[] {
   const o = { ...CHOOSE_DEFAULTS, ...opts }
-  const alive = members.filter((m) => m.state === 'alive')
-  const usable = alive.filter((m) => isCandidate(m, t))
-  const scores = new Map(usable.map((m) => [m.peerId, scoreMember(m, t).score]))
-  const score = (m: PlacementMember) => scores.get(m.peerId) ?? Number.NEGATIVE_INFINITY
+  const alive: string[] = []
+  const usable = new Map<string, PlacementMember>()
+  const warm: PlacementMember[] = []
+  for (const m of members) {
+    if (m.state !== 'alive') continue
+    alive.push(m.peerId)
+    if (!isCandidate(m, t)) continue
+    usable.set(m.peerId, m)
+    if ((m.warm[t.warmKey] ?? 0) > 0) warm.push(m)
+  }
+  const scores = new Map<PlacementMember, number>()
+  const score = (m: PlacementMember) => {
+    let s = scores.get(m)
+    if (s === undefined) {
+      s = scoreMember(m, t).score
+      scores.set(m, s)
+    }
+    return s
+  }
   const out: Candidate[] = []
   const seen = new Set<string>()
   const push = (m: PlacementMember, reason: Reason) => {
@@ -67,22 +101,14 @@ export function chooseCandidates(
     seen.add(m.peerId)
     out.push({ peerId: m.peerId, reason, score: score(m) })
   }
-  const homes = rendezvous(
-    t.homeKey,
-    alive.map((m) => m.peerId),
-    o.homes,
-  )
-  const isHome = new Set(homes)
-  // A warm node that is also a home may take the invocation cold when its warm container is busy.
-  const warm = usable.filter((m) => (m.warm[t.warmKey] ?? 0) > 0)
-  for (const m of powerOfD(warm, score, o.d, o.random, warm.length))
-    push(m, isHome.has(m.peerId) ? 'home' : 'warm')
-  const byId = new Map(usable.map((m) => [m.peerId, m]))
-  for (const id of homes) {
-    const m = byId.get(id)
-    if (m) push(m, 'home')
-  }
-  const rest = usable.filter((m) => !seen.has(m.peerId))
-  for (const m of powerOfD(rest, score, o.d, o.random, o.maxCandidates)) push(m, 'load')
+  const isWarm = new Set(warm.map((m) => m.peerId))
+  // The ranking down to `homes + window` usable nodes past the warm ones (full nodes rank too).
+  const ranked = rendezvous(t.homeKey, alive, warm.length + o.homes + o.window).filter((id) => usable.has(id))
+  const cold = ranked.filter((id) => !isWarm.has(id))
+  for (const m of powerOfD(warm, score, o.d, o.random, o.warm)) push(m, 'warm')
+  for (const id of ranked) if (isWarm.has(id)) push(usable.get(id)!, 'home')
+  for (const id of cold.slice(0, o.homes)) push(usable.get(id)!, 'home')
+  const window = cold.slice(o.homes).map((id) => usable.get(id)!)
+  for (const m of powerOfD(window, score, o.d, o.random, o.window)) push(m, 'load')
   return out
 }

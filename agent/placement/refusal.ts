@@ -5,10 +5,11 @@ import type { LocalInvoker } from './service.ts'
 
 /**
  * A target's answer from its fresh state, or null to accept: an idle warm container is always
- * taken; asked as `warm`, it refuses without one; as `load`, it refuses rather than evict another
- * function's warm container; as `home` or `force`, it takes any room. (Measured in the simulator:
- * evicting for load-fallback work cascades into cold starts; refusing, then forcing only on a
- * last pass, does not — docs/performance.md.)
+ * taken; asked as `warm`, it refuses without one; as `home` or `load`, it takes the work cold only
+ * when that evicts no other function's warm container; as `force` (the sender's last pass), it
+ * takes any room. (Measured in the simulator: evicting on the first pass, even on a home node,
+ * cascades into cold starts; refusing, then forcing only on a last pass, does not —
+ * docs/performance.md.)
  */
 export function refusalFor(
   inv: LocalInvoker,
@@ -20,7 +21,7 @@ export function refusalFor(
   if (!inv.canAccept(fn)) return errors.nodeFull('no memory free for the container')
   if (inv.hasIdleWarm(fn)) return null
   if (reason === 'warm') return new FnError('NOT_WARM', 'no idle warm container', { status: 409 })
-  if (reason === 'load' && !inv.fitsWithoutEviction(fn)) {
+  if (reason !== 'force' && !inv.fitsWithoutEviction(fn)) {
     return new FnError('WOULD_EVICT', 'only by evicting a warm container', { status: 409 })
   }
   return null

@@ -3,7 +3,7 @@ import { errors } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import type { ActivationRecord, FunctionRecord, Store } from '../store/index.ts'
-import { type Candidate, chooseCandidates } from './choose.ts'
+import { type Candidate, CHOOSE_DEFAULTS, type ChooseOptions, chooseCandidates } from './choose.ts'
 import { lostRecord } from './lost.ts'
 import {
   FORWARD_PROTOCOL,
@@ -54,18 +54,18 @@ export interface PlacementComponents {
   draining: () => boolean
 }
 
-export interface PlacementInit {
-  homes: number
-  d: number
-  maxCandidates: number
+/** The candidate list's tunables (choose.ts), and the forwarding limit. */
+export interface PlacementInit extends Omit<ChooseOptions, 'random'> {
   /** Largest forwarding message (code travels separately, by hash). */
   maxMessageBytes: number
 }
 
 export const PLACEMENT_DEFAULTS: PlacementInit = {
-  homes: 1,
-  d: 2,
-  maxCandidates: 6,
+  warm: CHOOSE_DEFAULTS.warm,
+  homes: CHOOSE_DEFAULTS.homes,
+  window: CHOOSE_DEFAULTS.window,
+  d: CHOOSE_DEFAULTS.d,
+  maxCandidates: CHOOSE_DEFAULTS.maxCandidates,
   maxMessageBytes: 4 * 1024 * 1024,
 }
 
@@ -136,6 +136,7 @@ export class Placement {
           )
         }
         refusals.push(`${short(cand.peerId)}${cand.peerId === self ? ' (this node)' : ''}: ${out.message}`)
+        if (out.type === 'refused') this.#optimistic.release(cand.peerId, t)
         if (out.type === 'refused' && (out.code === 'NOT_WARM' || out.code === 'WOULD_EVICT')) soft.push(c)
       }
       pass = soft

@@ -1,6 +1,12 @@
-import { type Candidate, chooseCandidates } from '../../agent/placement/choose.ts'
+import {
+  type Candidate,
+  type ChooseOptions,
+  chooseCandidates,
+  type Reason,
+} from '../../agent/placement/choose.ts'
 import { OptimisticView } from '../../agent/placement/optimistic.ts'
 import type { PlacementMember, PlacementTarget } from '../../agent/placement/score.ts'
+import { PLACEMENT_DEFAULTS } from '../../agent/placement/service.ts'
 import type { SimCluster, SimNode } from './cluster.ts'
 
 /** Where one arrival goes: the node that runs it, or queues it when it is full; plus refusals seen. */
@@ -75,28 +81,30 @@ export function sharding(c: SimCluster, r: () => number): Policy {
 
 type Member = PlacementMember & { seq: number }
 
-/**
- * What a target decides from its own fresh state (mirrors the agent's acceptance): an idle warm
- * container is always taken; a home takes it cold when it has a free slot; a load-fallback target
- * only when no warm container of another function must be evicted for it.
- */
-export function acceptRule(c: SimCluster, node: SimNode, fn: number, now: number, reason: string): boolean {
-  if (!c.hasRoom(node)) return false
-  if (c.hasIdle(node, fn, now)) return true
-  if (reason === 'warm') return false
-  if (reason === 'home' || reason === 'force') return true
-  return node.busy + node.idle.length < c.slots
+/** What a target answers from its own fresh state: null to accept (mirrors agent/placement/refusal.ts). */
+export function acceptRule(
+  c: SimCluster,
+  node: SimNode,
+  fn: number,
+  now: number,
+  reason: Reason,
+): null | 'NODE_FULL' | 'NOT_WARM' | 'WOULD_EVICT' {
+  if (!c.hasRoom(node)) return 'NODE_FULL'
+  if (c.hasIdle(node, fn, now)) return null
+  if (reason === 'warm') return 'NOT_WARM'
+  if (reason !== 'force' && node.busy + node.idle.length >= c.slots) return 'WOULD_EVICT'
+  return null
 }
 
 /**
  * fnagent: each receiver orders candidates from its own (heartbeat-stale) gossip view with the real
- * placement code, and each target accepts or refuses from its fresh state.
+ * placement code, walks them as `Placement.run` does, and each target accepts or refuses from its
+ * fresh state.
  */
-export function fnagent(c: SimCluster, r: () => number, opts: { heartbeatMs: number }): Policy {
+export function fnagent(c: SimCluster, r: () => number, choose: Partial<ChooseOptions> = {}): Policy {
   const views: Member[] = c.nodes.map((n) => snapshot(c, n, 0, 0))
   const optimistic = c.nodes.map(() => new OptimisticView())
   const seqs = c.nodes.map(() => 0)
-  void opts
   return {
     name: 'fnagent',
     heartbeat(node, now) {
@@ -110,28 +118,32 @@ export function fnagent(c: SimCluster, r: () => number, opts: { heartbeatMs: num
         homeKey: fnKey(fn),
         memoryMiB: 256,
       }
-      const members = optimistic[receiver]!.apply(
-        views.map((v, i) => (i === receiver ? { ...v, self: true } : v)),
-      )
-      const cands: Candidate[] = chooseCandidates(members, t, { random: r })
+      const self = c.nodes[receiver]!.id
+      const members = optimistic[receiver]!.apply(views)
+      const me = members[receiver]!
+      members[receiver] = { ...me, self: true }
+      let cands = chooseCandidates(members, t, { ...PLACEMENT_DEFAULTS, ...choose, random: r })
+      if (!cands.some((x) => x.peerId === self))
+        cands = [...cands, { peerId: self, reason: 'load', score: 0 }]
       let refusals = 0
-      for (const cand of cands) {
-        const node = c.nodes[Number(cand.peerId.slice(5))]!
-        const accept = acceptRule(c, node, fn, now, cand.reason)
-        if (accept) {
-          optimistic[receiver]!.take(cand.peerId, views[node.idx]!.seq, t, cand.reason === 'warm')
-          return { node, refusals }
+      // First pass on each target's own terms; then, once, forced, the ones that refused only to
+      // keep their warm containers (as Placement.run).
+      let pass = cands
+      for (const forced of [false, true]) {
+        const soft: Candidate[] = []
+        for (const cand of pass) {
+          const node = c.nodes[Number(cand.peerId.slice(5))]!
+          const reason: Reason = forced ? 'force' : cand.reason
+          const remote = node.idx !== receiver
+          if (remote) optimistic[receiver]!.take(cand.peerId, views[node.idx]!.seq, t)
+          const refusal = acceptRule(c, node, fn, now, reason)
+          if (refusal === null) return { node, refusals }
+          if (remote) optimistic[receiver]!.release(cand.peerId, t)
+          refusals++
+          if (refusal === 'NOT_WARM' || refusal === 'WOULD_EVICT') soft.push(cand)
         }
-        refusals++
-      }
-      // Everyone refused on its own terms: a second pass takes any free slot, cold (as the agent).
-      for (const cand of cands) {
-        const node = c.nodes[Number(cand.peerId.slice(5))]!
-        if (acceptRule(c, node, fn, now, 'force')) {
-          optimistic[receiver]!.take(cand.peerId, views[node.idx]!.seq, t, false)
-          return { node, refusals }
-        }
-        refusals++
+        pass = soft
+        if (pass.length === 0) break
       }
       // Still nothing: wait in the FIFO of the less busy of two random nodes (the agent answers
       // NODE_FULL and the caller retries). Not the least busy of all: every agent would pick it.

@@ -1,3 +1,4 @@
+import type { ChooseOptions } from '../../agent/placement/choose.ts'
 import { SimCluster, type SimNode } from './cluster.ts'
 import { EventHeap, percentile, rng } from './heap.ts'
 import { fnagent, omniscient, type Policy, random, roundRobin, sharding } from './policies.ts'
@@ -45,7 +46,13 @@ type Ev =
   | { at: number; kind: 'finish'; node: SimNode; fn: number }
   | { at: number; kind: 'beat'; node: SimNode }
 
-export function simulate(policyName: string, o: SimOptions, trace: Arrival[]): SimResult {
+/** Runs one policy over `trace`; `choose` overrides the agent's candidate tunables (for measuring). */
+export function simulate(
+  policyName: string,
+  o: SimOptions,
+  trace: Arrival[],
+  choose: Partial<ChooseOptions> = {},
+): SimResult {
   const c = new SimCluster(o.nodes, o.slotsPerNode, o.keepAliveMs)
   const r = rng(o.seed + 1)
   const policy: Policy =
@@ -57,7 +64,7 @@ export function simulate(policyName: string, o: SimOptions, trace: Arrival[]): S
           ? roundRobin(c)
           : policyName === 'openwhisk-sharding'
             ? sharding(c, r)
-            : fnagent(c, r, { heartbeatMs: o.heartbeatMs })
+            : fnagent(c, r, choose)
   const heap = new EventHeap<Ev>()
   for (const a of trace) heap.push({ at: a.at, kind: 'arrive', a })
   // Heartbeats as the agent sends them (agent/cluster/heartbeat.ts): every `period`, and brought

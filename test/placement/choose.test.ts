@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { chooseCandidates } from '../../agent/placement/choose.ts'
+import { CHOOSE_DEFAULTS, chooseCandidates } from '../../agent/placement/choose.ts'
 import { OptimisticView } from '../../agent/placement/optimistic.ts'
 import { rendezvous } from '../../agent/placement/rendezvous.ts'
 import { type PlacementMember, type PlacementTarget, scoreMember } from '../../agent/placement/score.ts'
@@ -61,7 +61,7 @@ describe('placement candidates', () => {
       { random: rng(99) },
     ).filter((c) => c.reason === 'home')
     expect(a.map((c) => c.peerId)).toEqual(b.map((c) => c.peerId))
-    expect(a.map((c) => c.peerId)).toEqual(rendezvous('guest/hello', ids, 1))
+    expect(a.map((c) => c.peerId)).toEqual(rendezvous('guest/hello', ids, CHOOSE_DEFAULTS.homes))
   })
 
   it('skips dead, left and full nodes', () => {
@@ -96,14 +96,78 @@ describe('placement candidates', () => {
     expect(warm > pre && pre > cached && cached > plain && plain > busy).toBe(true)
   })
 
-  it('counts work sent to a peer against its slots until its next heartbeat', () => {
+  it('spills in the same ranked order on every agent: past the nodes the view shows warm', () => {
+    const many = Array.from({ length: 50 }, (_, i) => `node-${i}`)
+    const rank = rendezvous('guest/hello', many, 50)
+    // The function's first four ranked nodes hold its containers (busy ones count).
+    const warmIds = new Set(rank.slice(0, 4))
+    const view = many.map((id) => member(id, warmIds.has(id) ? { warm: { 'guest/hello@1': 2 } } : {}))
+    const lists = [rng(1), rng(2), rng(3)].map((r) => chooseCandidates(view, t, { random: r }))
+    for (const c of lists) {
+      expect(c.slice(0, 4).every((x) => warmIds.has(x.peerId))).toBe(true)
+      const homes = c.filter((x) => x.reason === 'home' && !warmIds.has(x.peerId)).map((x) => x.peerId)
+      expect(homes).toEqual(rank.slice(4, 4 + CHOOSE_DEFAULTS.homes))
+      // The load fallback stays inside the function's ranked window, not anywhere in the cluster.
+      const window = new Set(
+        rank.slice(4 + CHOOSE_DEFAULTS.homes, 4 + CHOOSE_DEFAULTS.homes + CHOOSE_DEFAULTS.window),
+      )
+      for (const x of c.filter((y) => y.reason === 'load')) expect(window.has(x.peerId)).toBe(true)
+      expect(c.length).toBeLessThanOrEqual(CHOOSE_DEFAULTS.maxCandidates)
+    }
+    // A full ranked node is skipped, and the frontier moves one further.
+    const full = rank[4]!
+    const c = chooseCandidates(
+      view.map((m) => (m.peerId === full ? { ...m, capacity: { ...m.capacity, freeSlots: 0 } } : m)),
+      t,
+      { random: rng(1) },
+    )
+    expect(c.map((x) => x.peerId)).not.toContain(full)
+    expect(c.filter((x) => x.reason === 'home' && !warmIds.has(x.peerId)).map((x) => x.peerId)).toEqual(
+      rank.slice(5, 5 + CHOOSE_DEFAULTS.homes),
+    )
+  })
+
+  it('tries a few warm nodes picked best-of-d first, then the rest of them in rank order', () => {
+    const many = Array.from({ length: 40 }, (_, i) => `node-${i}`)
+    const view = many.map((id) => member(id, { warm: { 'guest/hello@1': 1 } }))
+    const rank = rendezvous('guest/hello', many, 40)
+    const firsts = new Set<string>()
+    const r = rng(5)
+    for (let i = 0; i < 50; i++) {
+      const c = chooseCandidates(view, t, { random: r })
+      expect(c.slice(0, CHOOSE_DEFAULTS.warm).every((x) => x.reason === 'warm')).toBe(true)
+      firsts.add(c[0]!.peerId)
+      const rest = c.slice(CHOOSE_DEFAULTS.warm).map((x) => x.peerId)
+      expect(rest).toEqual(rank.filter((id) => rest.includes(id)))
+    }
+    // Agents deciding from the same view do not all try the same warm node first.
+    expect(firsts.size).toBeGreaterThan(10)
+  })
+
+  it('counts work sent to a peer against its slots, and the peer as warm, until its next heartbeat', () => {
     const view = new OptimisticView()
-    const m = member('node-1', { warm: { 'guest/hello@1': 1 } }, { freeSlots: 2 })
-    view.take('node-1', 1, t, true)
+    const m = member('node-1', {}, { freeSlots: 2 })
+    view.take('node-1', 1, t)
     const [after] = view.apply([m])
     expect(after?.capacity.freeSlots).toBe(1)
-    expect(after?.warm['guest/hello@1']).toBe(0)
+    expect(after?.warm['guest/hello@1']).toBe(1)
     const [fresh] = view.apply([{ ...m, seq: 2 }])
     expect(fresh?.capacity.freeSlots).toBe(2)
+    expect(fresh?.warm['guest/hello@1']).toBeUndefined()
+  })
+
+  it('forgets work a peer refused', () => {
+    const view = new OptimisticView()
+    const m = member('node-1', {}, { freeSlots: 2 })
+    view.take('node-1', 1, t)
+    view.take('node-1', 1, t)
+    view.release('node-1', t)
+    const [one] = view.apply([m])
+    expect(one?.capacity.freeSlots).toBe(1)
+    expect(one?.warm['guest/hello@1']).toBe(1)
+    view.release('node-1', t)
+    const [none] = view.apply([m])
+    expect(none?.capacity.freeSlots).toBe(2)
+    expect(none?.warm['guest/hello@1']).toBeUndefined()
   })
 })
