@@ -171,9 +171,9 @@ export class Agent {
     this.#started.push({ name: 'replication', stop: () => replication.stop() })
     // After the answer has gone out: the push (handoff bookkeeping, encoding, streams) is not the
     // caller's latency.
-    const replicate = (record: ActivationRecord) => {
+    const replicate = (record: ActivationRecord, holders?: readonly string[]) => {
       setImmediate(() => {
-        replication.activationStored(record).catch((err: unknown) => {
+        replication.activationStored(record, undefined, holders).catch((err: unknown) => {
           this.#logger.warn(
             { err, activationId: record.activationId },
             'replicating the record failed; anti-entropy will repair it',
@@ -200,9 +200,9 @@ export class Agent {
           },
         },
         cluster: this.cluster as PlacementCluster | null,
-        keepRecord: async (record) => {
+        keepRecord: async (record, receivedBy) => {
           await store.activations.put(record)
-          replicate(record)
+          replicate(record, [receivedBy])
         },
         loadCode: (fn, signal) => replication.code(fn, signal),
         draining: () => this.#state !== 'running',
@@ -210,6 +210,7 @@ export class Agent {
       {},
     )
     await this.placement.start()
+    this.#started.push({ name: 'placement', stop: () => this.placement.stop() })
 
     this.activations = new ActivationService(
       {

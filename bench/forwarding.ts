@@ -109,4 +109,9 @@ export async function benchForwarding(): Promise<Record<string, unknown>> {
   }
 }
 
-if (import.meta.main) console.log(JSON.stringify(await benchForwarding(), null, 2))
+if (import.meta.main) {
+  // `node bench/forwarding.ts latency [N]`: the latency half alone (N invocations per path).
+  const [what, n] = process.argv.slice(2)
+  const out = what === 'latency' ? await latency(Number(n) || 200) : await benchForwarding()
+  console.log(JSON.stringify(out, null, 2))
+}

@@ -1,3 +1,4 @@
+import { cpus } from 'node:os'
 import si from 'systeminformation'
 import type { Logger } from '../log.ts'
 import { quantizeCapacity } from './delta.ts'
@@ -9,14 +10,18 @@ type Machine = Pick<Capacity, 'cpus' | 'load' | 'memTotalMiB' | 'memFreeMiB'>
 const MiB = 1024 * 1024
 
 /**
- * The machine's CPU count, CPU load (percent busy since the previous sample) and memory, from
- * `systeminformation`, sampled at most every `sampleMs` (a heartbeat reads the cached sample).
+ * The machine's CPU count, CPU load (percent busy since the previous sample) and memory, sampled at
+ * most every `sampleMs` (a heartbeat reads the cached sample). Memory comes from `systeminformation`
+ * (an asynchronous read of /proc/meminfo); CPU busy time from `os.cpus()` deltas, because
+ * `si.currentLoad()` runs `cat /proc/stat` through a blocking `execSync`, which stalled the event
+ * loop (and every invocation in flight) for milliseconds at each sample.
  */
 export class CapacitySampler {
   readonly #logger: Logger
   readonly #sampleMs: number
   #machine: Machine = { cpus: 1, load: 0, memTotalMiB: 0, memFreeMiB: 0 }
   #sampledAt = 0
+  #cpuTimes = cpuTimes()
   #sampling: Promise<void> | undefined
 
   constructor(components: { logger: Logger }, init: { sampleMs: number }) {
@@ -42,12 +47,28 @@ export class CapacitySampler {
 
   async #take(): Promise<void> {
     this.#sampledAt = Date.now()
-    const [load, mem] = await Promise.all([si.currentLoad(), si.mem()])
+    const mem = await si.mem()
+    const now = cpuTimes()
+    const total = now.total - this.#cpuTimes.total
+    const load = total > 0 ? (100 * (now.busy - this.#cpuTimes.busy)) / total : 0
+    this.#cpuTimes = now
     this.#machine = {
-      cpus: Math.max(1, load.cpus.length),
-      load: Number.isFinite(load.currentLoad) ? load.currentLoad : 0,
+      cpus: Math.max(1, now.count),
+      load: Number.isFinite(load) ? Math.min(100, Math.max(0, load)) : 0,
       memTotalMiB: mem.total / MiB,
       memFreeMiB: mem.available / MiB,
     }
   }
+}
+
+/** Busy and total CPU time of the machine so far (ms, summed over cores). */
+function cpuTimes(): { count: number; busy: number; total: number } {
+  let busy = 0
+  let total = 0
+  const all = cpus()
+  for (const { times: t } of all) {
+    busy += t.user + t.nice + t.sys + t.irq
+    total += t.user + t.nice + t.sys + t.irq + t.idle
+  }
+  return { count: all.length, busy, total }
 }

@@ -27,6 +27,8 @@ import type { Capacity } from './messages.ts'
 import type { ClusterOptions } from './options.ts'
 import { ClusterService } from './service.ts'
 
+export { RpcChannels, type ServeChannelOptions, serveChannel } from './channel.ts'
+export type { ByteMeter } from './frames.ts'
 export {
   clusterKeyErrors,
   generateClusterKey,
@@ -35,6 +37,7 @@ export {
   writeClusterKey,
 } from './keys.ts'
 export { CLUSTER_DEFAULTS, type ClusterOptions, clusterOptionsSchema } from './options.ts'
+export { call, type RpcDialer, RpcError, type RpcServer, serve } from './rpc.ts'
 export type { Capacity, LocalState, MemberState, PeerBook, Stream, StreamHandler }
 
 export interface MemberView {
@@ -134,8 +137,13 @@ export class Cluster {
   }
 
   /** Opens a stream to a member, dialling it from its gossiped addresses when not connected. */
-  dialProtocol(peerId: string, protocol: string, signal: AbortSignal): Promise<Stream> {
-    return this.#svc.dialProtocol(peerId, protocol, signal)
+  dialProtocol(
+    peerId: string,
+    protocol: string,
+    signal: AbortSignal,
+    opts?: { negotiateFully?: boolean },
+  ): Promise<Stream> {
+    return this.#svc.dialProtocol(peerId, protocol, signal, opts)
   }
 
   /** The local state changed (warm inventory, say): publish a heartbeat soon. */

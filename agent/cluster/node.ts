@@ -6,6 +6,7 @@ import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import { coalescedWrites } from './coalesce.ts'
 import { type GossipServiceInit, gossipService } from './gossip.ts'
 import { patchPnetCipher } from './pnet-patch.ts'
 
@@ -31,7 +32,7 @@ export function createNode(init: NodeInit) {
     privateKey: init.privateKey,
     addresses: { listen: init.listen, announce: init.announce },
     transports: [tcp()],
-    connectionProtector: preSharedKey({ psk: init.clusterKey }),
+    connectionProtector: coalescedWrites(preSharedKey({ psk: init.clusterKey })),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: {

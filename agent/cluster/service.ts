@@ -184,13 +184,25 @@ export class ClusterService {
     await this.#running().node.handle(protocol, handler)
   }
 
-  async dialProtocol(peerId: string, protocol: string, signal: AbortSignal): Promise<Stream> {
+  /**
+   * A stream of `protocol` to a member. By default the protocol is selected optimistically (its name
+   * travels with the first message: one round trip less; a peer that does not speak it fails the
+   * first read); `negotiateFully` waits for the peer's agreement, for long-lived streams.
+   */
+  async dialProtocol(
+    peerId: string,
+    protocol: string,
+    signal: AbortSignal,
+    opts: { negotiateFully?: boolean } = {},
+  ): Promise<Stream> {
     const { node } = this.#running()
     const m = this.#membership.get(peerId)
     const target = isConnected(node, peerId) || !m ? peerIdFromString(peerId) : peerAddrs(peerId, m.addrs)
     try {
-      // Optimistic protocol selection: the protocol name travels with the first message (one round trip less).
-      return await node.dialProtocol(target, protocol, { signal, negotiateFully: false })
+      return await node.dialProtocol(target, protocol, {
+        signal,
+        negotiateFully: opts.negotiateFully ?? false,
+      })
     } catch (err) {
       throw errors.peerUnreachable(`could not open ${protocol} to ${peerId}: ${(err as Error).message}`, {
         cause: err,

@@ -1,7 +1,10 @@
 import { z } from 'zod'
 import { activationRecordSchema, functionRecordSchema } from '../store/types.ts'
 
+/** One forwarded invocation per stream (kept so agents of the first release can still be reached). */
 export const FORWARD_PROTOCOL = '/fnagent/invoke/1.0.0'
+/** The same request and response, many per long-lived stream (agent/placement/channel.ts). */
+export const FORWARD_CHANNEL_PROTOCOL = '/fnagent/invoke/1.1.0'
 /** A forwarded invocation is never forwarded again past this many hops. */
 export const MAX_HOPS = 2
 

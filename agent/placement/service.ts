@@ -1,4 +1,5 @@
 import type { RunRequest } from '../activations/index.ts'
+import { call, RpcChannels, type RpcDialer, RpcError, type RpcServer } from '../cluster/index.ts'
 import { errors } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
@@ -6,6 +7,7 @@ import type { ActivationRecord, FunctionRecord, Store } from '../store/index.ts'
 import { type Candidate, CHOOSE_DEFAULTS, type ChooseOptions, chooseCandidates } from './choose.ts'
 import { lostRecord } from './lost.ts'
 import {
+  FORWARD_CHANNEL_PROTOCOL,
   FORWARD_PROTOCOL,
   type ForwardRequest,
   type ForwardResponse,
@@ -14,7 +16,6 @@ import {
 } from './messages.ts'
 import { OptimisticView } from './optimistic.ts'
 import { refusalFor } from './refusal.ts'
-import { call, type RpcDialer, RpcError, type RpcServer } from './rpc.ts'
 import type { PlacementMember, PlacementTarget } from './score.ts'
 import { ForwardTarget } from './target.ts'
 
@@ -47,8 +48,11 @@ export interface PlacementComponents {
   nodeId: () => string
   invoker: LocalInvoker
   cluster: PlacementCluster | null
-  /** Stores (and replicates) the record of an activation this node ran for a peer. */
-  keepRecord: (record: ActivationRecord) => Promise<void>
+  /**
+   * Stores (and replicates) the record of an activation this node ran for a peer; `receivedBy`
+   * gets it in the answer, so replication does not push it there.
+   */
+  keepRecord: (record: ActivationRecord, receivedBy: string) => Promise<void>
   /** The code of a function version: here, else fetched from a peer that has it (hash-checked). */
   loadCode: (fn: FunctionRecord, signal: AbortSignal) => Promise<Buffer | null>
   draining: () => boolean
@@ -89,15 +93,26 @@ export class Placement {
   readonly #c: PlacementComponents
   readonly #init: PlacementInit
   readonly #optimistic = new OptimisticView()
+  readonly #channels: RpcChannels | null
 
   constructor(components: PlacementComponents, init: Partial<PlacementInit> = {}) {
     this.#c = components
     this.#init = { ...PLACEMENT_DEFAULTS, ...init }
+    this.#channels = components.cluster
+      ? new RpcChannels(components.cluster, FORWARD_CHANNEL_PROTOCOL, {
+          maxBytes: this.#init.maxMessageBytes,
+        })
+      : null
   }
 
   /** Serves the forwarding protocol (the target side). */
   async start(): Promise<void> {
     if (this.#c.cluster) await new ForwardTarget(this.#c, this.#init).start(this.#c.cluster)
+  }
+
+  /** Ends the forwarding channels to peers; invocations still waiting on them fail as lost. */
+  async stop(): Promise<void> {
+    this.#channels?.closeAll()
   }
 
   /** The Runner of the activation service: runs `req` here or on the best peer. */
@@ -192,6 +207,15 @@ export class Placement {
       AbortSignal.timeout(Math.max(1000, req.deadline - Date.now())),
     ])
     try {
+      const channels = this.#channels!
+      if (channels.supports(cand.peerId)) {
+        try {
+          return await channels.call(cand.peerId, msg, forwardResponseSchema, signal)
+        } catch (err) {
+          if (!(err instanceof RpcError && err.unsupported)) throw err
+        }
+      }
+      // An agent of the first release: one stream per invocation.
       return await call(this.#c.cluster!, cand.peerId, FORWARD_PROTOCOL, msg, forwardResponseSchema, {
         signal,
         maxBytes: this.#init.maxMessageBytes,

@@ -1,4 +1,6 @@
+import { type RpcServer, serve, serveChannel } from '../cluster/index.ts'
 import {
+  FORWARD_CHANNEL_PROTOCOL,
   FORWARD_PROTOCOL,
   type ForwardRequest,
   type ForwardResponse,
@@ -6,14 +8,19 @@ import {
   MAX_HOPS,
 } from './messages.ts'
 import { refusalFor } from './refusal.ts'
-import { type RpcServer, serve } from './rpc.ts'
 import type { PlacementComponents, PlacementInit } from './service.ts'
 
 /**
- * The target side of forwarding: answers `/fnagent/invoke/1.0.0` at once with a refusal from its
- * fresh state, or runs the activation (fetching the code by hash when it lacks it) and answers
- * with the record, which it keeps and replicates.
+ * The target side of forwarding: answers at once with a refusal from its fresh state, or runs the
+ * activation (fetching the code by hash when it lacks it) and answers with the record, which it
+ * keeps and replicates. Served on the channel protocol (many requests per stream) and on the
+ * one-request-per-stream protocol of the first release.
  */
+/** Longest a forwarded activation may run here (the longest function timeout, plus margin). */
+const HANDLER_TIMEOUT_MS = 310_000
+/** Requests one sender may have running here at once; more are refused as BUSY (it tries elsewhere). */
+const MAX_INFLIGHT_PER_CHANNEL = 1024
+
 export class ForwardTarget {
   readonly #c: PlacementComponents
   readonly #init: PlacementInit
@@ -24,10 +31,28 @@ export class ForwardTarget {
   }
 
   async start(server: RpcServer): Promise<void> {
-    await serve(server, FORWARD_PROTOCOL, forwardRequestSchema, (req, signal) => this.#accept(req, signal), {
+    const accept = (req: ForwardRequest, signal: AbortSignal) => this.#accept(req, signal)
+    const common = {
       maxBytes: this.#init.maxMessageBytes,
-      timeoutMs: 310_000,
-      onInvalid: (reason) => ({ type: 'refused', code: 'INVALID', message: reason }),
+      timeoutMs: HANDLER_TIMEOUT_MS,
+      onInvalid: (reason: string): ForwardResponse => ({ type: 'refused', code: 'INVALID', message: reason }),
+    }
+    await serve(server, FORWARD_PROTOCOL, forwardRequestSchema, accept, common)
+    const onChannel = async (body: unknown, _from: string, signal: AbortSignal) => {
+      const req = forwardRequestSchema.safeParse(body)
+      if (!req.success) return common.onInvalid(req.error.issues[0]?.message ?? 'invalid request')
+      return accept(req.data, signal)
+    }
+    await serveChannel(server, FORWARD_CHANNEL_PROTOCOL, onChannel, {
+      maxBytes: common.maxBytes,
+      timeoutMs: common.timeoutMs,
+      maxInflight: MAX_INFLIGHT_PER_CHANNEL,
+      onBusy: (): ForwardResponse => ({
+        type: 'refused',
+        code: 'BUSY',
+        message: 'too many requests from this peer',
+      }),
+      logger: this.#c.logger,
     })
   }
 
@@ -53,7 +78,7 @@ export class ForwardTarget {
       signal,
       extraAnnotations: [{ key: 'placement', value: req.explain }],
     })
-    await this.#c.keepRecord(record)
+    await this.#c.keepRecord(record, req.explain.receivedBy)
     return { type: 'done', record }
   }
 }

@@ -107,7 +107,7 @@ export class ReplicationService {
     this.#own = new Ownership(this.#self(), [], this.#o.replicas)
     if (!cluster) return
     const now = () => clock.now()
-    const wire = new Wire(cluster, clock, this.#stats, this.#o.maxMessageBytes)
+    const wire = new Wire(cluster, clock, this.#stats, this.#o.maxMessageBytes, this.#log)
     this.#wire = wire
     const deps = { logger: this.#log, store: this.#c.store, wire, now, timeoutMs: this.#o.requestTimeoutMs }
     this.#blobs = new BlobReplication({
@@ -157,6 +157,7 @@ export class ReplicationService {
     if (this.#viewTimer) clearTimeout(this.#viewTimer)
     this.#viewTimer = null
     await this.#loop?.stop()
+    this.#wire?.close()
   }
 
   /** After a local create, update or delete: metadata to every live peer, code to the blob's owners. */
@@ -193,13 +194,17 @@ export class ReplicationService {
   async activationStored(
     record: ActivationRecord,
     waitReplicas = this.#o.waitReplicas,
+    /** Owners that already hold it (the node that received a forwarded invocation got it in the answer). */
+    holders: readonly string[] = [],
   ): Promise<{ copies: number }> {
     this.#actSet.changed(record.activationId)
     const pusher = this.#pusher
     if (!pusher) return { copies: 1 }
     const owners = this.#own.activationOwners(record.activationId)
     const self = this.#own.self
-    const pushes = owners.filter((p) => p !== self).map((p) => pusher.send(p, { act: record }))
+    const pushes = owners
+      .filter((p) => p !== self && !holders.includes(p))
+      .map((p) => pusher.send(p, { act: record }))
     this.#track(pushes)
     if (!owners.includes(self)) {
       Promise.all(pushes)

@@ -1,20 +1,31 @@
-import type { Connection, Stream } from '@libp2p/interface'
+import type { Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { z } from 'zod'
+import {
+  type MemberView,
+  RpcChannels,
+  type RpcDialer,
+  RpcError,
+  type RpcServer,
+  serveChannel,
+} from '../cluster/index.ts'
+import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
-import { type ErrorAnswer, errorSchema, REPL_PROTOCOL, type Request, requestSchema } from './messages.ts'
+import {
+  type ErrorAnswer,
+  errorSchema,
+  REPL_CHANNEL_PROTOCOL,
+  REPL_PROTOCOL,
+  type Request,
+  requestSchema,
+} from './messages.ts'
 import type { DropReason, ReplicationStats } from './stats.ts'
 
 /** The part of the cluster replication uses (the real `Cluster`, or a wrapper in tests). */
-export interface ReplicationCluster {
+export interface ReplicationCluster extends RpcDialer, RpcServer {
   readonly peerId: string
-  view(): import('../cluster/index.ts').MemberView[]
-  onChange(listener: (m: import('../cluster/index.ts').MemberView) => void): () => void
-  handle(
-    protocol: string,
-    handler: (stream: Stream, connection: Connection) => void | Promise<void>,
-  ): Promise<void>
-  dialProtocol(peerId: string, protocol: string, signal: AbortSignal): Promise<Stream>
+  view(): MemberView[]
+  onChange(listener: (m: MemberView) => void): () => void
 }
 
 /** A request that failed: the peer could not be reached, went away, or answered nonsense. */
@@ -38,22 +49,77 @@ export class Dropped extends Error {
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-/** Length-prefixed JSON request/response over `/fnagent/repl/1.0.0`, size-bounded, validated, counted. */
+/** Requests one peer may have in progress here at once over its channel. */
+const MAX_INFLIGHT_PER_CHANNEL = 64
+
+/**
+ * JSON requests and answers between replicas, size-bounded, validated, counted: on one long-lived
+ * channel per peer (`/fnagent/repl/1.1.0`), or one request per stream (`/fnagent/repl/1.0.0`) with
+ * an agent of the first release.
+ */
 export class Wire {
   readonly #cluster: ReplicationCluster
   readonly #clock: HybridClock
   readonly #stats: ReplicationStats
   readonly #maxBytes: number
+  readonly #logger: Logger
+  readonly #channels: RpcChannels
 
-  constructor(cluster: ReplicationCluster, clock: HybridClock, stats: ReplicationStats, maxBytes: number) {
+  constructor(
+    cluster: ReplicationCluster,
+    clock: HybridClock,
+    stats: ReplicationStats,
+    maxBytes: number,
+    logger: Logger,
+  ) {
     this.#cluster = cluster
     this.#clock = clock
     this.#stats = stats
     this.#maxBytes = maxBytes
+    this.#logger = logger
+    this.#channels = new RpcChannels(cluster, REPL_CHANNEL_PROTOCOL, { maxBytes, meter: this.#meter })
+  }
+
+  readonly #meter = (direction: 'in' | 'out', bytes: number) => {
+    if (direction === 'in') this.#stats.bytesIn += bytes
+    else this.#stats.bytesOut += bytes
+  }
+
+  /** Ends the channels to peers (replication is stopping). */
+  close(): void {
+    this.#channels.closeAll()
   }
 
   /** Sends one request and returns the validated answer; `meter.bytes` grows by the bytes both ways. */
   async request<T>(
+    peerId: string,
+    req: Request,
+    answer: z.ZodType<T>,
+    signal: AbortSignal,
+    meter?: { bytes: number },
+  ): Promise<T> {
+    if (this.#channels.supports(peerId)) {
+      const sizes = { out: 0, in: 0 }
+      try {
+        const parsed = await this.#channels.request(peerId, req, signal, sizes)
+        if (meter) meter.bytes += sizes.out + sizes.in
+        return this.#validate(peerId, req, parsed, answer)
+      } catch (err) {
+        if (err instanceof ReplicationRequestError) throw err
+        if (!(err instanceof RpcError && err.unsupported)) {
+          throw new ReplicationRequestError(
+            peerId,
+            `${req.type} to ${peerId}: ${(err as Error).message}`,
+            err,
+          )
+        }
+      }
+    }
+    return this.#requestOnce(peerId, req, answer, signal, meter)
+  }
+
+  /** One request on a stream of its own (an agent of the first release). */
+  async #requestOnce<T>(
     peerId: string,
     req: Request,
     answer: z.ZodType<T>,
@@ -91,6 +157,10 @@ export class Wire {
       this.#stats.drop('invalid')
       throw new ReplicationRequestError(peerId, `${peerId} answered ${req.type} with invalid JSON`)
     }
+    return this.#validate(peerId, req, parsed, answer)
+  }
+
+  #validate<T>(peerId: string, req: Request, parsed: unknown, answer: z.ZodType<T>): T {
     const refused = errorSchema.safeParse(parsed)
     if (refused.success) {
       throw new ReplicationRequestError(peerId, `${peerId} refused ${req.type}: ${refused.data.message}`)
@@ -108,6 +178,23 @@ export class Wire {
     handler: (req: Request, from: string, signal: AbortSignal) => Promise<unknown>,
     timeoutMs: number,
   ): Promise<void> {
+    await serveChannel(
+      this.#cluster,
+      REPL_CHANNEL_PROTOCOL,
+      (body, from, signal) => this.#answerParsed(body, from, handler, signal),
+      {
+        maxBytes: this.#maxBytes,
+        timeoutMs,
+        maxInflight: MAX_INFLIGHT_PER_CHANNEL,
+        onBusy: (): ErrorAnswer => ({
+          type: 'error',
+          reason: 'busy',
+          message: 'too many requests in progress',
+        }),
+        logger: this.#logger,
+        meter: this.#meter,
+      },
+    )
     await this.#cluster.handle(REPL_PROTOCOL, async (stream, connection) => {
       const lp = lpStream(stream, { maxDataLength: this.#maxBytes })
       const signal = AbortSignal.timeout(timeoutMs)
@@ -144,6 +231,15 @@ export class Wire {
     } catch {
       parsed = undefined
     }
+    return this.#answerParsed(parsed, from, handler, signal)
+  }
+
+  async #answerParsed(
+    parsed: unknown,
+    from: string,
+    handler: (req: Request, from: string, signal: AbortSignal) => Promise<unknown>,
+    signal: AbortSignal,
+  ): Promise<unknown> {
     const req = requestSchema.safeParse(parsed)
     if (!req.success) return this.#refuse('invalid', req.error.issues[0]?.message ?? 'invalid request')
     this.#clock.update(req.data.hlc)

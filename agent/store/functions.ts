@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache'
 import { errors } from '../errors.ts'
 import type { BlobRepository } from './blobs.ts'
 import { BUCKETS, type Db, pad } from './db.ts'
@@ -8,12 +9,22 @@ const versionKey = (r: { namespace: string; name: string; version: number }) =>
   `${fnPath(r.namespace, r.name)}\x00${pad(r.version, 10)}`
 const refKey = (hash: string, r: FunctionRecord) => `${hash}\x00${versionKey(r)}`
 
-/** Function versions and their heads. Writes that belong together (version, head, blob, refs) go in one batch. */
+/** Heads kept in memory (every invocation reads one): enough for every function of a large cluster. */
+const HEAD_CACHE_ENTRIES = 10_000
+/** `null`: known missing. */
+type CachedHead = { record: FunctionRecord | null }
+
+/**
+ * Function versions and their heads. Writes that belong together (version, head, blob, refs) go in
+ * one batch. Heads are cached in memory (frozen: callers copy, never mutate); every write of a head
+ * goes through this class, so the cache is updated after each batch.
+ */
 export class FunctionRepository {
   readonly #db: Db
   readonly #versions
   readonly #heads
   readonly #blobs: BlobRepository
+  readonly #headCache = new LRUCache<string, CachedHead>({ max: HEAD_CACHE_ENTRIES })
 
   constructor(db: Db, blobs: BlobRepository) {
     this.#db = db
@@ -24,7 +35,16 @@ export class FunctionRepository {
 
   /** The latest version (tombstones included). */
   async head(namespace: string, name: string): Promise<FunctionRecord | null> {
-    return (await this.#heads.get(fnPath(namespace, name))) ?? null
+    const path = fnPath(namespace, name)
+    const cached = this.#headCache.get(path)
+    if (cached) return cached.record
+    const record = (await this.#heads.get(path)) ?? null
+    this.#cacheHead(path, record)
+    return record
+  }
+
+  #cacheHead(path: string, record: FunctionRecord | null): void {
+    this.#headCache.set(path, { record: record && deepFreeze(record) })
   }
 
   /** The latest live version, or null when missing or deleted. */
@@ -60,6 +80,10 @@ export class FunctionRepository {
   async write(record: FunctionRecord, code?: Uint8Array): Promise<boolean> {
     functionRecordSchema.parse(record)
     const path = fnPath(record.namespace, record.name)
+    // The hot case (a forwarded invocation carries the version its target already holds as head).
+    const cached = this.#headCache.get(path)?.record
+    if (cached && cached.version === record.version && compareVersions(toLww(cached), toLww(record)) >= 0)
+      return false
     const existing = await this.#versions.get(versionKey(record))
     if (existing && compareVersions(toLww(existing), toLww(record)) >= 0) return false
     const head = await this.head(record.namespace, record.name)
@@ -72,6 +96,7 @@ export class FunctionRepository {
     }
     if (wins) batch.put(path, record, { sublevel: this.#heads })
     await batch.write()
+    if (wins) this.#cacheHead(path, structuredClone(record))
     return wins
   }
 
@@ -89,9 +114,10 @@ export class FunctionRepository {
     batch.put(versionKey(tombstone), tombstone, { sublevel: this.#versions })
     batch.put(fnPath(tombstone.namespace, tombstone.name), tombstone, { sublevel: this.#heads })
     await batch.write()
+    this.#cacheHead(fnPath(tombstone.namespace, tombstone.name), structuredClone(tombstone))
     const hashes = new Set(versions.map((v) => v.codeHash).filter((h): h is string => !!h))
     for (const hash of hashes) {
-      if (!(await this.#blobs.isReferenced(hash))) await this.#blobs.level.del(hash)
+      if (!(await this.#blobs.isReferenced(hash))) await this.#blobs.del(hash)
     }
   }
 
@@ -108,6 +134,7 @@ export class FunctionRepository {
     batch.del(versionKey(tombstone), { sublevel: this.#versions })
     batch.del(fnPath(tombstone.namespace, tombstone.name), { sublevel: this.#heads })
     await batch.write()
+    this.#cacheHead(fnPath(tombstone.namespace, tombstone.name), null)
     return true
   }
 
@@ -126,4 +153,12 @@ export class FunctionRepository {
 
 function toLww(r: FunctionRecord) {
   return { hlc: r.updated, origin: r.origin }
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o)
+    for (const v of Object.values(o)) deepFreeze(v)
+  }
+  return o
 }

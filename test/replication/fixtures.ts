@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Cluster } from '../../agent/cluster/index.ts'
+import type { Cluster, Stream } from '../../agent/cluster/index.ts'
 import { FunctionService } from '../../agent/functions/index.ts'
 import { silentLogger } from '../../agent/log.ts'
 import {
@@ -32,8 +32,33 @@ export interface ReplNode {
   crash(): Promise<void>
 }
 
+/**
+ * The peers a node's replication is cut from. Adding one also breaks the streams already open to
+ * it (replication keeps one long-lived channel per peer, which a cut must not leave working).
+ */
+class CutSet extends Set<string> {
+  readonly streams = new Map<string, Set<Stream>>()
+
+  track(peerId: string, stream: Stream): Stream {
+    let set = this.streams.get(peerId)
+    if (!set) {
+      set = new Set()
+      this.streams.set(peerId, set)
+    }
+    set.add(stream)
+    stream.addEventListener('close', () => set.delete(stream))
+    return stream
+  }
+
+  override add(peerId: string): this {
+    super.add(peerId)
+    for (const s of this.streams.get(peerId) ?? []) s.abort(new Error('partitioned'))
+    return this
+  }
+}
+
 /** A cluster whose replication protocol can be cut between chosen peers (gossip keeps working). */
-function cuttable(cluster: Cluster, cut: Set<string>): ReplicationCluster {
+function cuttable(cluster: Cluster, cut: CutSet): ReplicationCluster {
   return {
     get peerId() {
       return cluster.peerId
@@ -42,12 +67,13 @@ function cuttable(cluster: Cluster, cut: Set<string>): ReplicationCluster {
     onChange: (listener) => cluster.onChange(listener),
     handle: (protocol, handler) =>
       cluster.handle(protocol, (stream, connection) => {
-        if (cut.has(connection.remotePeer.toString())) stream.abort(new Error('partitioned'))
-        else return handler(stream, connection)
+        const from = connection.remotePeer.toString()
+        if (cut.has(from)) stream.abort(new Error('partitioned'))
+        else return handler(cut.track(from, stream), connection)
       }),
-    dialProtocol: async (peerId, protocol, signal) => {
+    dialProtocol: async (peerId, protocol, signal, opts) => {
       if (cut.has(peerId)) throw new Error(`partitioned from ${peerId}`)
-      return cluster.dialProtocol(peerId, protocol, signal)
+      return cut.track(peerId, await cluster.dialProtocol(peerId, protocol, signal, opts))
     },
   }
 }
@@ -68,7 +94,7 @@ export async function createReplicated(opts: { n: number; options?: Partial<Repl
     dirs.push(dir)
     const store = await Store.open(dir)
     const clock = new HybridClock()
-    const cut = new Set<string>()
+    const cut = new CutSet()
     const peerId = node.cluster.peerId
     const replication = new Replication(
       { logger: silentLogger(), store, clock, cluster: cuttable(node.cluster, cut), nodeId: peerId },

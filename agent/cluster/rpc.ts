@@ -1,17 +1,26 @@
-import type { Stream } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { z } from 'zod'
 
 /**
  * One JSON request and one JSON response on a libp2p stream, each length-prefixed and
- * size-bounded, validated with a schema on arrival. Used by the forwarding and blob protocols.
+ * size-bounded, validated with a schema on arrival: the forwarding protocol of the first release
+ * (channel.ts carries many requests per stream).
  */
 export interface RpcDialer {
-  dialProtocol(peerId: string, protocol: string, signal: AbortSignal): Promise<Stream>
+  dialProtocol(
+    peerId: string,
+    protocol: string,
+    signal: AbortSignal,
+    opts?: { negotiateFully?: boolean },
+  ): Promise<Stream>
 }
 
 export interface RpcServer {
-  handle(protocol: string, handler: (stream: Stream) => void | Promise<void>): Promise<void>
+  handle(
+    protocol: string,
+    handler: (stream: Stream, connection: Connection) => void | Promise<void>,
+  ): Promise<void>
 }
 
 const encoder = new TextEncoder()
@@ -26,6 +35,13 @@ export class RpcError extends Error {
   constructor(kind: 'unreachable' | 'stream' | 'invalid', message: string, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause })
     this.kind = kind
+  }
+
+  /** The peer answered that it does not speak the protocol (an agent of an older release). */
+  get unsupported(): boolean {
+    for (let e: unknown = this.cause; e instanceof Error; e = e.cause)
+      if (e.name === 'UnsupportedProtocolError') return true
+    return false
   }
 }
 

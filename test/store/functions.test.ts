@@ -1,0 +1,82 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { HybridClock } from '../../agent/store/hlc.ts'
+import { Store, sha256 } from '../../agent/store/index.ts'
+import { DEFAULT_LIMITS, type FunctionRecord } from '../../agent/store/types.ts'
+
+const clock = new HybridClock()
+
+function version(n: number, code: Uint8Array, extra: Partial<FunctionRecord> = {}): FunctionRecord {
+  const now = clock.now()
+  return {
+    namespace: 'guest',
+    name: 'hello',
+    version: n,
+    kind: 'nodejs:24',
+    main: 'main',
+    binary: false,
+    codeHash: sha256(code),
+    codeSize: code.byteLength,
+    parameters: {},
+    annotations: {},
+    env: {},
+    limits: DEFAULT_LIMITS,
+    created: now,
+    updated: now,
+    origin: 'node-a',
+    ...extra,
+  }
+}
+
+describe('function store (heads and code kept in memory)', () => {
+  let dir = ''
+  let store: Store | undefined
+  afterEach(async () => {
+    await store?.close()
+    store = undefined
+    if (dir) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('reads see every update, delete and purge, and survive a reopen from disk', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fnagent-store-'))
+    store = await Store.open(dir)
+    const v1code = new TextEncoder().encode('function main() { return { v: 1 } }')
+    const v2code = new TextEncoder().encode('function main() { return { v: 2 } }')
+    const v1 = version(1, v1code)
+    expect(await store.functions.get('guest', 'hello')).toBeNull()
+    expect(await store.functions.write(v1, v1code)).toBe(true)
+    expect((await store.functions.get('guest', 'hello'))?.version).toBe(1)
+    expect((await store.blobs.get(v1.codeHash!))?.toString()).toContain('v: 1')
+    // The same version again (as a forwarded invocation carries it) changes nothing.
+    expect(await store.functions.write(v1)).toBe(false)
+
+    const v2 = version(2, v2code)
+    expect(await store.functions.write(v2, v2code)).toBe(true)
+    const head = await store.functions.get('guest', 'hello')
+    expect(head?.version).toBe(2)
+    // Callers get a record they cannot corrupt for the next reader.
+    expect(() => {
+      ;(head as { limits: { memory: number } }).limits.memory = 1
+    }).toThrow()
+    expect((await store.functions.get('guest', 'hello'))?.limits.memory).toBe(DEFAULT_LIMITS.memory)
+
+    const tombstone = version(3, new Uint8Array(), { deleted: true, codeHash: undefined, codeSize: 0 })
+    await store.functions.remove(tombstone)
+    expect(await store.functions.get('guest', 'hello')).toBeNull()
+    expect((await store.functions.head('guest', 'hello'))?.deleted).toBe(true)
+    expect(await store.blobs.get(v1.codeHash!)).toBeNull()
+    expect(await store.blobs.has(v2.codeHash!)).toBe(false)
+    expect(await store.functions.purgeTombstone(tombstone)).toBe(true)
+    expect(await store.functions.head('guest', 'hello')).toBeNull()
+
+    // A new version after the purge, then a reopen: what is on disk is what was read.
+    const v4 = version(4, v2code)
+    await store.functions.write(v4, v2code)
+    await store.close()
+    store = await Store.open(dir)
+    expect((await store.functions.get('guest', 'hello'))?.version).toBe(4)
+    expect((await store.blobs.get(v4.codeHash!))?.toString()).toContain('v: 2')
+  })
+})
