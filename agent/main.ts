@@ -1,3 +1,4 @@
+import { flushCompileCache } from 'node:module'
 import { loadConfig } from './config/index.ts'
 import { createLogger, type Logger } from './log.ts'
 import { Agent } from './node.ts'
@@ -36,6 +37,9 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   process.on('SIGTERM', onSignal)
   try {
     await agent.start()
+    // Everything the daemon loads at start is loaded: write the compile cache now (cli/bin.js), not
+    // only at a clean exit, which a kill -9 or a crash never reaches.
+    flushCompileCache()
   } catch (err) {
     logger.flush()
     throw err
