@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import Dockerode from 'dockerode'
 import si from 'systeminformation'
 import { ActivationService } from './activations/index.ts'
 import { type AgentApi, LocalApiServer } from './api/index.ts'
@@ -13,6 +12,7 @@ import {
 } from './api/openwhisk/index.ts'
 import { Cluster, type LocalState, readClusterKey } from './cluster/index.ts'
 import { CONFIG_FILE, type Config } from './config/index.ts'
+import { createDocker } from './docker.ts'
 import { errors } from './errors.ts'
 import { FunctionService } from './functions/index.ts'
 import { loadOrCreateIdentity } from './identity.ts'
@@ -109,7 +109,7 @@ export class Agent {
     )
     this.#blobs = await store.blobs.list(256)
 
-    const docker = new Dockerode()
+    const docker = createDocker()
     const invoker = new Invoker(
       {
         logger: log('invoker'),
@@ -235,13 +235,15 @@ export class Agent {
 
     this.apiKeys = new ApiKeyStore(store.db)
     const { functions, activations } = this
-    const owApi = createOpenWhiskApi(
+    const owApi = await createOpenWhiskApi(
       { logger: log('openwhisk'), functions, activations, store, keys: this.apiKeys },
       config,
     )
-    await owApi.start()
-    this.openwhiskApi = owApi
-    this.#started.push({ name: 'openwhisk-api', stop: () => owApi.stop() })
+    if (owApi) {
+      await owApi.start()
+      this.openwhiskApi = owApi
+      this.#started.push({ name: 'openwhisk-api', stop: () => owApi.stop() })
+    }
 
     const api = new LocalApiServer(
       { logger: log('api'), api: this.#api() },
@@ -336,6 +338,7 @@ export class Agent {
           }
         : null,
       replication: this.replication.status(),
+      memory: memoryMiB(),
     }
   }
 
@@ -361,6 +364,19 @@ export class Agent {
       }
     }
     this.#started = []
+  }
+}
+
+/** The process's memory, MiB (`process.memoryUsage()`): what the idle bench and an operator watch. */
+function memoryMiB() {
+  const m = process.memoryUsage()
+  const mib = (n: number) => Math.round((n / 2 ** 20) * 10) / 10
+  return {
+    rss: mib(m.rss),
+    heapTotal: mib(m.heapTotal),
+    heapUsed: mib(m.heapUsed),
+    external: mib(m.external),
+    arrayBuffers: mib(m.arrayBuffers),
   }
 }
 

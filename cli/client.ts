@@ -1,4 +1,6 @@
-import { request } from 'node:http'
+// Not `import … from 'node:http'`: on Node 24 building that module's ESM namespace reads its
+// `WebSocket` getter, which loads undici (about 13 MiB of RSS; the daemon loads this file too).
+const { request } = process.getBuiltinModule('node:http')
 
 /** An error answered by the agent, with its stable code. */
 export class ApiError extends Error {

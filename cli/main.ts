@@ -2,16 +2,12 @@ import { Command, CommanderError } from 'commander'
 import { FnError } from '../agent/errors.ts'
 import { AGENT_VERSION } from '../agent/version.ts'
 import { ApiError, NoAgentError } from './client.ts'
-import { registerActivationCommands, registerInvokeCommand } from './commands/activation.ts'
-import { registerAuthCommands } from './commands/auth.ts'
-import { registerClusterCommands } from './commands/cluster.ts'
-import { registerFnCommands } from './commands/fn.ts'
-import { registerRuntimeCommands } from './commands/runtime.ts'
 import { registerStartCommand } from './commands/start.ts'
-import { registerStatusCommands } from './commands/status.ts'
 import { UsageError } from './context.ts'
+import { commandOf } from './launch.ts'
 
-export function buildProgram(): Command {
+/** The commander program for `argv` (`process.argv`-shaped). */
+export async function buildProgram(argv: readonly string[]): Promise<Command> {
   const program = new Command('fnagent')
     .description(
       'peer-to-peer serverless agent: OpenWhisk-compatible functions on a cluster with no controller',
@@ -23,19 +19,15 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride()
   registerStartCommand(program)
-  registerStatusCommands(program)
-  registerFnCommands(program)
-  registerInvokeCommand(program)
-  registerActivationCommands(program)
-  registerClusterCommands(program)
-  registerRuntimeCommands(program)
-  registerAuthCommands(program)
+  // The daemon loads none of the other verbs: their modules (a Docker client, tables, progress
+  // bars) would stay resident for its whole life.
+  if (commandOf(argv.slice(2)) !== 'start') (await import('./commands/index.ts')).registerCommands(program)
   return program
 }
 
 /** Runs the CLI; user mistakes print one line without a stack, bugs print the stack. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram()
+  const program = await buildProgram(argv)
   try {
     await program.parseAsync(argv)
     return typeof process.exitCode === 'number' ? process.exitCode : 0

@@ -1,10 +1,14 @@
 import { chmodSync, chownSync, existsSync, readFileSync, unlinkSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import { connect } from 'node:net'
 import { errors, toFnError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { sendError, sendJson } from './http.ts'
 import { type AgentApi, buildRouter } from './routes.ts'
+
+// Not `import … from 'node:http'`: on Node 24 building that module's ESM namespace reads its
+// `WebSocket` getter, which loads undici (about 13 MiB of RSS the daemon never uses).
+const { createServer } = process.getBuiltinModule('node:http')
 
 export interface LocalApiComponents {
   logger: Logger

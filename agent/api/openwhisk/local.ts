@@ -5,7 +5,7 @@ import { describeZodError } from '../../functions/input.ts'
 import type { AgentApi } from '../routes.ts'
 import type { OpenWhiskApiComponents } from './components.ts'
 import type { ApiKeyStore } from './keys.ts'
-import { OpenWhiskApiServer } from './server.ts'
+import type { OpenWhiskApiServer } from './server.ts'
 
 const createSchema = z.object({ description: z.string().max(200).optional() }).strict()
 
@@ -23,7 +23,15 @@ export function apiKeyRoutes(keys: ApiKeyStore, server?: () => OpenWhiskApiServe
   }
 }
 
-/** Builds the listener from the agent's config (it only listens when `http.listen` is set). */
-export function createOpenWhiskApi(components: OpenWhiskApiComponents, config: Config): OpenWhiskApiServer {
+/**
+ * Builds the listener from the agent's config, or null when `http.listen` is not set: the REST API
+ * and web action modules are loaded only by an agent that serves them.
+ */
+export async function createOpenWhiskApi(
+  components: OpenWhiskApiComponents,
+  config: Config,
+): Promise<OpenWhiskApiServer | null> {
+  if (!config.http.listen) return null
+  const { OpenWhiskApiServer } = await import('./server.ts')
   return new OpenWhiskApiServer(components, { ...config.http, namespace: config.namespace })
 }

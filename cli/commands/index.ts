@@ -1,0 +1,18 @@
+import type { Command } from 'commander'
+import { registerActivationCommands, registerInvokeCommand } from './activation.ts'
+import { registerAuthCommands } from './auth.ts'
+import { registerClusterCommands } from './cluster.ts'
+import { registerFnCommands } from './fn.ts'
+import { registerRuntimeCommands } from './runtime.ts'
+import { registerStatusCommands } from './status.ts'
+
+/** Every verb but `start` (cli/commands/start.ts), in the order `fnagent --help` lists them. */
+export function registerCommands(program: Command): void {
+  registerStatusCommands(program)
+  registerFnCommands(program)
+  registerInvokeCommand(program)
+  registerActivationCommands(program)
+  registerClusterCommands(program)
+  registerRuntimeCommands(program)
+  registerAuthCommands(program)
+}
