@@ -1,7 +1,16 @@
 import type { Stream } from '@libp2p/interface'
 import type { z } from 'zod'
 import type { Logger } from '../log.ts'
-import { type ByteMeter, chunkOf, decoder, type Frame, FrameReader, FrameWriter, HEADER } from './frames.ts'
+import {
+  type ByteMeter,
+  chunkOf,
+  decoder,
+  type Frame,
+  FrameReader,
+  FrameTooLargeError,
+  FrameWriter,
+  HEADER,
+} from './frames.ts'
 import { type RpcDialer, RpcError, type RpcServer } from './rpc.ts'
 
 /**
@@ -36,7 +45,7 @@ class Channel {
   constructor(peerId: string, stream: Stream, init: ChannelsInit, onEnd: () => void) {
     this.peerId = peerId
     this.#stream = stream
-    this.#writer = new FrameWriter(stream, init.meter)
+    this.#writer = new FrameWriter(stream, init.maxBytes, init.meter)
     const reader = new FrameReader(init.maxBytes)
     stream.addEventListener('message', (evt) => {
       try {
@@ -103,6 +112,8 @@ class Channel {
     } catch (err) {
       this.#pending.delete(id)
       if (err instanceof RpcError) throw err
+      if (err instanceof FrameTooLargeError)
+        throw new RpcError('invalid', `a request to ${this.peerId} is too large: ${err.message}`, err)
       throw new RpcError('stream', `${this.peerId} went away: ${(err as Error).message}`, err)
     } finally {
       signal.removeEventListener('abort', onAbort)
@@ -237,12 +248,21 @@ export async function serveChannel(
   await server.handle(protocol, (stream, connection) => {
     const from = connection.remotePeer.toString()
     const reader = new FrameReader(opts.maxBytes)
-    const writer = new FrameWriter(stream, opts.meter)
+    const writer = new FrameWriter(stream, opts.maxBytes, opts.meter)
     let inflight = 0
     const answer = (id: number, reply: Omit<Frame, 'id'>) =>
-      writer.write({ id, ...reply }).catch((err: unknown) => {
-        opts.logger.debug({ err, protocol, peer: from }, 'could not answer on a channel (the peer went away)')
-      })
+      writer
+        .write({ id, ...reply })
+        .catch((err: unknown) => {
+          if (!(err instanceof FrameTooLargeError)) throw err
+          return writer.write({ id, error: `the answer is too large: ${err.message}` })
+        })
+        .catch((err: unknown) => {
+          opts.logger.debug(
+            { err, protocol, peer: from },
+            'could not answer on a channel (the peer went away)',
+          )
+        })
     const one = async (id: number, body: unknown) => {
       if (inflight >= opts.maxInflight) return answer(id, { body: opts.onBusy() })
       inflight++

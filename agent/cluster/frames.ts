@@ -82,19 +82,35 @@ export class FrameReader {
 }
 
 /** Sends frames in order, waiting for the stream to drain when its buffer is full. */
+/** A frame that would exceed the bound; nothing was sent. */
+export class FrameTooLargeError extends Error {
+  override readonly name = 'FrameTooLargeError'
+}
+
+/** Sends frames in order, waiting for the stream to drain when its buffer is full. */
 export class FrameWriter {
   readonly #stream: Stream
+  readonly #maxBytes: number
   readonly #meter: ByteMeter | undefined
   #queue: Promise<void> = Promise.resolve()
 
-  constructor(stream: Stream, meter?: ByteMeter) {
+  constructor(stream: Stream, maxBytes: number, meter?: ByteMeter) {
     this.#stream = stream
+    this.#maxBytes = maxBytes
     this.#meter = meter
   }
 
-  /** Queues `frame`; resolves with its size once the stream took it. */
+  /**
+   * Queues `frame`; resolves with its size once the stream took it. A frame over the bound is
+   * refused (FrameTooLargeError) before anything is sent: the peer would end the channel.
+   */
   write(frame: Frame): Promise<number> {
     const bytes = encodeFrame(frame)
+    if (bytes.byteLength - HEADER > this.#maxBytes) {
+      return Promise.reject(
+        new FrameTooLargeError(`${bytes.byteLength - HEADER} bytes, over the limit of ${this.#maxBytes}`),
+      )
+    }
     this.#meter?.('out', bytes.byteLength)
     const next = this.#queue.then(async () => {
       if (!this.#stream.send(bytes)) await this.#stream.onDrain()

@@ -27,11 +27,16 @@ async function pair() {
     },
     PROTOCOL,
     async (body, from) => {
-      const { n, delay, fail } = body as { n: number; delay: number; fail?: boolean }
+      const { n, delay, fail, answerPad } = body as {
+        n: number
+        delay: number
+        fail?: boolean
+        answerPad?: number
+      }
       await new Promise((r) => setTimeout(r, delay))
       if (fail) throw new Error(`request ${n} failed on purpose`)
       handled.push(n)
-      return { echo: n, from }
+      return { echo: n, from, ...(answerPad ? { pad: 'y'.repeat(answerPad) } : {}) }
     },
     {
       maxBytes: 64 * 1024,
@@ -135,19 +140,25 @@ describe('request channels between members', () => {
     expect(channels.supports(b.cluster.peerId, Date.now() + 11 * 60_000)).toBe(true)
   })
 
-  it('a frame over the size bound ends the channel instead of being buffered', async () => {
-    const { c, b, channels } = await pair()
+  it('oversized requests are refused unsent, oversized answers fail alone, a bad frame ends only its channel', async () => {
+    const { c, a, b, channels } = await pair()
     stop = c.stop
-    const big = 'x'.repeat(100 * 1024)
+    const signal = AbortSignal.timeout(5000)
     await expect(
-      channels.call(b.cluster.peerId, { n: 1, delay: 0, big }, answerSchema, AbortSignal.timeout(5000)),
-    ).rejects.toMatchObject({ kind: 'stream' })
-    const next = await channels.call(
-      b.cluster.peerId,
-      { n: 2, delay: 0 },
-      answerSchema,
-      AbortSignal.timeout(5000),
-    )
-    expect(next.echo).toBe(2)
+      channels.call(b.cluster.peerId, { n: 1, delay: 0, pad: 'x'.repeat(100 * 1024) }, answerSchema, signal),
+    ).rejects.toMatchObject({ kind: 'invalid', message: expect.stringMatching(/too large/) })
+    await expect(
+      channels.call(b.cluster.peerId, { n: 2, delay: 0, answerPad: 100 * 1024 }, answerSchema, signal),
+    ).rejects.toMatchObject({ kind: 'stream', message: expect.stringMatching(/answer is too large/) })
+    expect((await channels.call(b.cluster.peerId, { n: 3, delay: 0 }, answerSchema, signal)).echo).toBe(3)
+
+    // A peer (not our client) announcing a frame over the bound: the server ends that stream.
+    const raw = await a.cluster.dialProtocol(b.cluster.peerId, PROTOCOL, signal)
+    const closed = new Promise((r) => raw.addEventListener('close', r))
+    const header = new Uint8Array(4)
+    new DataView(header.buffer).setUint32(0, 10 * 1024 * 1024)
+    raw.send(header)
+    await closed
+    expect((await channels.call(b.cluster.peerId, { n: 4, delay: 0 }, answerSchema, signal)).echo).toBe(4)
   })
 })
