@@ -124,7 +124,7 @@ export class Cluster {
   }
 
   member(peerId: string): MemberView | undefined {
-    return this.#svc.view().find((m) => m.peerId === peerId)
+    return this.#svc.member(peerId)
   }
 
   /** Called on every heartbeat applied and every state change; returns the unsubscribe function. */

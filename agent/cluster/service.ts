@@ -88,7 +88,7 @@ export class ClusterService {
         sampler: this.#sampler,
         stats: this.#stats,
         localState: this.#c.localState,
-        addrs: () => advertised(node.getMultiaddrs()),
+        addrs: cachedAddrs(() => advertised(node.getMultiaddrs())),
         members: () =>
           1 + this.#membership.members().filter((m) => m.state === 'alive' || m.state === 'suspect').length,
       },
@@ -173,6 +173,12 @@ export class ClusterService {
   view(): MemberView[] {
     const self = this.#selfView()
     return [...(self ? [self] : []), ...this.#membership.members().map(memberView)]
+  }
+
+  member(peerId: string): MemberView | undefined {
+    if (peerId === this.peerId) return this.#selfView()
+    const m = this.#membership.get(peerId)
+    return m ? memberView(m) : undefined
   }
 
   onChange(listener: (m: MemberView) => void): () => void {
@@ -299,5 +305,26 @@ export class ClusterService {
         this.#c.logger.error({ err, peerId: view.peerId }, 'cluster listener failed')
       }
     }
+  }
+}
+
+/**
+ * This node's addresses are read for every heartbeat and every placement (the view includes this
+ * node), and libp2p rebuilds them from its transports each time; they change only when a listener
+ * or an announce does, so an answer up to a second old is fine (an empty one, before listening, is
+ * not kept).
+ */
+const ADDRS_CACHE_MS = 1000
+
+function cachedAddrs(read: () => string[]): () => string[] {
+  let value: string[] = []
+  let at = Number.NEGATIVE_INFINITY
+  return () => {
+    const now = performance.now()
+    if (value.length === 0 || now - at >= ADDRS_CACHE_MS) {
+      value = read()
+      at = now
+    }
+    return value
   }
 }

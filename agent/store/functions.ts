@@ -84,7 +84,7 @@ export class FunctionRepository {
     const cached = this.#headCache.get(path)?.record
     if (cached && cached.version === record.version && compareVersions(toLww(cached), toLww(record)) >= 0)
       return false
-    const existing = await this.#versions.get(versionKey(record))
+    const existing = this.#versions.getSync(versionKey(record))
     if (existing && compareVersions(toLww(existing), toLww(record)) >= 0) return false
     const head = await this.head(record.namespace, record.name)
     const wins = !head || compareVersions(toLww(record), toLww(head)) > 0
