@@ -49,7 +49,7 @@ export const CHOOSE_DEFAULTS: ChooseOptions = {
   homes: 3,
   window: 6,
   d: 2,
-  maxCandidates: 12,
+  maxCandidates: 16,
   random: Math.random,
 }
 
@@ -111,4 +111,16 @@ export function chooseCandidates(
   const window = cold.slice(o.homes).map((id) => usable.get(id)!)
   for (const m of powerOfD(window, score, o.d, o.random, o.window)) push(m, 'load')
   return out
+}
+
+/**
+ * The walk of the sender: this node first when it has an idle warm container (a local check that
+ * costs no hop), else this node last when the list does not hold it.
+ */
+export function withSelf(cands: Candidate[], self: string, idleWarmHere: boolean): Candidate[] {
+  if (idleWarmHere) {
+    const here = cands.find((c) => c.peerId === self)
+    return [{ peerId: self, reason: 'warm', score: here?.score ?? 0 }, ...cands.filter((c) => c !== here)]
+  }
+  return cands.some((c) => c.peerId === self) ? cands : [...cands, { peerId: self, reason: 'load', score: 0 }]
 }

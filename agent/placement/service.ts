@@ -4,7 +4,7 @@ import { errors } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import type { ActivationRecord, FunctionRecord, Store } from '../store/index.ts'
-import { type Candidate, CHOOSE_DEFAULTS, type ChooseOptions, chooseCandidates } from './choose.ts'
+import { type Candidate, CHOOSE_DEFAULTS, type ChooseOptions, chooseCandidates, withSelf } from './choose.ts'
 import { lostRecord } from './lost.ts'
 import {
   FORWARD_CHANNEL_PROTOCOL,
@@ -120,8 +120,8 @@ export class Placement {
     const self = this.#c.nodeId()
     const t = targetOf(req.fn)
     const members = this.#c.cluster ? this.#optimistic.apply(this.#c.cluster.view()) : []
-    let cands = chooseCandidates(members, t, this.#init)
-    if (!cands.some((c) => c.peerId === self)) cands = [...cands, { peerId: self, reason: 'load', score: 0 }]
+    const idleHere = this.#c.invoker.hasIdleWarm(req.fn)
+    const cands = withSelf(chooseCandidates(members, t, this.#init), self, idleHere)
     const refusals: string[] = []
     // First pass on each target's own terms; then, once, the targets that refused only to keep
     // their warm containers are asked to take it anyway.

@@ -3,6 +3,7 @@ import {
   type ChooseOptions,
   chooseCandidates,
   type Reason,
+  withSelf,
 } from '../../agent/placement/choose.ts'
 import { OptimisticView } from '../../agent/placement/optimistic.ts'
 import type { PlacementMember, PlacementTarget } from '../../agent/placement/score.ts'
@@ -118,13 +119,15 @@ export function fnagent(c: SimCluster, r: () => number, choose: Partial<ChooseOp
         homeKey: fnKey(fn),
         memoryMiB: 256,
       }
-      const self = c.nodes[receiver]!.id
       const members = optimistic[receiver]!.apply(views)
-      const me = members[receiver]!
-      members[receiver] = { ...me, self: true }
-      let cands = chooseCandidates(members, t, { ...PLACEMENT_DEFAULTS, ...choose, random: r })
-      if (!cands.some((x) => x.peerId === self))
-        cands = [...cands, { peerId: self, reason: 'load', score: 0 }]
+      const here = c.nodes[receiver]!
+      // The agent's own entry in its view is its current state, not its last heartbeat.
+      members[receiver] = { ...snapshot(c, here, now, seqs[receiver]!), self: true }
+      const cands = withSelf(
+        chooseCandidates(members, t, { ...PLACEMENT_DEFAULTS, ...choose, random: r }),
+        here.id,
+        c.hasIdle(here, fn, now),
+      )
       let refusals = 0
       // First pass on each target's own terms; then, once, forced, the ones that refused only to
       // keep their warm containers (as Placement.run).

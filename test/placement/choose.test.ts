@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { CHOOSE_DEFAULTS, chooseCandidates } from '../../agent/placement/choose.ts'
+import { CHOOSE_DEFAULTS, chooseCandidates, withSelf } from '../../agent/placement/choose.ts'
 import { OptimisticView } from '../../agent/placement/optimistic.ts'
 import { rendezvous } from '../../agent/placement/rendezvous.ts'
 import { type PlacementMember, type PlacementTarget, scoreMember } from '../../agent/placement/score.ts'
@@ -142,6 +142,23 @@ describe('placement candidates', () => {
     }
     // Agents deciding from the same view do not all try the same warm node first.
     expect(firsts.size).toBeGreaterThan(10)
+  })
+
+  it('tries this node first when it has an idle warm container, else last when not listed', () => {
+    const list = chooseCandidates(
+      ids.map((id) => member(id)),
+      t,
+      { random: rng(3) },
+    )
+    const self = list[2]!.peerId
+    const first = withSelf(list, self, true)
+    expect(first[0]).toMatchObject({ peerId: self, reason: 'warm' })
+    expect(first.filter((c) => c.peerId === self)).toHaveLength(1)
+    expect(first).toHaveLength(list.length)
+    expect(withSelf(list, self, false)).toEqual(list)
+    const appended = withSelf(list, 'elsewhere', false)
+    expect(appended.at(-1)).toMatchObject({ peerId: 'elsewhere', reason: 'load' })
+    expect(appended).toHaveLength(list.length + 1)
   })
 
   it('counts work sent to a peer against its slots, and the peer as warm, until its next heartbeat', () => {
