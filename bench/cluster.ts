@@ -17,6 +17,7 @@ import { heartbeatPeriodMs } from '../agent/cluster/delta.ts'
 import { CLUSTER_DEFAULTS, writeClusterKey } from '../agent/cluster/index.ts'
 import { encodeMessage } from '../agent/cluster/messages.ts'
 import { formatHlc } from '../agent/store/hlc.ts'
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../cli/launch.ts'
 import { allAlive, type NodeProcess, spawnNode } from '../test/cluster/fixtures/processes.ts'
 
 const exec = promisify(execFile)
@@ -170,6 +171,12 @@ export async function benchCluster(
   opts: { sizes?: number[]; windowMs?: number } = {},
 ): Promise<Record<string, unknown>> {
   const root = await mkdtemp(join(tmpdir(), 'fnagent-bench-cluster-'))
+  // The node processes (which inherit this environment) run with the Node flags and environment
+  // `fnagent start` gives the daemon (cli/launch.ts), so their idle RSS compares with an agent's.
+  const saved = { ...process.env }
+  Object.assign(process.env, DAEMON_ENV, {
+    NODE_OPTIONS: [process.env.NODE_OPTIONS, ...DAEMON_NODE_FLAGS].filter(Boolean).join(' '),
+  })
   try {
     const keyFile = join(root, 'cluster.key')
     await writeClusterKey(keyFile)
@@ -192,6 +199,7 @@ export async function benchCluster(
       projectedPerNode: projected(sizes, envelope, wireFactor),
     }
   } finally {
+    process.env = saved
     await rm(root, { recursive: true, force: true })
   }
 }
