@@ -115,8 +115,14 @@ export async function benchForwarding(): Promise<Record<string, unknown>> {
 }
 
 if (import.meta.main) {
-  // `node bench/forwarding.ts latency [N]`: the latency half alone (N invocations per path).
+  // `node bench/forwarding.ts latency [N]`: the latency half alone (N invocations per path);
+  // `node bench/forwarding.ts throughput`: the throughput half alone.
   const [what, n] = process.argv.slice(2)
-  const out = what === 'latency' ? await latency(Number(n) || 200) : await benchForwarding()
+  const out =
+    what === 'latency'
+      ? await latency(Number(n) || 200)
+      : what === 'throughput'
+        ? { oneNode: await throughput(1, 8), threeNodes: await throughput(3, 8) }
+        : await benchForwarding()
   console.log(JSON.stringify(out, null, 2))
 }

@@ -1,4 +1,7 @@
-import http from 'node:http'
+import type { Agent as HttpAgent } from 'node:http'
+
+// Not `import … from 'node:http'`: building that module's ESM namespace loads undici (agent/api/server.ts).
+const http = process.getBuiltinModule('node:http')
 
 export interface Reply {
   status: number
@@ -9,7 +12,7 @@ export interface Reply {
 }
 
 /** One keep-alive connection per container: concurrency is 1, the socket stays open between runs. */
-export function containerAgent(): http.Agent {
+export function containerAgent(): HttpAgent {
   return new http.Agent({ keepAlive: true, maxSockets: 1, keepAliveMsecs: 10_000 })
 }
 
@@ -20,7 +23,7 @@ export function isStaleSocket(err: unknown): boolean {
 
 /** POSTs a JSON body to the container's action server; rejects on connection errors and on abort. */
 export function postJson(
-  agent: http.Agent,
+  agent: HttpAgent,
   host: string,
   path: string,
   body: string,
