@@ -102,7 +102,8 @@ export function chooseCandidates(
     out.push({ peerId: m.peerId, reason, score: score(m) })
   }
   const isWarm = new Set(warm.map((m) => m.peerId))
-  // The ranking down to `homes + window` usable nodes past the warm ones (full nodes rank too).
+  // The function's first `warm + homes + window` ranked live nodes; full ones drop out (a crowded
+  // prefix shortens the window rather than reaching further down the ranking).
   const ranked = rendezvous(t.homeKey, alive, warm.length + o.homes + o.window).filter((id) => usable.has(id))
   const cold = ranked.filter((id) => !isWarm.has(id))
   for (const m of powerOfD(warm, score, o.d, o.random, o.warm)) push(m, 'warm')

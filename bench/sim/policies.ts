@@ -14,6 +14,8 @@ import type { SimCluster, SimNode } from './cluster.ts'
 export interface Decision {
   node: SimNode
   refusals: number
+  /** Of those, the receiving node's own (a local check: no hop). */
+  localRefusals?: number
 }
 
 export interface Policy {
@@ -129,6 +131,7 @@ export function fnagent(c: SimCluster, r: () => number, choose: Partial<ChooseOp
         c.hasIdle(here, fn, now),
       )
       let refusals = 0
+      let localRefusals = 0
       // First pass on each target's own terms; then, once, forced, the ones that refused only to
       // keep their warm containers (as Placement.run).
       let pass = cands
@@ -140,9 +143,10 @@ export function fnagent(c: SimCluster, r: () => number, choose: Partial<ChooseOp
           const remote = node.idx !== receiver
           if (remote) optimistic[receiver]!.take(cand.peerId, views[node.idx]!.seq, t)
           const refusal = acceptRule(c, node, fn, now, reason)
-          if (refusal === null) return { node, refusals }
+          if (refusal === null) return { node, refusals, localRefusals }
           if (remote) optimistic[receiver]!.release(cand.peerId, t)
           refusals++
+          if (!remote) localRefusals++
           if (refusal === 'NOT_WARM' || refusal === 'WOULD_EVICT') soft.push(cand)
         }
         pass = soft
@@ -153,7 +157,7 @@ export function fnagent(c: SimCluster, r: () => number, choose: Partial<ChooseOp
       const x = members[Math.floor(r() * members.length)]!
       const y = members[Math.floor(r() * members.length)]!
       const best = y.capacity.freeSlots > x.capacity.freeSlots ? y : x
-      return { node: c.nodes[Number(best.peerId.slice(5))]!, refusals }
+      return { node: c.nodes[Number(best.peerId.slice(5))]!, refusals, localRefusals }
     },
   }
 }

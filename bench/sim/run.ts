@@ -106,7 +106,7 @@ export function simulate(
     } else if (ev.kind === 'arrive') {
       const d = policy.place(ev.a.fn, ev.a.receiver, ev.at)
       refusals += d.refusals
-      const hops = d.refusals + (d.node.idx === ev.a.receiver ? 0 : 1)
+      const hops = d.refusals - (d.localRefusals ?? 0) + (d.node.idx === ev.a.receiver ? 0 : 1)
       if (c.hasRoom(d.node) && d.node.queue.length === 0)
         run(d.node, ev.a.fn, ev.a.duration, ev.at, hops * o.hopMs)
       else d.node.queue.push({ fn: ev.a.fn, duration: ev.a.duration, arrived: ev.at, delay: hops * o.hopMs })
