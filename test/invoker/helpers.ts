@@ -11,6 +11,7 @@ import { HybridClock } from '../../agent/store/hlc.ts'
 import { DEFAULT_LIMITS, type FunctionRecord, type Limits } from '../../agent/store/types.ts'
 import { imageFor } from '../../runtimes/build/index.ts'
 import { removeContainersOf } from '../helpers/agent-process.ts'
+import { functionRecord } from '../helpers/records.ts'
 import { ensureBlackboxImage } from './fixtures/images.ts'
 
 export const docker = new Dockerode()
@@ -67,25 +68,12 @@ let counter = 0
 export function fnRecord(
   over: Omit<Partial<FunctionRecord>, 'limits'> & { limits?: Partial<Limits> } = {},
 ): FunctionRecord {
-  const hlc = new HybridClock().now()
   const { limits, ...rest } = over
-  return {
-    namespace: 'guest',
+  return functionRecord({
     name: `fn${++counter}-${randomBytes(3).toString('hex')}`,
-    version: 1,
-    kind: 'nodejs:24',
-    main: 'main',
-    binary: false,
-    codeSize: 0,
-    parameters: {},
-    annotations: {},
-    env: {},
-    created: hlc,
-    updated: hlc,
-    origin: 'test',
     ...rest,
     limits: { ...DEFAULT_LIMITS, timeout: 20_000, ...limits },
-  }
+  })
 }
 
 export function request(fn: FunctionRecord, params: Record<string, unknown> = {}, code = ''): InvokeRequest {

@@ -2,7 +2,8 @@ import { lpStream } from '@libp2p/utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { REPL_PROTOCOL } from '../../agent/replication/index.ts'
 import { sha256 } from '../../agent/store/index.ts'
-import { DEFAULT_LIMITS, type FunctionRecord } from '../../agent/store/types.ts'
+import type { FunctionRecord } from '../../agent/store/types.ts'
+import { functionRecord } from '../helpers/records.ts'
 import { activation, createReplicated, type ReplNode } from './fixtures.ts'
 
 /** Sends raw bytes as one replication request from `from` to `to`; returns the parsed answer. */
@@ -22,23 +23,14 @@ const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v))
 
 function fnRecord(node: ReplNode, codeHash: string): FunctionRecord {
   const now = node.clock.now()
-  return {
-    namespace: 'guest',
+  return functionRecord({
     name: 'forged',
-    version: 1,
-    kind: 'nodejs:24',
-    main: 'main',
-    binary: false,
     codeHash,
     codeSize: 4,
-    parameters: {},
-    annotations: {},
-    env: {},
-    limits: DEFAULT_LIMITS,
     created: now,
     updated: now,
     origin: node.peerId,
-  }
+  })
 }
 
 describe('replication refuses bad messages', () => {

@@ -2,32 +2,18 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { HybridClock } from '../../agent/store/hlc.ts'
 import { Store, sha256 } from '../../agent/store/index.ts'
 import { DEFAULT_LIMITS, type FunctionRecord } from '../../agent/store/types.ts'
-
-const clock = new HybridClock()
+import { functionRecord } from '../helpers/records.ts'
 
 function version(n: number, code: Uint8Array, extra: Partial<FunctionRecord> = {}): FunctionRecord {
-  const now = clock.now()
-  return {
-    namespace: 'guest',
-    name: 'hello',
+  return functionRecord({
     version: n,
-    kind: 'nodejs:24',
-    main: 'main',
-    binary: false,
     codeHash: sha256(code),
     codeSize: code.byteLength,
-    parameters: {},
-    annotations: {},
-    env: {},
-    limits: DEFAULT_LIMITS,
-    created: now,
-    updated: now,
     origin: 'node-a',
     ...extra,
-  }
+  })
 }
 
 describe('function store (heads and code kept in memory)', () => {
