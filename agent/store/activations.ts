@@ -32,6 +32,11 @@ export class ActivationRepository {
     this.#byTime = db.sublevel<string, string>(BUCKETS.activationsByTime, { valueEncoding: 'utf8' })
   }
 
+  /** Waits until the sublevels are open (they are read synchronously). */
+  async open(): Promise<void> {
+    await Promise.all([this.#byId.open(), this.#byTime.open()])
+  }
+
   async get(id: string): Promise<ActivationRecord | null> {
     return (await this.#byId.get(id)) ?? null
   }

@@ -33,6 +33,11 @@ export class FunctionRepository {
     this.#blobs = blobs
   }
 
+  /** Waits until the sublevels are open (versions are read synchronously). */
+  async open(): Promise<void> {
+    await Promise.all([this.#versions.open(), this.#heads.open()])
+  }
+
   /** The latest version (tombstones included). */
   async head(namespace: string, name: string): Promise<FunctionRecord | null> {
     const path = fnPath(namespace, name)
@@ -95,8 +100,13 @@ export class FunctionRepository {
       batch.put(refKey(record.codeHash, record), '', { sublevel: this.#blobs.refLevel })
     }
     if (wins) batch.put(path, record, { sublevel: this.#heads })
+    // The same version written elsewhere with other code lost to this one: its blob loses this
+    // version's reference, and goes when no other version references it.
+    const orphan = existing?.codeHash && existing.codeHash !== record.codeHash ? existing.codeHash : null
+    if (orphan) batch.del(refKey(orphan, existing!), { sublevel: this.#blobs.refLevel })
     await batch.write()
     if (wins) this.#cacheHead(path, structuredClone(record))
+    if (orphan && !(await this.#blobs.isReferenced(orphan))) await this.#blobs.del(orphan)
     return wins
   }
 

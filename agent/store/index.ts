@@ -27,7 +27,10 @@ export class Store {
   }
 
   static async open(dataDir: string): Promise<Store> {
-    return new Store(await openDb(dataDir))
+    const store = new Store(await openDb(dataDir))
+    // A sublevel opens a tick after it is made; the synchronous reads (`getSync`) need it open.
+    await Promise.all([store.functions.open(), store.activations.open()])
+    return store
   }
 
   async close(): Promise<void> {

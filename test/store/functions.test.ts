@@ -65,4 +65,21 @@ describe('function store (heads and code kept in memory)', () => {
     expect((await store.functions.get('guest', 'hello'))?.version).toBe(4)
     expect((await store.blobs.get(v4.codeHash!))?.toString()).toContain('v: 2')
   })
+
+  it('the code of a same-version write that lost (last writer wins) is freed', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fnagent-store-'))
+    store = await Store.open(dir)
+    const mine = new TextEncoder().encode('function main() { return { who: "a" } }')
+    const theirs = new TextEncoder().encode('function main() { return { who: "b" } }')
+    const a = version(1, mine)
+    const b = version(1, theirs, { origin: 'node-b' }) // written later: it wins
+    await store.functions.write(a, mine)
+    expect(await store.functions.write(b, theirs)).toBe(true)
+    expect((await store.functions.get('guest', 'hello'))?.codeHash).toBe(b.codeHash)
+    expect(await store.blobs.has(a.codeHash!)).toBe(false)
+    expect(await store.blobs.has(b.codeHash!)).toBe(true)
+    // The loser arriving again (a late replica) changes nothing.
+    expect(await store.functions.write(a, mine)).toBe(false)
+    expect(await store.blobs.has(a.codeHash!)).toBe(false)
+  })
 })
