@@ -192,6 +192,7 @@ export class Agent {
           invoke: (req) => invoker.invoke(req),
           canAccept: (fn) => invoker.canAccept(fn),
           hasIdleWarm: (fn) => invoker.hasIdleWarm(fn),
+          freeSlots: (fn) => invoker.freeSlots(fn),
           fitsWithoutEviction: (fn) => {
             const st = invoker.state()
             return (

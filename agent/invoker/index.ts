@@ -340,6 +340,13 @@ export class Invoker {
     return this.#budgetMiB - this.#pool.busyMiB() - this.#reservedMiB >= fn.limits.memory
   }
 
+  /** Activations of `fn` that could start now: the budget not held by running ones (idle ones evicted). */
+  freeSlots(fn: FunctionRecord): number {
+    if (this.#status !== 'running') return 0
+    const reclaimable = this.#budgetMiB - this.#pool.busyMiB() - this.#reservedMiB
+    return Math.max(0, Math.floor(reclaimable / fn.limits.memory))
+  }
+
   state(): InvokerState {
     const used = this.#pool.usedMiB() + this.#reservedMiB
     const reclaimable = this.#budgetMiB - this.#pool.busyMiB() - this.#reservedMiB

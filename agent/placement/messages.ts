@@ -34,7 +34,17 @@ export const forwardRequestSchema = z
 export type ForwardRequest = z.infer<typeof forwardRequestSchema>
 
 export const forwardResponseSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('refused'), code: z.string(), message: z.string() }),
+  z.object({
+    type: z.literal('refused'),
+    code: z.string(),
+    message: z.string(),
+    /**
+     * The refuser's fresh free slots (activations of the function it could start now, evicting idle
+     * containers): the sender's forced pass asks the freest first. Optional: agents before it omit
+     * it, and ignore it in answers.
+     */
+    freeSlots: z.number().int().min(0).optional(),
+  }),
   z.object({ type: z.literal('done'), record: activationRecordSchema }),
 ])
 export type ForwardResponse = z.infer<typeof forwardResponseSchema>

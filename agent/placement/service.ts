@@ -15,7 +15,7 @@ import {
   type PlacementExplain,
 } from './messages.ts'
 import { OptimisticView } from './optimistic.ts'
-import { refusalFor } from './refusal.ts'
+import { forcedOrder, type Refused, refusedAnswer } from './refusal.ts'
 import type { PlacementMember, PlacementTarget } from './score.ts'
 import { ForwardTarget } from './target.ts'
 
@@ -34,6 +34,8 @@ export interface LocalInvoker {
   hasIdleWarm(fn: FunctionRecord): boolean
   /** Room for the function without evicting another function's idle container. */
   fitsWithoutEviction(fn: FunctionRecord): boolean
+  /** Activations of the function that could start now, evicting idle containers if need be. */
+  freeSlots(fn: FunctionRecord): number
 }
 
 /** The cluster as placement sees it (absent when the agent runs alone). */
@@ -127,7 +129,7 @@ export class Placement {
     // their warm containers are asked to take it anyway.
     let pass = cands
     for (const forced of [false, true]) {
-      const soft: Candidate[] = []
+      const soft: Array<{ cand: Candidate; freeSlots?: number | undefined }> = []
       for (const [i, c] of pass.entries()) {
         if (Date.now() > req.deadline || req.signal.aborted) break
         const cand: Candidate = forced ? { ...c, reason: 'force' } : c
@@ -152,9 +154,10 @@ export class Placement {
         }
         refusals.push(`${short(cand.peerId)}${cand.peerId === self ? ' (this node)' : ''}: ${out.message}`)
         if (out.type === 'refused') this.#optimistic.release(cand.peerId, t)
-        if (out.type === 'refused' && (out.code === 'NOT_WARM' || out.code === 'WOULD_EVICT')) soft.push(c)
+        if (out.type === 'refused' && (out.code === 'NOT_WARM' || out.code === 'WOULD_EVICT'))
+          soft.push({ cand: c, freeSlots: out.freeSlots })
       }
-      pass = soft
+      pass = forcedOrder(soft).map((s) => s.cand)
       if (pass.length === 0) break
     }
     throw errors.nodeFull(`no node could take ${req.fn.name}: ${refusals.join('; ') || 'no candidates'}`, {
@@ -169,14 +172,10 @@ export class Placement {
     explain: PlacementExplain,
     members: Array<PlacementMember & { seq: number }>,
     t: PlacementTarget,
-  ): Promise<
-    | { type: 'done'; record: ActivationRecord }
-    | { type: 'refused'; code: string; message: string }
-    | { type: 'lost'; message: string }
-  > {
+  ): Promise<{ type: 'done'; record: ActivationRecord } | Refused | { type: 'lost'; message: string }> {
     if (cand.peerId === this.#c.nodeId()) {
-      const refusal = refusalFor(this.#c.invoker, this.#c.draining(), req.fn, cand.reason)
-      if (refusal) return { type: 'refused', code: refusal.code, message: refusal.message }
+      const refused = refusedAnswer(this.#c.invoker, this.#c.draining(), req.fn, cand.reason)
+      if (refused) return refused
       const record = await this.#c.invoker.invoke({
         ...req,
         extraAnnotations: [{ key: 'placement', value: explain }],

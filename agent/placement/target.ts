@@ -7,7 +7,7 @@ import {
   forwardRequestSchema,
   MAX_HOPS,
 } from './messages.ts'
-import { refusalFor } from './refusal.ts'
+import { refusedAnswer } from './refusal.ts'
 import type { PlacementComponents, PlacementInit } from './service.ts'
 
 /**
@@ -58,8 +58,8 @@ export class ForwardTarget {
 
   async #accept(req: ForwardRequest, signal: AbortSignal): Promise<ForwardResponse> {
     if (req.hops > MAX_HOPS) return { type: 'refused', code: 'HOPS', message: 'too many hops' }
-    const refusal = refusalFor(this.#c.invoker, this.#c.draining(), req.fn, req.explain.reason)
-    if (refusal) return { type: 'refused', code: refusal.code, message: refusal.message }
+    const refused = refusedAnswer(this.#c.invoker, this.#c.draining(), req.fn, req.explain.reason)
+    if (refused) return refused
     await this.#c.store.functions.write(req.fn)
     const code = await this.#c.loadCode(req.fn, signal)
     if (req.fn.codeHash && !code) {

@@ -6,6 +6,7 @@ import {
   withSelf,
 } from '../../agent/placement/choose.ts'
 import { OptimisticView } from '../../agent/placement/optimistic.ts'
+import { forcedOrder } from '../../agent/placement/refusal.ts'
 import type { PlacementMember, PlacementTarget } from '../../agent/placement/score.ts'
 import { PLACEMENT_DEFAULTS } from '../../agent/placement/service.ts'
 import type { SimCluster, SimNode } from './cluster.ts'
@@ -133,10 +134,10 @@ export function fnagent(c: SimCluster, r: () => number, choose: Partial<ChooseOp
       let refusals = 0
       let localRefusals = 0
       // First pass on each target's own terms; then, once, forced, the ones that refused only to
-      // keep their warm containers (as Placement.run).
+      // keep their warm containers, freest first (as Placement.run).
       let pass = cands
       for (const forced of [false, true]) {
-        const soft: Candidate[] = []
+        const soft: Array<{ cand: Candidate; freeSlots: number }> = []
         for (const cand of pass) {
           const node = c.nodes[Number(cand.peerId.slice(5))]!
           const reason: Reason = forced ? 'force' : cand.reason
@@ -147,9 +148,11 @@ export function fnagent(c: SimCluster, r: () => number, choose: Partial<ChooseOp
           if (remote) optimistic[receiver]!.release(cand.peerId, t)
           refusals++
           if (!remote) localRefusals++
-          if (refusal === 'NOT_WARM' || refusal === 'WOULD_EVICT') soft.push(cand)
+          // The refusal carries the target's fresh free slots (refusal.ts `refusedAnswer`).
+          if (refusal === 'NOT_WARM' || refusal === 'WOULD_EVICT')
+            soft.push({ cand, freeSlots: c.slots - node.busy })
         }
-        pass = soft
+        pass = forcedOrder(soft).map((s) => s.cand)
         if (pass.length === 0) break
       }
       // Still nothing: wait in the FIFO of the less busy of two random nodes (the agent answers

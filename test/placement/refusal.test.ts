@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Reason } from '../../agent/placement/choose.ts'
-import { refusalFor } from '../../agent/placement/refusal.ts'
+import { forwardResponseSchema } from '../../agent/placement/messages.ts'
+import { forcedOrder, refusalFor, refusedAnswer } from '../../agent/placement/refusal.ts'
 import type { LocalInvoker } from '../../agent/placement/service.ts'
 import type { FunctionRecord } from '../../agent/store/types.ts'
 import { SimCluster } from '../../bench/sim/cluster.ts'
@@ -22,6 +23,7 @@ function invoker(s: State): LocalInvoker {
     canAccept: () => s.room,
     hasIdleWarm: () => s.idleWarm,
     fitsWithoutEviction: () => s.fitsWithoutEviction,
+    freeSlots: () => (s.room ? 3 : 0),
   }
 }
 
@@ -80,5 +82,33 @@ describe('a target accepts or refuses from its fresh state', () => {
               refusalFor(invoker(s), false, fn, r)?.code ?? null,
             )
         }
+  })
+})
+
+describe("a refusal carries the target's free slots", () => {
+  it('in the answer, which agents without the field still parse', () => {
+    const s = { room: true, idleWarm: false, fitsWithoutEviction: false }
+    const answer = refusedAnswer(invoker(s), false, fn, 'home')
+    expect(answer).toEqual({
+      type: 'refused',
+      code: 'WOULD_EVICT',
+      message: 'only by evicting a warm container',
+      freeSlots: 3,
+    })
+    expect(forwardResponseSchema.parse(answer)).toEqual(answer)
+    const old = { type: 'refused', code: 'WOULD_EVICT', message: 'x' }
+    expect(forwardResponseSchema.parse(old)).toEqual(old)
+    expect(refusedAnswer(invoker(s), false, fn, 'force')).toBeNull()
+  })
+
+  it('orders the forced pass freest first, list order on ties, silent refusers last', () => {
+    const soft = [
+      { id: 'a', freeSlots: 1 },
+      { id: 'b' },
+      { id: 'c', freeSlots: 4 },
+      { id: 'd', freeSlots: 1 },
+    ]
+    expect(forcedOrder(soft).map((x) => x.id)).toEqual(['c', 'a', 'd', 'b'])
+    expect(soft.map((x) => x.id)).toEqual(['a', 'b', 'c', 'd'])
   })
 })
