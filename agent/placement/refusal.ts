@@ -45,6 +45,29 @@ export function refusedAnswer(
   return { type: 'refused', code: refusal.code, message: refusal.message, freeSlots: inv.freeSlots(fn) }
 }
 
+/** Invoker failures that mean nothing ran: the node is full, draining, or lacks the runtime. */
+const NOTHING_RAN = new Set(['NODE_FULL', 'DRAINING', 'RUNTIME_MISSING'])
+
+/**
+ * Runs `invoke` after the target accepted, turning a failure that means nothing ran into a refusal:
+ * between the check and the start another request can take the last room (concurrent requests
+ * from several senders, or several on one channel), and the sender should try the next candidate
+ * rather than report the activation lost.
+ */
+export async function invokeOrRefuse<R>(
+  inv: LocalInvoker,
+  fn: FunctionRecord,
+  invoke: () => Promise<R>,
+): Promise<{ type: 'done'; record: R } | Refused> {
+  try {
+    return { type: 'done', record: await invoke() }
+  } catch (err) {
+    if (err instanceof FnError && NOTHING_RAN.has(err.code))
+      return { type: 'refused', code: err.code, message: err.message, freeSlots: inv.freeSlots(fn) }
+    throw err
+  }
+}
+
 /**
  * The order of the sender's forced pass over its soft refusers: the most free slots first, list
  * order on ties, refusers that did not say (older agents) last. The freest node evicts a container

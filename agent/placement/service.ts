@@ -15,7 +15,7 @@ import {
   type PlacementExplain,
 } from './messages.ts'
 import { OptimisticView } from './optimistic.ts'
-import { forcedOrder, type Refused, refusedAnswer } from './refusal.ts'
+import { forcedOrder, invokeOrRefuse, type Refused, refusedAnswer } from './refusal.ts'
 import type { PlacementMember, PlacementTarget } from './score.ts'
 import { ForwardTarget } from './target.ts'
 
@@ -176,11 +176,10 @@ export class Placement {
     if (cand.peerId === this.#c.nodeId()) {
       const refused = refusedAnswer(this.#c.invoker, this.#c.draining(), req.fn, cand.reason)
       if (refused) return refused
-      const record = await this.#c.invoker.invoke({
-        ...req,
-        extraAnnotations: [{ key: 'placement', value: explain }],
-      })
-      return { type: 'done', record }
+      const inv = this.#c.invoker
+      return invokeOrRefuse(inv, req.fn, () =>
+        inv.invoke({ ...req, extraAnnotations: [{ key: 'placement', value: explain }] }),
+      )
     }
     const member = members.find((m) => m.peerId === cand.peerId)
     if (member) this.#optimistic.take(cand.peerId, member.seq, t, cand.reason === 'warm')

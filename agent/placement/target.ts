@@ -7,7 +7,7 @@ import {
   forwardRequestSchema,
   MAX_HOPS,
 } from './messages.ts'
-import { refusedAnswer } from './refusal.ts'
+import { invokeOrRefuse, refusedAnswer } from './refusal.ts'
 import type { PlacementComponents, PlacementInit } from './service.ts'
 
 /**
@@ -69,16 +69,19 @@ export class ForwardTarget {
         message: `code ${req.fn.codeHash} is on no reachable node`,
       }
     }
-    const record = await this.#c.invoker.invoke({
-      fn: req.fn,
-      code,
-      params: req.params,
-      activationId: req.activationId,
-      deadline: req.deadline,
-      signal,
-      extraAnnotations: [{ key: 'placement', value: req.explain }],
-    })
-    await this.#c.keepRecord(record, req.explain.receivedBy)
-    return { type: 'done', record }
+    const inv = this.#c.invoker
+    const ran = await invokeOrRefuse(inv, req.fn, () =>
+      inv.invoke({
+        fn: req.fn,
+        code,
+        params: req.params,
+        activationId: req.activationId,
+        deadline: req.deadline,
+        signal,
+        extraAnnotations: [{ key: 'placement', value: req.explain }],
+      }),
+    )
+    if (ran.type === 'done') await this.#c.keepRecord(ran.record, req.explain.receivedBy)
+    return ran
   }
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { errors } from '../../agent/errors.ts'
 import type { Reason } from '../../agent/placement/choose.ts'
 import { forwardResponseSchema } from '../../agent/placement/messages.ts'
-import { forcedOrder, refusalFor, refusedAnswer } from '../../agent/placement/refusal.ts'
+import { forcedOrder, invokeOrRefuse, refusalFor, refusedAnswer } from '../../agent/placement/refusal.ts'
 import type { LocalInvoker } from '../../agent/placement/service.ts'
 import type { FunctionRecord } from '../../agent/store/types.ts'
 import { SimCluster } from '../../bench/sim/cluster.ts'
@@ -110,5 +111,25 @@ describe("a refusal carries the target's free slots", () => {
     ]
     expect(forcedOrder(soft).map((x) => x.id)).toEqual(['c', 'a', 'd', 'b'])
     expect(soft.map((x) => x.id)).toEqual(['a', 'b', 'c', 'd'])
+  })
+})
+
+describe('a target that lost the last room between its check and the start', () => {
+  const inv = invoker({ room: false, idleWarm: false, fitsWithoutEviction: false })
+
+  it('refuses (the sender tries the next node) when nothing ran', async () => {
+    for (const err of [errors.nodeFull('budget in use'), errors.draining('stopping')]) {
+      const out = await invokeOrRefuse(inv, fn, () => Promise.reject(err))
+      expect(out).toEqual({ type: 'refused', code: err.code, message: err.message, freeSlots: 0 })
+      expect(forwardResponseSchema.safeParse(out).success).toBe(true)
+    }
+  })
+
+  it('passes the record through, and any other failure up (the activation may have run)', async () => {
+    const record = { activationId: 'a'.repeat(32) }
+    expect(await invokeOrRefuse(inv, fn, () => Promise.resolve(record))).toEqual({ type: 'done', record })
+    await expect(invokeOrRefuse(inv, fn, () => Promise.reject(new Error('docker died')))).rejects.toThrow(
+      'docker died',
+    )
   })
 })
