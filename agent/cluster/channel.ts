@@ -128,6 +128,12 @@ class Channel {
 export interface ChannelsInit {
   maxBytes: number
   meter?: ByteMeter
+  /**
+   * How to ask a peer that does not speak the protocol (an agent of the first release): used in
+   * its place, for `LEGACY_RECHECK_MS`, once the peer refused the channel. Without it, the refusal
+   * is the caller's error (`unreachable`, `unsupported`).
+   */
+  fallback?: (peerId: string, body: unknown, signal: AbortSignal, sizes?: CallSizes) => Promise<unknown>
 }
 
 /** How long a peer that does not speak the channel protocol is asked the old way before retrying. */
@@ -166,8 +172,16 @@ export class RpcChannels {
 
   /** Sends `body` and returns the peer's answer as decoded JSON; `sizes` grows by the frames' bytes. */
   async request(peerId: string, body: unknown, signal: AbortSignal, sizes?: CallSizes): Promise<unknown> {
-    const channel = await this.#channel(peerId, signal)
-    return channel.call(body, signal, sizes)
+    const fallback = this.#init.fallback
+    if (fallback && !this.supports(peerId)) return fallback(peerId, body, signal, sizes)
+    try {
+      const channel = await this.#channel(peerId, signal)
+      return await channel.call(body, signal, sizes)
+    } catch (err) {
+      // Refused before anything was sent: asking the old way cannot run it twice.
+      if (fallback && err instanceof RpcError && err.unsupported) return fallback(peerId, body, signal, sizes)
+      throw err
+    }
   }
 
   async call<Res>(

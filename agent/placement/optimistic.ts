@@ -18,11 +18,10 @@ export class OptimisticView {
   readonly #taken = new Map<string, Taken>()
 
   /**
-   * Records that one invocation of `t` was sent to `peerId` (whose last heartbeat had `seq`).
-   * `usedWarm` does not change the update: a warm container that is now busy still counts as warm.
+   * Records that one invocation of `t` was sent to `peerId` (whose last heartbeat had `seq`). A warm
+   * container it used still counts as warm: busy containers count, as the agent gossips them.
    */
-  take(peerId: string, seq: number, t: PlacementTarget, usedWarm = false): void {
-    void usedWarm
+  take(peerId: string, seq: number, t: PlacementTarget): void {
     let e = this.#taken.get(peerId)
     if (!e || e.seq !== seq) {
       e = { seq, slots: 0, sent: new Map() }

@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import type { RunRequest } from '../activations/index.ts'
 import { call, RpcChannels, type RpcDialer, RpcError, type RpcServer } from '../cluster/index.ts'
 import { errors } from '../errors.ts'
@@ -100,9 +101,14 @@ export class Placement {
   constructor(components: PlacementComponents, init: Partial<PlacementInit> = {}) {
     this.#c = components
     this.#init = { ...PLACEMENT_DEFAULTS, ...init }
-    this.#channels = components.cluster
-      ? new RpcChannels(components.cluster, FORWARD_CHANNEL_PROTOCOL, {
-          maxBytes: this.#init.maxMessageBytes,
+    const cluster = components.cluster
+    const maxBytes = this.#init.maxMessageBytes
+    this.#channels = cluster
+      ? new RpcChannels(cluster, FORWARD_CHANNEL_PROTOCOL, {
+          maxBytes,
+          // An agent of the first release: one stream per invocation.
+          fallback: (peerId, body, signal) =>
+            call(cluster, peerId, FORWARD_PROTOCOL, body, z.unknown(), { signal, maxBytes }),
         })
       : null
   }
@@ -182,7 +188,7 @@ export class Placement {
       )
     }
     const member = members.find((m) => m.peerId === cand.peerId)
-    if (member) this.#optimistic.take(cand.peerId, member.seq, t, cand.reason === 'warm')
+    if (member) this.#optimistic.take(cand.peerId, member.seq, t)
     return this.#forward(cand, req, explain)
   }
 
@@ -205,19 +211,7 @@ export class Placement {
       AbortSignal.timeout(Math.max(1000, req.deadline - Date.now())),
     ])
     try {
-      const channels = this.#channels!
-      if (channels.supports(cand.peerId)) {
-        try {
-          return await channels.call(cand.peerId, msg, forwardResponseSchema, signal)
-        } catch (err) {
-          if (!(err instanceof RpcError && err.unsupported)) throw err
-        }
-      }
-      // An agent of the first release: one stream per invocation.
-      return await call(this.#c.cluster!, cand.peerId, FORWARD_PROTOCOL, msg, forwardResponseSchema, {
-        signal,
-        maxBytes: this.#init.maxMessageBytes,
-      })
+      return await this.#channels!.call(cand.peerId, msg, forwardResponseSchema, signal)
     } catch (err) {
       if (err instanceof RpcError && err.kind === 'unreachable') {
         return { type: 'refused', code: 'UNREACHABLE', message: err.message }

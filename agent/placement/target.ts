@@ -10,17 +10,17 @@ import {
 import { invokeOrRefuse, refusedAnswer } from './refusal.ts'
 import type { PlacementComponents, PlacementInit } from './service.ts'
 
+/** Longest a forwarded activation may run here (the longest function timeout, plus margin). */
+const HANDLER_TIMEOUT_MS = 310_000
+/** Requests one sender may have running here at once; more are refused as BUSY (it tries elsewhere). */
+const MAX_INFLIGHT_PER_CHANNEL = 1024
+
 /**
  * The target side of forwarding: answers at once with a refusal from its fresh state, or runs the
  * activation (fetching the code by hash when it lacks it) and answers with the record, which it
  * keeps and replicates. Served on the channel protocol (many requests per stream) and on the
  * one-request-per-stream protocol of the first release.
  */
-/** Longest a forwarded activation may run here (the longest function timeout, plus margin). */
-const HANDLER_TIMEOUT_MS = 310_000
-/** Requests one sender may have running here at once; more are refused as BUSY (it tries elsewhere). */
-const MAX_INFLIGHT_PER_CHANNEL = 1024
-
 export class ForwardTarget {
   readonly #c: PlacementComponents
   readonly #init: PlacementInit

@@ -5,7 +5,6 @@ import {
   type MemberView,
   RpcChannels,
   type RpcDialer,
-  RpcError,
   type RpcServer,
   serveChannel,
 } from '../cluster/index.ts'
@@ -77,7 +76,11 @@ export class Wire {
     this.#stats = stats
     this.#maxBytes = maxBytes
     this.#logger = logger
-    this.#channels = new RpcChannels(cluster, REPL_CHANNEL_PROTOCOL, { maxBytes, meter: this.#meter })
+    this.#channels = new RpcChannels(cluster, REPL_CHANNEL_PROTOCOL, {
+      maxBytes,
+      meter: this.#meter,
+      fallback: (peerId, body, signal, sizes) => this.#requestOnce(peerId, body as Request, signal, sizes),
+    })
   }
 
   readonly #meter = (direction: 'in' | 'out', bytes: number) => {
@@ -98,34 +101,25 @@ export class Wire {
     signal: AbortSignal,
     meter?: { bytes: number },
   ): Promise<T> {
-    if (this.#channels.supports(peerId)) {
-      const sizes = { out: 0, in: 0 }
-      try {
-        const parsed = await this.#channels.request(peerId, req, signal, sizes)
-        if (meter) meter.bytes += sizes.out + sizes.in
-        return this.#validate(peerId, req, parsed, answer)
-      } catch (err) {
-        if (err instanceof ReplicationRequestError) throw err
-        if (!(err instanceof RpcError && err.unsupported)) {
-          throw new ReplicationRequestError(
-            peerId,
-            `${req.type} to ${peerId}: ${(err as Error).message}`,
-            err,
-          )
-        }
-      }
+    const sizes = { out: 0, in: 0 }
+    let parsed: unknown
+    try {
+      parsed = await this.#channels.request(peerId, req, signal, sizes)
+    } catch (err) {
+      if (err instanceof ReplicationRequestError) throw err
+      throw new ReplicationRequestError(peerId, `${req.type} to ${peerId}: ${(err as Error).message}`, err)
     }
-    return this.#requestOnce(peerId, req, answer, signal, meter)
+    if (meter) meter.bytes += sizes.out + sizes.in
+    return this.#validate(peerId, req, parsed, answer)
   }
 
-  /** One request on a stream of its own (an agent of the first release). */
-  async #requestOnce<T>(
+  /** One request on a stream of its own (an agent of the first release); the decoded answer. */
+  async #requestOnce(
     peerId: string,
     req: Request,
-    answer: z.ZodType<T>,
     signal: AbortSignal,
-    meter?: { bytes: number },
-  ): Promise<T> {
+    sizes?: { out: number; in: number },
+  ): Promise<unknown> {
     let stream: Stream
     try {
       stream = await this.#cluster.dialProtocol(peerId, REPL_PROTOCOL, signal)
@@ -140,7 +134,10 @@ export class Wire {
       await lp.write(bytes, { signal })
       raw = (await lp.read({ signal })).subarray()
       this.#stats.bytesIn += raw.byteLength
-      if (meter) meter.bytes += bytes.byteLength + raw.byteLength
+      if (sizes) {
+        sizes.out += bytes.byteLength
+        sizes.in += raw.byteLength
+      }
     } catch (err) {
       stream.abort(err as Error)
       throw new ReplicationRequestError(
@@ -150,14 +147,12 @@ export class Wire {
       )
     }
     await stream.close().catch(() => {})
-    let parsed: unknown
     try {
-      parsed = JSON.parse(decoder.decode(raw))
+      return JSON.parse(decoder.decode(raw))
     } catch {
       this.#stats.drop('invalid')
       throw new ReplicationRequestError(peerId, `${peerId} answered ${req.type} with invalid JSON`)
     }
-    return this.#validate(peerId, req, parsed, answer)
   }
 
   #validate<T>(peerId: string, req: Request, parsed: unknown, answer: z.ZodType<T>): T {
