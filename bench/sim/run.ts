@@ -35,10 +35,21 @@ export interface SimResult {
   nodes: number
   invocations: number
   coldRatio: number
+  /** Delay before the start: placement round trips plus the wait in a node's queue. */
   p50DelayMs: number
   p99DelayMs: number
+  /** Of that, the wait in a node's queue for a free slot (queueing delay proper). */
+  p50QueueMs: number
+  p99QueueMs: number
+  /** And the placement round trips alone (the one to the runner, plus one per remote refusal). */
+  p50PlaceMs: number
+  p99PlaceMs: number
   imbalance: number
   refusals: number
+  /** Share of invocations that took more than one hop to place (a refusal before the runner). */
+  multiHop: number
+  /** Share that waited in a node's queue. */
+  queued: number
 }
 
 type Ev =
@@ -46,25 +57,32 @@ type Ev =
   | { at: number; kind: 'finish'; node: SimNode; fn: number }
   | { at: number; kind: 'beat'; node: SimNode }
 
-/** Runs one policy over `trace`; `choose` overrides the agent's candidate tunables (for measuring). */
+/** A policy over a simulated cluster, given the run's random stream. */
+export type PolicyFactory = (c: SimCluster, r: () => number, choose: Partial<ChooseOptions>) => Policy
+
+const FACTORIES: Record<string, PolicyFactory> = {
+  omniscient: (c) => omniscient(c),
+  random: (c, r) => random(c, r),
+  'round-robin': (c) => roundRobin(c),
+  'openwhisk-sharding': (c, r) => sharding(c, r),
+  fnagent: (c, r, choose) => fnagent(c, r, choose),
+}
+
+/**
+ * Runs one policy (a name of `POLICIES`, or a factory for a variant being measured) over `trace`;
+ * `choose` overrides the agent's candidate tunables.
+ */
 export function simulate(
-  policyName: string,
+  policy: string | PolicyFactory,
   o: SimOptions,
   trace: Arrival[],
   choose: Partial<ChooseOptions> = {},
 ): SimResult {
+  const make = typeof policy === 'function' ? policy : FACTORIES[policy]
+  if (!make) throw new Error(`unknown policy ${policy}; one of ${Object.keys(FACTORIES).join(', ')}`)
   const c = new SimCluster(o.nodes, o.slotsPerNode, o.keepAliveMs)
   const r = rng(o.seed + 1)
-  const policy: Policy =
-    policyName === 'omniscient'
-      ? omniscient(c)
-      : policyName === 'random'
-        ? random(c, r)
-        : policyName === 'round-robin'
-          ? roundRobin(c)
-          : policyName === 'openwhisk-sharding'
-            ? sharding(c, r)
-            : fnagent(c, r, choose)
+  const p = make(c, r, choose)
   const heap = new EventHeap<Ev>()
   for (const a of trace) heap.push({ at: a.at, kind: 'arrive', a })
   // Heartbeats as the agent sends them (agent/cluster/heartbeat.ts): every `period`, and brought
@@ -77,16 +95,20 @@ export function simulate(
     heap.push({ at, kind: 'beat', node })
   }
   const changed = (node: SimNode, now: number) => {
-    if (!policy.heartbeat) return
+    if (!p.heartbeat) return
     const soon = Math.max(now, lastBeat[node.idx]! + period / 2)
     if (soon < nextBeat[node.idx]!) schedule(node, soon)
   }
-  if (policy.heartbeat) for (const n of c.nodes) schedule(n, r() * period)
+  if (p.heartbeat) for (const n of c.nodes) schedule(n, r() * period)
   const end = trace.at(-1)?.at ?? 0
   let cold = 0
   let refusals = 0
+  let multiHop = 0
+  let queued = 0
   const delays: number[] = []
-  const run = (node: SimNode, fn: number, duration: number, now: number, delay: number) => {
+  const waits: number[] = []
+  const places: number[] = []
+  const run = (node: SimNode, fn: number, duration: number, now: number, place: number, wait: number) => {
     const how = c.start(node, fn, now)
     if (how === 'cold') {
       cold++
@@ -94,40 +116,52 @@ export function simulate(
     }
     const service = duration + (how === 'cold' ? o.coldStartMs : 0)
     node.busyTime += service
-    delays.push(delay)
+    delays.push(place + wait)
+    waits.push(wait)
+    places.push(place)
     heap.push({ at: now + service, kind: 'finish', node, fn })
   }
   for (let ev = heap.pop(); ev; ev = heap.pop()) {
     if (ev.kind === 'beat') {
       if (ev.at !== nextBeat[ev.node.idx]) continue // superseded by an earlier one
-      policy.heartbeat?.(ev.node, ev.at)
+      p.heartbeat?.(ev.node, ev.at)
       lastBeat[ev.node.idx] = ev.at
       if (ev.at < end) schedule(ev.node, ev.at + period)
     } else if (ev.kind === 'arrive') {
-      const d = policy.place(ev.a.fn, ev.a.receiver, ev.at)
+      const d = p.place(ev.a.fn, ev.a.receiver, ev.at)
       refusals += d.refusals
       const hops = d.refusals - (d.localRefusals ?? 0) + (d.node.idx === ev.a.receiver ? 0 : 1)
+      if (hops > 1) multiHop++
       if (c.hasRoom(d.node) && d.node.queue.length === 0)
-        run(d.node, ev.a.fn, ev.a.duration, ev.at, hops * o.hopMs)
-      else d.node.queue.push({ fn: ev.a.fn, duration: ev.a.duration, arrived: ev.at, delay: hops * o.hopMs })
+        run(d.node, ev.a.fn, ev.a.duration, ev.at, hops * o.hopMs, 0)
+      else {
+        queued++
+        d.node.queue.push({ fn: ev.a.fn, duration: ev.a.duration, arrived: ev.at, delay: hops * o.hopMs })
+      }
     } else {
       c.finish(ev.node, ev.fn, ev.at)
       const next = ev.node.queue.shift()
-      if (next) run(ev.node, next.fn, next.duration, ev.at, next.delay + (ev.at - next.arrived))
+      if (next) run(ev.node, next.fn, next.duration, ev.at, next.delay, ev.at - next.arrived)
     }
   }
-  delays.sort((a, b) => a - b)
+  for (const a of [delays, waits, places]) a.sort((x, y) => x - y)
   const busy = c.nodes.map((n) => n.busyTime)
   const mean = busy.reduce((a, b) => a + b, 0) / busy.length
   return {
-    policy: policy.name,
+    policy: p.name,
     nodes: o.nodes,
     invocations: trace.length,
     coldRatio: cold / Math.max(1, trace.length),
     p50DelayMs: percentile(delays, 50),
     p99DelayMs: percentile(delays, 99),
+    p50QueueMs: percentile(waits, 50),
+    p99QueueMs: percentile(waits, 99),
+    p50PlaceMs: percentile(places, 50),
+    p99PlaceMs: percentile(places, 99),
     imbalance: mean > 0 ? Math.max(...busy) / mean : 0,
     refusals,
+    multiHop: multiHop / Math.max(1, trace.length),
+    queued: queued / Math.max(1, trace.length),
   }
 }
 

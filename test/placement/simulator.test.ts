@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest'
+import { SIM_DEFAULTS, type SimResult, simulateAll } from '../../bench/sim/run.ts'
+
+const by = (rows: SimResult[], policy: string) => rows.find((r) => r.policy === policy)!
+
+describe('the placement simulator', () => {
+  it('reports the wait for a slot apart from the placement round trips', () => {
+    // Two one-slot nodes offered three times what they can run: work must wait in a queue.
+    const rows = simulateAll(2, { slotsPerNode: 1, load: 3, durationMs: 5_000, functions: 2 })
+    const omni = by(rows, 'omniscient')
+    expect(omni.queued).toBeGreaterThan(0.5)
+    expect(omni.p99QueueMs).toBeGreaterThan(100)
+    // A central scheduler never hears a refusal: at most the one round trip to the runner.
+    expect(omni.refusals).toBe(0)
+    expect(omni.multiHop).toBe(0)
+    expect(omni.p99PlaceMs).toBeLessThanOrEqual(SIM_DEFAULTS.hopMs)
+    expect(omni.p99DelayMs).toBeGreaterThanOrEqual(omni.p99QueueMs)
+  })
+
+  it("counts each of fnagent's remote refusals as one more round trip", () => {
+    const rows = simulateAll(10, { durationMs: 20_000 })
+    const fn = by(rows, 'fnagent')
+    expect(fn.refusals).toBeGreaterThan(0)
+    expect(fn.multiHop).toBeGreaterThan(0)
+    expect(fn.p99PlaceMs).toBeGreaterThanOrEqual(2 * SIM_DEFAULTS.hopMs)
+    // At half load on ten nodes nothing waits for a slot, with fnagent as with the omniscient one.
+    expect(fn.p99QueueMs).toBe(0)
+    expect(by(rows, 'omniscient').p99QueueMs).toBe(0)
+  })
+})
