@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import type { WalkVariant } from './sim/policies.ts'
 import { type SimOptions, type SimResult, simulateAll } from './sim/run.ts'
 
 /**
@@ -7,11 +8,13 @@ import { type SimOptions, type SimResult, simulateAll } from './sim/run.ts'
  * same trace (Poisson arrivals, Zipf popularity, keep-alive expiry, per-node slots, 1 s stale gossip).
  */
 export async function benchPlacement(
-  opts: { sizes?: number[]; overrides?: Partial<SimOptions> } = {},
+  opts: { sizes?: number[]; overrides?: Partial<SimOptions>; walk?: WalkVariant } = {},
 ): Promise<SimResult[]> {
   const out: SimResult[] = []
   for (const n of opts.sizes ?? [10, 100, 1000])
-    out.push(...simulateAll(n, { ...(n >= 1000 ? { maxArrivals: 200_000 } : {}), ...opts.overrides }))
+    out.push(
+      ...simulateAll(n, { ...(n >= 1000 ? { maxArrivals: 200_000 } : {}), ...opts.overrides }, opts.walk),
+    )
   return out
 }
 
@@ -34,23 +37,47 @@ export function formatPlacement(rows: SimResult[]): string {
 if (import.meta.main) {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { load: { type: 'string' }, seed: { type: 'string' } },
+    options: {
+      load: { type: 'string' },
+      seed: { type: 'string' },
+      // Variants of fnagent's walk, for measuring them (docs/performance.md).
+      chunk: { type: 'string' },
+      'force-after': { type: 'string' },
+      'idle-only': { type: 'boolean' },
+    },
   })
   const fail = (msg: string) => {
-    console.error(`${msg}\nusage: node bench/placement.ts [--load 0.5] [--seed 42] [NODES ...]`)
+    console.error(
+      `${msg}\nusage: node bench/placement.ts [--load 0.5] [--seed 42] [--chunk N] [--force-after N] [--idle-only] [NODES ...]`,
+    )
     process.exit(2)
   }
   const sizes = positionals.map(Number)
   for (const [i, n] of sizes.entries())
     if (!Number.isInteger(n) || n < 2) fail(`NODES must be an integer of at least 2, not ${positionals[i]}`)
-  const overrides: Partial<SimOptions> = {}
-  for (const [k, v] of Object.entries(values)) {
+  const num = (k: string, v: string | undefined, min: number) => {
     const x = Number(v)
-    if (!Number.isFinite(x) || x <= 0) fail(`--${k} must be a positive number, not ${v}`)
-    overrides[k as 'load' | 'seed'] = x
+    if (v !== undefined && (!Number.isFinite(x) || x < min))
+      fail(`--${k} must be a number of at least ${min}, not ${v}`)
+    return v === undefined ? undefined : x
   }
+  const overrides: Partial<SimOptions> = {}
+  const load = num('load', values.load, Number.MIN_VALUE)
+  const seed = num('seed', values.seed, 0)
+  if (load !== undefined) overrides.load = load
+  if (seed !== undefined) overrides.seed = seed
+  const walk: WalkVariant = {}
+  const chunk = num('chunk', values.chunk, 1)
+  const forceAfter = num('force-after', values['force-after'], 0)
+  if (chunk !== undefined) walk.chunk = chunk
+  if (forceAfter !== undefined) walk.forceAfter = forceAfter
+  if (values['idle-only']) walk.idleOnly = true
   const t0 = performance.now()
-  const rows = await benchPlacement({ ...(sizes.length ? { sizes } : {}), overrides })
+  const rows = await benchPlacement({
+    ...(sizes.length ? { sizes } : {}),
+    overrides,
+    ...(Object.keys(walk).length ? { walk } : {}),
+  })
   console.log(formatPlacement(rows))
   console.log(`(${((performance.now() - t0) / 1000).toFixed(1)} s)`)
 }

@@ -42,7 +42,7 @@ export interface ChooseOptions {
   /**
    * Longest list returned (bounds the attempts). 24 with a window of 14: at 1,000 nodes, where
    * views are up to 10 s old, the longer walk finds idle containers the view does not show (16 and
-   * 6: 1.20× omniscient's cold starts; 24 and 14: 1.04×), for about 2 ms more p99 delay.
+   * 6: 1.20× omniscient's cold starts; 24 and 14: 1.04×), for about 2 ms more p99 placement round trips.
    */
   maxCandidates: number
   random: () => number

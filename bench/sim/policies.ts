@@ -85,6 +85,16 @@ export function sharding(c: SimCluster, r: () => number): Policy {
 
 type Member = PlacementMember & { seq: number }
 
+/** Other ways to walk than the agent's, for measuring them (docs/performance.md); none set: the agent. */
+export interface WalkVariant {
+  /** Ask this many remote candidates on their own terms, then force that chunk's soft refusers, then the next chunk. */
+  chunk?: number
+  /** After this many remote refusals, ask the rest of the list as `force`. */
+  forceAfter?: number
+  /** Gossip idle containers only as warm (the agent gossips busy ones too). */
+  idleOnly?: boolean
+}
+
 /** What a target answers from its own fresh state: null to accept (mirrors agent/placement/refusal.ts). */
 export function acceptRule(
   c: SimCluster,
@@ -105,15 +115,22 @@ export function acceptRule(
  * placement code, walks them as `Placement.run` does, and each target accepts or refuses from its
  * fresh state.
  */
-export function fnagent(c: SimCluster, r: () => number, choose: Partial<ChooseOptions> = {}): Policy {
-  const views: Member[] = c.nodes.map((n) => snapshot(c, n, 0, 0))
+export function fnagent(
+  c: SimCluster,
+  r: () => number,
+  choose: Partial<ChooseOptions> = {},
+  walk: WalkVariant = {},
+): Policy {
+  const snapshot = (n: SimNode, now: number, seq: number) =>
+    snapshotOf(c, n, now, seq, walk.idleOnly === true)
+  const views: Member[] = c.nodes.map((n) => snapshot(n, 0, 0))
   const optimistic = c.nodes.map(() => new OptimisticView())
   const seqs = c.nodes.map(() => 0)
   return {
-    name: 'fnagent',
+    name: variantName(walk),
     heartbeat(node, now) {
       seqs[node.idx]!++
-      views[node.idx] = snapshot(c, node, now, seqs[node.idx]!)
+      views[node.idx] = snapshot(node, now, seqs[node.idx]!)
     },
     place(fn, receiver, now) {
       const t: PlacementTarget = {
@@ -125,7 +142,7 @@ export function fnagent(c: SimCluster, r: () => number, choose: Partial<ChooseOp
       const members = optimistic[receiver]!.apply(views)
       const here = c.nodes[receiver]!
       // The agent's own entry in its view is its current state, not its last heartbeat.
-      members[receiver] = { ...snapshot(c, here, now, seqs[receiver]!), self: true }
+      members[receiver] = { ...snapshot(here, now, seqs[receiver]!), self: true }
       const cands = withSelf(
         chooseCandidates(members, t, { ...PLACEMENT_DEFAULTS, ...choose, random: r }),
         here.id,
@@ -133,27 +150,39 @@ export function fnagent(c: SimCluster, r: () => number, choose: Partial<ChooseOp
       )
       let refusals = 0
       let localRefusals = 0
-      // First pass on each target's own terms; then, once, forced, the ones that refused only to
-      // keep their warm containers, freest first (as Placement.run).
-      let pass = cands
-      for (const forced of [false, true]) {
+      const ask = (cand: Candidate, reason: Reason) => {
+        const node = c.nodes[Number(cand.peerId.slice(5))]!
+        const remote = node.idx !== receiver
+        if (remote) optimistic[receiver]!.take(cand.peerId, views[node.idx]!.seq, t)
+        const refusal = acceptRule(c, node, fn, now, reason)
+        if (refusal === null) return { node, refusal }
+        if (remote) optimistic[receiver]!.release(cand.peerId, t)
+        refusals++
+        if (!remote) localRefusals++
+        return { node, refusal }
+      }
+      // The agent's walk (Placement.run): the whole list on each target's own terms, then, once,
+      // forced, the ones that refused only to keep their warm containers, freest first. A variant
+      // walks it in chunks, or forces after some refusals.
+      const chunk = walk.chunk ?? Number.POSITIVE_INFINITY
+      const forceAfter = walk.forceAfter ?? Number.POSITIVE_INFINITY
+      let i = 0
+      while (i < cands.length) {
         const soft: Array<{ cand: Candidate; freeSlots: number }> = []
-        for (const cand of pass) {
-          const node = c.nodes[Number(cand.peerId.slice(5))]!
-          const reason: Reason = forced ? 'force' : cand.reason
-          const remote = node.idx !== receiver
-          if (remote) optimistic[receiver]!.take(cand.peerId, views[node.idx]!.seq, t)
-          const refusal = acceptRule(c, node, fn, now, reason)
+        for (let asked = 0; i < cands.length && asked < chunk; i++) {
+          const cand = cands[i]!
+          const remoteRefusals = refusals - localRefusals
+          const { node, refusal } = ask(cand, remoteRefusals >= forceAfter ? 'force' : cand.reason)
           if (refusal === null) return { node, refusals, localRefusals }
-          if (remote) optimistic[receiver]!.release(cand.peerId, t)
-          refusals++
-          if (!remote) localRefusals++
+          if (node.idx !== receiver) asked++
           // The refusal carries the target's fresh free slots (refusal.ts `refusedAnswer`).
           if (refusal === 'NOT_WARM' || refusal === 'WOULD_EVICT')
             soft.push({ cand, freeSlots: c.slots - node.busy })
         }
-        pass = forcedOrder(soft).map((s) => s.cand)
-        if (pass.length === 0) break
+        for (const { cand } of forcedOrder(soft)) {
+          const { node, refusal } = ask(cand, 'force')
+          if (refusal === null) return { node, refusals, localRefusals }
+        }
       }
       // Still nothing: wait in the FIFO of the less busy of two random nodes (the agent answers
       // NODE_FULL and the caller retries). Not the least busy of all: every agent would pick it.
@@ -165,11 +194,20 @@ export function fnagent(c: SimCluster, r: () => number, choose: Partial<ChooseOp
   }
 }
 
-function snapshot(c: SimCluster, n: SimNode, now: number, seq: number): Member {
+function variantName(walk: WalkVariant): string {
+  const parts = [
+    walk.chunk !== undefined ? `chunks of ${walk.chunk}` : '',
+    walk.forceAfter !== undefined ? `forced after ${walk.forceAfter}` : '',
+    walk.idleOnly ? 'idle-only gossip' : '',
+  ].filter(Boolean)
+  return parts.length ? `fnagent (${parts.join(', ')})` : 'fnagent'
+}
+
+function snapshotOf(c: SimCluster, n: SimNode, now: number, seq: number, idleOnly: boolean): Member {
   c.expire(n, now)
   const warm: Record<string, number> = {}
   // As the agent gossips it: the containers of each function version, busy ones included.
-  for (const f of [...n.idle.map((i) => i.fn), ...n.running])
+  for (const f of idleOnly ? n.idle.map((i) => i.fn) : [...n.idle.map((i) => i.fn), ...n.running])
     warm[`${fnKey(f)}@1`] = (warm[`${fnKey(f)}@1`] ?? 0) + 1
   const free = c.slots - n.busy
   return {

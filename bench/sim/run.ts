@@ -1,7 +1,15 @@
 import type { ChooseOptions } from '../../agent/placement/choose.ts'
 import { SimCluster, type SimNode } from './cluster.ts'
 import { EventHeap, percentile, rng } from './heap.ts'
-import { fnagent, omniscient, type Policy, random, roundRobin, sharding } from './policies.ts'
+import {
+  fnagent,
+  omniscient,
+  type Policy,
+  random,
+  roundRobin,
+  sharding,
+  type WalkVariant,
+} from './policies.ts'
 import { type Arrival, makeTrace, type TraceOptions } from './trace.ts'
 
 export interface SimOptions extends TraceOptions {
@@ -167,9 +175,16 @@ export function simulate(
 
 export const POLICIES = ['omniscient', 'fnagent', 'openwhisk-sharding', 'random', 'round-robin'] as const
 
-export function simulateAll(nodes: number, overrides: Partial<SimOptions> = {}): SimResult[] {
+/** Every policy on one trace; with `walk`, fnagent walks as that variant does, for measuring it. */
+export function simulateAll(
+  nodes: number,
+  overrides: Partial<SimOptions> = {},
+  walk?: WalkVariant,
+): SimResult[] {
   const o: SimOptions = { ...SIM_DEFAULTS, nodes, ...overrides }
   if (!o.functions) o.functions = 2 * nodes
   const trace = makeTrace(o)
-  return POLICIES.map((p) => simulate(p, o, trace))
+  return POLICIES.map((p) =>
+    simulate(p === 'fnagent' && walk ? (c, r, choose) => fnagent(c, r, choose, walk) : p, o, trace),
+  )
 }

@@ -27,4 +27,15 @@ describe('the placement simulator', () => {
     expect(fn.p99QueueMs).toBe(0)
     expect(by(rows, 'omniscient').p99QueueMs).toBe(0)
   })
+
+  it('measures walk variants on the same trace: forcing the first node asked trades refusals for cold starts', () => {
+    const o = { durationMs: 20_000 }
+    const agent = by(simulateAll(10, o), 'fnagent')
+    const rows = simulateAll(10, o, { forceAfter: 0 })
+    const forced = by(rows, 'fnagent (forced after 0)')
+    expect(by(rows, 'omniscient').coldRatio).toBe(by(simulateAll(10, o), 'omniscient').coldRatio)
+    expect(forced.refusals).toBeLessThan(agent.refusals / 2)
+    expect(forced.multiHop).toBeLessThan(agent.multiHop)
+    expect(forced.coldRatio).toBeGreaterThan(1.5 * agent.coldRatio)
+  })
 })
