@@ -9,7 +9,7 @@ import type { GossipStats } from './validate.ts'
 /** What the invoker reports each heartbeat. */
 export interface LocalState {
   capacity: LocalCapacity
-  /** 'namespace/name@version' → idle warm containers. */
+  /** 'namespace/name@version' → its containers on this node, busy ones included. */
   warm: Record<string, number>
   /** 'nodejs:24@256' → idle stem cells. */
   prewarm: Record<string, number>

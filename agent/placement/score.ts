@@ -1,7 +1,9 @@
 /**
  * Placement scoring: a pure function of one member's gossiped state and the function to place.
  *
- *   score = 100 · warm       an idle warm container of this exact function version
+ *   score = 100 · warm       a warm container of this exact function version
+ *         +  20 · containers how many it has, up to 8: the view counts busy containers too, and
+ *                            the more a node has, the likelier one of them is idle now
  *         +  40 · prewarm    a prewarmed container (stem cell) of the kind and memory size
  *         +  10 · cached     the code blob is already on the node
  *         −  50 · busy       in-flight work relative to its slots: inflight / (inflight + freeSlots)
@@ -49,6 +51,7 @@ export interface PlacementTarget {
 
 export const WEIGHTS = {
   warm: 100,
+  containers: 20,
   prewarm: 40,
   cached: 10,
   busy: 50,
@@ -57,6 +60,9 @@ export const WEIGHTS = {
   memPressure: 10,
   local: 2,
 } as const
+
+/** Containers of the function beyond which more add nothing to the score. */
+export const CONTAINERS_COUNTED = 8
 
 export interface ScoreParts {
   score: number
@@ -67,7 +73,8 @@ export interface ScoreParts {
 
 export function scoreMember(m: PlacementMember, t: PlacementTarget): ScoreParts {
   const c = m.capacity
-  const warm = (m.warm[t.warmKey] ?? 0) > 0
+  const containers = m.warm[t.warmKey] ?? 0
+  const warm = containers > 0
   const prewarm = (m.prewarm[t.prewarmKey] ?? 0) > 0
   const cached = t.codeHash !== undefined && m.blobs.includes(t.codeHash)
   const slots = c.inflight + c.freeSlots
@@ -77,6 +84,7 @@ export function scoreMember(m: PlacementMember, t: PlacementTarget): ScoreParts 
   const memPressure = c.memTotalMiB > 0 ? 1 - c.memFreeMiB / c.memTotalMiB : 1
   const score =
     WEIGHTS.warm * +warm +
+    WEIGHTS.containers * Math.min(containers, CONTAINERS_COUNTED) +
     WEIGHTS.prewarm * +prewarm +
     WEIGHTS.cached * +cached -
     WEIGHTS.busy * busy -

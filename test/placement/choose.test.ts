@@ -96,6 +96,13 @@ describe('placement candidates', () => {
     expect(warm > pre && pre > cached && cached > plain && plain > busy).toBe(true)
   })
 
+  it('prefers the warm node with more containers of the version, up to a bound', () => {
+    const withN = (n: number) => scoreMember(member(`n${n}`, { warm: { 'guest/hello@1': n } }), t).score
+    expect(withN(4)).toBeGreaterThan(withN(1))
+    expect(withN(8)).toBeGreaterThan(withN(4))
+    expect(withN(50)).toBe(withN(8))
+  })
+
   it('spills in the same ranked order on every agent: past the nodes the view shows warm', () => {
     const many = Array.from({ length: 50 }, (_, i) => `node-${i}`)
     const rank = rendezvous('guest/hello', many, 50)
