@@ -1,9 +1,21 @@
+import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { Agent as HttpAgent } from 'node:http'
 import { join } from 'node:path'
-import type { ActivationRecord } from '../agent/store/types.ts'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { Cluster, RpcChannels, readClusterKey } from '../agent/cluster/index.ts'
+import { silentLogger } from '../agent/log.ts'
+import {
+  FORWARD_CHANNEL_PROTOCOL,
+  type ForwardRequest,
+  forwardResponseSchema,
+} from '../agent/placement/messages.ts'
+import { HybridClock } from '../agent/store/hlc.ts'
+import type { ActivationRecord, FunctionRecord } from '../agent/store/types.ts'
+import { emptyState } from '../test/cluster/fixtures/create-cluster.ts'
+import { memoryPeerBook } from '../test/cluster/fixtures/peer-books.ts'
 import { type AgentHandle, Cleanup, waitFor } from '../test/helpers/agent-process.ts'
-import { createCluster, nodeIdOf } from '../test/helpers/cluster.ts'
+import { addressOf, createCluster, nodeIdOf } from '../test/helpers/cluster.ts'
 import { socketCall } from './local-api.ts'
 import { round, summarize } from './stats.ts'
 
@@ -100,12 +112,74 @@ async function throughput(nodes: number, seconds: number): Promise<number> {
   }
 }
 
+/**
+ * One refusal round trip between two processes, what the simulator charges 0.3 ms for: this process
+ * joins a one-agent cluster as a member of its own and asks the agent, on the forwarding channel,
+ * to run as `warm` a function it holds no container of; the agent refuses at once (NOT_WARM).
+ */
+async function refusal(n: number): Promise<Record<string, unknown>> {
+  const cleanup = new Cleanup()
+  try {
+    const c = await createCluster(1, cleanup, { env: { FNAGENT_LOG_LEVEL: 'error' } })
+    const agent = c.agents[0]!
+    await deploy(c.agents, c.root, 'hello', "function main(p) { return { payload: 'Hello, ' + p.name } }\n")
+    const http = new HttpAgent({ keepAlive: true, maxSockets: 1 })
+    const fn = (await socketCall(agent.socket, http, 'GET', '/v1/functions/hello')) as FunctionRecord
+    http.destroy()
+    const cluster = new Cluster(
+      {
+        logger: silentLogger(),
+        clock: new HybridClock(),
+        peerBook: memoryPeerBook(),
+        localState: emptyState,
+      },
+      {
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        privateKey: await generateKeyPair('Ed25519'),
+        clusterKey: await readClusterKey(c.keyFile),
+        agentVersion: 'bench',
+      },
+    )
+    await cluster.start()
+    cleanup.add(() => cluster.stop())
+    await cluster.join(await addressOf(agent), AbortSignal.timeout(10_000))
+    const target = await nodeIdOf(agent)
+    const channels = new RpcChannels(cluster, FORWARD_CHANNEL_PROTOCOL, { maxBytes: 4 * 1024 * 1024 })
+    cleanup.add(() => channels.closeAll())
+    const ask = async () => {
+      const req: ForwardRequest = {
+        v: 1,
+        fn,
+        params: {},
+        activationId: randomBytes(16).toString('hex'),
+        deadline: Date.now() + 60_000,
+        hops: 1,
+        explain: { receivedBy: cluster.peerId, reason: 'warm', score: 0, runnerUp: null, attempt: 1 },
+      }
+      const t0 = performance.now()
+      const res = await channels.call(target, req, forwardResponseSchema, AbortSignal.timeout(10_000))
+      const ms = performance.now() - t0
+      if (res.type !== 'refused' || res.code !== 'NOT_WARM')
+        throw new Error(`expected a NOT_WARM refusal, got ${JSON.stringify(res).slice(0, 200)}`)
+      return ms
+    }
+    for (let i = 0; i < 50; i++) await ask()
+    const samples: number[] = []
+    for (let i = 0; i < n; i++) samples.push(await ask())
+    return { refusalRoundTripMs: summarize(samples) }
+  } finally {
+    await cleanup.run()
+  }
+}
+
 export async function benchForwarding(): Promise<Record<string, unknown>> {
   const lat = await latency(200)
+  const ref = await refusal(300)
   const one = await throughput(1, 8)
   const three = await throughput(3, 8)
   return {
     ...lat,
+    ...ref,
     throughputPerSec: {
       oneNode: one,
       threeNodes: three,
@@ -116,13 +190,16 @@ export async function benchForwarding(): Promise<Record<string, unknown>> {
 
 if (import.meta.main) {
   // `node bench/forwarding.ts latency [N]`: the latency half alone (N invocations per path);
+  // `node bench/forwarding.ts refusal [N]`: refusal round trips alone;
   // `node bench/forwarding.ts throughput`: the throughput half alone.
   const [what, n] = process.argv.slice(2)
   const out =
     what === 'latency'
       ? await latency(Number(n) || 200)
-      : what === 'throughput'
-        ? { oneNode: await throughput(1, 8), threeNodes: await throughput(3, 8) }
-        : await benchForwarding()
+      : what === 'refusal'
+        ? await refusal(Number(n) || 300)
+        : what === 'throughput'
+          ? { oneNode: await throughput(1, 8), threeNodes: await throughput(3, 8) }
+          : await benchForwarding()
   console.log(JSON.stringify(out, null, 2))
 }

@@ -23,12 +23,12 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`
 
 export function formatPlacement(rows: SimResult[]): string {
   const lines = [
-    '| nodes | policy | invocations | cold-start ratio | queueing delay p50 / p99 ms | placement round trips p50 / p99 ms | placed in more than one hop | total delay p99 ms | imbalance (max/mean) | refusals |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| nodes | policy | invocations | cold-start ratio | queueing delay p50 / p99 ms | placement round trips p50 / p99 ms | placed in more than one hop | total delay p99 ms | mean start latency ms | imbalance (max/mean) | refusals |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ]
   for (const r of rows) {
     lines.push(
-      `| ${r.nodes} | ${r.policy} | ${r.invocations} | ${pct(r.coldRatio)} | ${ms(r.p50QueueMs)} / ${ms(r.p99QueueMs)} | ${ms(r.p50PlaceMs)} / ${ms(r.p99PlaceMs)} | ${pct(r.multiHop)} | ${ms(r.p99DelayMs)} | ${r.imbalance.toFixed(2)} | ${r.refusals} |`,
+      `| ${r.nodes} | ${r.policy} | ${r.invocations} | ${pct(r.coldRatio)} | ${ms(r.p50QueueMs)} / ${ms(r.p99QueueMs)} | ${ms(r.p50PlaceMs)} / ${ms(r.p99PlaceMs)} | ${pct(r.multiHop)} | ${ms(r.p99DelayMs)} | ${ms(r.meanStartMs)} | ${r.imbalance.toFixed(2)} | ${r.refusals} |`,
     )
   }
   return lines.join('\n')
@@ -40,6 +40,8 @@ if (import.meta.main) {
     options: {
       load: { type: 'string' },
       seed: { type: 'string' },
+      hop: { type: 'string' },
+      cold: { type: 'string' },
       // Variants of fnagent's walk, for measuring them (docs/performance.md).
       chunk: { type: 'string' },
       'force-after': { type: 'string' },
@@ -48,7 +50,7 @@ if (import.meta.main) {
   })
   const fail = (msg: string) => {
     console.error(
-      `${msg}\nusage: node bench/placement.ts [--load 0.5] [--seed 42] [--chunk N] [--force-after N] [--idle-only] [NODES ...]`,
+      `${msg}\nusage: node bench/placement.ts [--load 0.5] [--seed 42] [--hop 0.3] [--cold 500] [--chunk N] [--force-after N] [--idle-only] [NODES ...]`,
     )
     process.exit(2)
   }
@@ -66,6 +68,10 @@ if (import.meta.main) {
   const seed = num('seed', values.seed, 0)
   if (load !== undefined) overrides.load = load
   if (seed !== undefined) overrides.seed = seed
+  const hop = num('hop', values.hop, 0)
+  const cold = num('cold', values.cold, 0)
+  if (hop !== undefined) overrides.hopMs = hop
+  if (cold !== undefined) overrides.coldStartMs = cold
   const walk: WalkVariant = {}
   const chunk = num('chunk', values.chunk, 1)
   const forceAfter = num('force-after', values['force-after'], 0)

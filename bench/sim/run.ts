@@ -52,6 +52,8 @@ export interface SimResult {
   /** And the placement round trips alone (the one to the runner, plus one per remote refusal). */
   p50PlaceMs: number
   p99PlaceMs: number
+  /** What the caller waits for before its code runs, on the mean: the delay plus the cold starts. */
+  meanStartMs: number
   imbalance: number
   refusals: number
   /** Share of invocations that took more than one hop to place (a refusal before the runner). */
@@ -116,6 +118,7 @@ export function simulate(
   const delays: number[] = []
   const waits: number[] = []
   const places: number[] = []
+  let startTotal = 0
   const run = (node: SimNode, fn: number, duration: number, now: number, place: number, wait: number) => {
     const how = c.start(node, fn, now)
     if (how === 'cold') {
@@ -125,6 +128,7 @@ export function simulate(
     const service = duration + (how === 'cold' ? o.coldStartMs : 0)
     node.busyTime += service
     delays.push(place + wait)
+    startTotal += place + wait + (how === 'cold' ? o.coldStartMs : 0)
     waits.push(wait)
     places.push(place)
     heap.push({ at: now + service, kind: 'finish', node, fn })
@@ -166,6 +170,7 @@ export function simulate(
     p99QueueMs: percentile(waits, 99),
     p50PlaceMs: percentile(places, 50),
     p99PlaceMs: percentile(places, 99),
+    meanStartMs: startTotal / Math.max(1, delays.length),
     imbalance: mean > 0 ? Math.max(...busy) / mean : 0,
     refusals,
     multiHop: multiHop / Math.max(1, trace.length),

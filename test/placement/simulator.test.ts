@@ -25,7 +25,13 @@ describe('the placement simulator', () => {
     expect(fn.p99PlaceMs).toBeGreaterThanOrEqual(2 * SIM_DEFAULTS.hopMs)
     // At half load on ten nodes nothing waits for a slot, with fnagent as with the omniscient one.
     expect(fn.p99QueueMs).toBe(0)
-    expect(by(rows, 'omniscient').p99QueueMs).toBe(0)
+    const omni = by(rows, 'omniscient')
+    expect(omni.p99QueueMs).toBe(0)
+    // What a caller waits for on the mean: its share of cold starts, plus at most a round trip.
+    const coldPart = omni.coldRatio * SIM_DEFAULTS.coldStartMs
+    expect(omni.meanStartMs).toBeGreaterThanOrEqual(coldPart)
+    expect(omni.meanStartMs).toBeLessThanOrEqual(coldPart + SIM_DEFAULTS.hopMs)
+    expect(fn.meanStartMs).toBeGreaterThan(fn.coldRatio * SIM_DEFAULTS.coldStartMs + SIM_DEFAULTS.hopMs)
   })
 
   it('measures walk variants on the same trace: forcing the first node asked trades refusals for cold starts', () => {
