@@ -23,12 +23,12 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`
 
 export function formatPlacement(rows: SimResult[]): string {
   const lines = [
-    '| nodes | policy | invocations | cold-start ratio | queueing delay p50 / p99 ms | placement round trips p50 / p99 ms | placed in more than one hop | total delay p99 ms | mean start latency ms | imbalance (max/mean) | refusals |',
+    '| nodes | policy | invocations | cold-start ratio | queueing delay p50 / p99 ms | placement round trips p50 / p99 ms | placed in more than one hop | total delay p99 ms | start latency mean / p99 ms | imbalance (max/mean) | refusals |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
   ]
   for (const r of rows) {
     lines.push(
-      `| ${r.nodes} | ${r.policy} | ${r.invocations} | ${pct(r.coldRatio)} | ${ms(r.p50QueueMs)} / ${ms(r.p99QueueMs)} | ${ms(r.p50PlaceMs)} / ${ms(r.p99PlaceMs)} | ${pct(r.multiHop)} | ${ms(r.p99DelayMs)} | ${ms(r.meanStartMs)} | ${r.imbalance.toFixed(2)} | ${r.refusals} |`,
+      `| ${r.nodes} | ${r.policy} | ${r.invocations} | ${pct(r.coldRatio)} | ${ms(r.p50QueueMs)} / ${ms(r.p99QueueMs)} | ${ms(r.p50PlaceMs)} / ${ms(r.p99PlaceMs)} | ${pct(r.multiHop)} | ${ms(r.p99DelayMs)} | ${ms(r.meanStartMs)} / ${ms(r.p99StartMs)} | ${r.imbalance.toFixed(2)} | ${r.refusals} |`,
     )
   }
   return lines.join('\n')

@@ -52,8 +52,9 @@ export interface SimResult {
   /** And the placement round trips alone (the one to the runner, plus one per remote refusal). */
   p50PlaceMs: number
   p99PlaceMs: number
-  /** What the caller waits for before its code runs, on the mean: the delay plus the cold starts. */
+  /** What the caller waits for before its code runs: the delay plus its cold start, if any. */
   meanStartMs: number
+  p99StartMs: number
   imbalance: number
   refusals: number
   /** Share of invocations that took more than one hop to place (a refusal before the runner). */
@@ -118,6 +119,7 @@ export function simulate(
   const delays: number[] = []
   const waits: number[] = []
   const places: number[] = []
+  const starts: number[] = []
   let startTotal = 0
   const run = (node: SimNode, fn: number, duration: number, now: number, place: number, wait: number) => {
     const how = c.start(node, fn, now)
@@ -128,7 +130,9 @@ export function simulate(
     const service = duration + (how === 'cold' ? o.coldStartMs : 0)
     node.busyTime += service
     delays.push(place + wait)
-    startTotal += place + wait + (how === 'cold' ? o.coldStartMs : 0)
+    const start = place + wait + (how === 'cold' ? o.coldStartMs : 0)
+    starts.push(start)
+    startTotal += start
     waits.push(wait)
     places.push(place)
     heap.push({ at: now + service, kind: 'finish', node, fn })
@@ -156,7 +160,7 @@ export function simulate(
       if (next) run(ev.node, next.fn, next.duration, ev.at, next.delay, ev.at - next.arrived)
     }
   }
-  for (const a of [delays, waits, places]) a.sort((x, y) => x - y)
+  for (const a of [delays, waits, places, starts]) a.sort((x, y) => x - y)
   const busy = c.nodes.map((n) => n.busyTime)
   const mean = busy.reduce((a, b) => a + b, 0) / busy.length
   return {
@@ -171,6 +175,7 @@ export function simulate(
     p50PlaceMs: percentile(places, 50),
     p99PlaceMs: percentile(places, 99),
     meanStartMs: startTotal / Math.max(1, delays.length),
+    p99StartMs: percentile(starts, 99),
     imbalance: mean > 0 ? Math.max(...busy) / mean : 0,
     refusals,
     multiHop: multiHop / Math.max(1, trace.length),

@@ -32,6 +32,9 @@ describe('the placement simulator', () => {
     expect(omni.meanStartMs).toBeGreaterThanOrEqual(coldPart)
     expect(omni.meanStartMs).toBeLessThanOrEqual(coldPart + SIM_DEFAULTS.hopMs)
     expect(fn.meanStartMs).toBeGreaterThan(fn.coldRatio * SIM_DEFAULTS.coldStartMs + SIM_DEFAULTS.hopMs)
+    // More than 1% start cold, so the 99th percentile caller waits for a cold start.
+    expect(fn.coldRatio).toBeGreaterThan(0.01)
+    expect(fn.p99StartMs).toBeGreaterThanOrEqual(SIM_DEFAULTS.coldStartMs)
   })
 
   it('measures walk variants on the same trace: forcing the first node asked trades refusals for cold starts', () => {
