@@ -2,18 +2,14 @@ import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { Agent as HttpAgent } from 'node:http'
 import { join } from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { Cluster, RpcChannels, readClusterKey } from '../agent/cluster/index.ts'
-import { silentLogger } from '../agent/log.ts'
+import { CLUSTER_DEFAULTS, RpcChannels, readClusterKey } from '../agent/cluster/index.ts'
 import {
   FORWARD_CHANNEL_PROTOCOL,
   type ForwardRequest,
   forwardResponseSchema,
 } from '../agent/placement/messages.ts'
-import { HybridClock } from '../agent/store/hlc.ts'
 import type { ActivationRecord, FunctionRecord } from '../agent/store/types.ts'
-import { emptyState } from '../test/cluster/fixtures/create-cluster.ts'
-import { memoryPeerBook } from '../test/cluster/fixtures/peer-books.ts'
+import { createCluster as createMembers } from '../test/cluster/fixtures/create-cluster.ts'
 import { type AgentHandle, Cleanup, waitFor } from '../test/helpers/agent-process.ts'
 import { addressOf, createCluster, nodeIdOf } from '../test/helpers/cluster.ts'
 import { socketCall } from './local-api.ts'
@@ -126,22 +122,15 @@ async function refusal(n: number): Promise<Record<string, unknown>> {
     const http = new HttpAgent({ keepAlive: true, maxSockets: 1 })
     const fn = (await socketCall(agent.socket, http, 'GET', '/v1/functions/hello')) as FunctionRecord
     http.destroy()
-    const cluster = new Cluster(
-      {
-        logger: silentLogger(),
-        clock: new HybridClock(),
-        peerBook: memoryPeerBook(),
-        localState: emptyState,
-      },
-      {
-        listen: ['/ip4/127.0.0.1/tcp/0'],
-        privateKey: await generateKeyPair('Ed25519'),
-        clusterKey: await readClusterKey(c.keyFile),
-        agentVersion: 'bench',
-      },
-    )
-    await cluster.start()
-    cleanup.add(() => cluster.stop())
+    // A member of its own in this process, on the agent's key and the agent's timings.
+    const { heartbeatMs, suspectMs, deadMs, removeMs, sampleMs } = CLUSTER_DEFAULTS
+    const own = await createMembers({
+      n: 1,
+      clusterKey: await readClusterKey(c.keyFile),
+      options: { heartbeatMs, suspectMs, deadMs, removeMs, sampleMs },
+    })
+    cleanup.add(() => own.stop())
+    const cluster = own.nodes[0]!.cluster
     await cluster.join(await addressOf(agent), AbortSignal.timeout(10_000))
     const target = await nodeIdOf(agent)
     const channels = new RpcChannels(cluster, FORWARD_CHANNEL_PROTOCOL, { maxBytes: 4 * 1024 * 1024 })

@@ -120,7 +120,6 @@ export function simulate(
   const waits: number[] = []
   const places: number[] = []
   const starts: number[] = []
-  let startTotal = 0
   const run = (node: SimNode, fn: number, duration: number, now: number, place: number, wait: number) => {
     const how = c.start(node, fn, now)
     if (how === 'cold') {
@@ -130,9 +129,7 @@ export function simulate(
     const service = duration + (how === 'cold' ? o.coldStartMs : 0)
     node.busyTime += service
     delays.push(place + wait)
-    const start = place + wait + (how === 'cold' ? o.coldStartMs : 0)
-    starts.push(start)
-    startTotal += start
+    starts.push(place + wait + (how === 'cold' ? o.coldStartMs : 0))
     waits.push(wait)
     places.push(place)
     heap.push({ at: now + service, kind: 'finish', node, fn })
@@ -174,7 +171,7 @@ export function simulate(
     p99QueueMs: percentile(waits, 99),
     p50PlaceMs: percentile(places, 50),
     p99PlaceMs: percentile(places, 99),
-    meanStartMs: startTotal / Math.max(1, delays.length),
+    meanStartMs: starts.reduce((a, b) => a + b, 0) / Math.max(1, starts.length),
     p99StartMs: percentile(starts, 99),
     imbalance: mean > 0 ? Math.max(...busy) / mean : 0,
     refusals,
