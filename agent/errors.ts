@@ -39,6 +39,8 @@ export const errors = {
   routeNotFound: make('ROUTE_NOT_FOUND', 404),
   methodNotAllowed: make('METHOD_NOT_ALLOWED', 405),
   conflict: make('ALREADY_EXISTS', 409),
+  /** A create, update or delete that lost by last-writer-wins to a concurrent write of the same function: not applied. */
+  writeLost: make('WRITE_LOST', 409),
   tooLarge: make('TOO_LARGE', 413),
   unsupportedMediaType: make('UNSUPPORTED_MEDIA_TYPE', 415),
   nodeFull: make('NODE_FULL', 503),

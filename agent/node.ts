@@ -14,6 +14,7 @@ import { Cluster, type LocalState, readClusterKey } from './cluster/index.ts'
 import { CONFIG_FILE, type Config } from './config/index.ts'
 import { createDocker } from './docker.ts'
 import { errors } from './errors.ts'
+import { Faults } from './faults.ts'
 import { FunctionService } from './functions/index.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { Invoker } from './invoker/index.ts'
@@ -40,7 +41,8 @@ interface Stoppable {
 export class Agent {
   readonly config: Config
   readonly #logger: Logger
-  readonly clock = new HybridClock()
+  readonly clock: HybridClock
+  readonly #faults: Faults
   #started: Stoppable[] = []
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
   #startedAt = 0
@@ -59,6 +61,8 @@ export class Agent {
   constructor(components: AgentComponents, config: Config) {
     this.#logger = components.logger
     this.config = config
+    this.#faults = new Faults({ logger: components.logger.child({ component: 'faults' }) }, config.faults)
+    this.clock = new HybridClock({ now: this.#faults.now, maxDriftMs: config.clock.maxDriftMs })
   }
 
   get state() {
@@ -91,6 +95,8 @@ export class Agent {
     this.#started.push({ name: 'store', stop: () => store.close() })
     await writeDefaultConfig(config.dataDir)
     const identity = await loadOrCreateIdentity(config.dataDir)
+    await this.#faults.start()
+    this.#started.push({ name: 'faults', stop: async () => this.#faults.stop() })
     this.nodeId = identity.peerId
     const log = (component: string) => this.#logger.child({ component })
 
@@ -138,6 +144,7 @@ export class Agent {
           clock: this.clock,
           peerBook: store.peers,
           localState: () => this.#localState(),
+          ...(config.faults.enabled ? { denyPeer: (peerId: string) => this.#faults.isCut(peerId) } : {}),
         },
         { ...config.cluster, privateKey: identity.privateKey, clusterKey, agentVersion: AGENT_VERSION },
       )
@@ -154,6 +161,9 @@ export class Agent {
         },
       })
       invoker.onStateChange(() => cluster.publishNow())
+      this.#faults.onCut((cut) => {
+        for (const peerId of cut) void cluster.hangUp(peerId).catch(() => {})
+      })
     }
 
     const replication = new Replication(
@@ -229,9 +239,12 @@ export class Agent {
         loadCode: (fn, signal) => replication.code(fn, signal),
         fetchRecord: (id, signal) => replication.fetchActivation(id, signal),
         listCluster: (q) => replication.listCluster(q),
+        onMarker: (marker) => replication.activationStored(marker, 1),
+        memberState: (peerId) => this.cluster?.member(peerId)?.state,
       },
       { maxParamsBytes: config.invoker.maxPayloadBytes },
     )
+    this.activations.start()
     this.#started.push({ name: 'activations', stop: () => this.activations.drain(config.drainMs) })
 
     this.apiKeys = new ApiKeyStore(store.db)
@@ -283,7 +296,7 @@ export class Agent {
         list: () => this.functions.list(),
         get: (name) => this.functions.get(name),
         put: (name, body) => this.functions.put(name, body),
-        remove: (name) => this.functions.remove(name),
+        remove: async (name) => (await this.functions.remove(name)).tombstone,
       },
       invoke: (name, body) => this.activations.invoke(name, body),
       auth: apiKeyRoutes(this.apiKeys, () => this.openwhiskApi),

@@ -62,6 +62,8 @@ export interface ClusterComponents {
   clock: HybridClock
   peerBook: PeerBook
   localState: () => LocalState
+  /** Peers whose connections are refused both ways (test-only fault injection; see agent/faults.ts). */
+  denyPeer?: (peerId: string) => boolean
 }
 
 export interface ClusterInit extends Partial<ClusterOptions> {
@@ -125,6 +127,11 @@ export class Cluster {
 
   member(peerId: string): MemberView | undefined {
     return this.#svc.member(peerId)
+  }
+
+  /** Closes every connection to a peer (test-only fault injection cuts it this way). */
+  hangUp(peerId: string): Promise<void> {
+    return this.#svc.hangUp(peerId)
   }
 
   /** Called on every heartbeat applied and every state change; returns the unsubscribe function. */

@@ -1,5 +1,7 @@
+import type { HybridClock } from '../store/hlc.ts'
 import type { ActivationRecord, Store } from '../store/index.ts'
 import { LeafTable, versionOf } from './digest.ts'
+import type { ApplyOutcome } from './fn-set.ts'
 import { ACT_DEPTH, partitionOf } from './owners.ts'
 
 const rangeOf = (leaf: string) => ({ gte: leaf, lt: `${leaf}g` }) // ids are lowercase hex
@@ -7,6 +9,8 @@ const rangeOf = (leaf: string) => ({ gte: leaf, lt: `${leaf}g` }) // ids are low
 export interface ActivationLimits {
   /** Records that started before this (epoch ms) are expired. */
   floor(): number
+  /** Refuses records stamped more than the max drift ahead of this node (see FunctionSet.apply). */
+  clock: HybridClock
 }
 
 /**
@@ -68,14 +72,18 @@ export class ActivationSet {
     return out
   }
 
-  /** Stores replicated records unless newer ones are here; per record, false when refused as expired. */
-  applyMany(records: readonly ActivationRecord[]): Promise<boolean[]> {
+  /** Stores replicated records unless newer ones are here; per record, whether it was refused and why. */
+  applyMany(records: readonly ActivationRecord[]): Promise<ApplyOutcome[]> {
     const next = this.#serial.then(async () => {
       const floor = this.#limits.floor()
-      const fresh = records.filter((r) => r.start >= floor)
+      const outcomes = records.map((r): ApplyOutcome => {
+        if (this.#limits.clock.tooFarAhead(r.hlc)) return 'future'
+        return r.start >= floor ? 'applied' : 'expired'
+      })
+      const fresh = records.filter((_, i) => outcomes[i] === 'applied')
       const written = await this.#store.activations.putManyIfNewer(fresh)
       for (const [i, r] of fresh.entries()) if (written[i]) this.changed(r.activationId)
-      return records.map((r) => r.start >= floor)
+      return outcomes
     })
     this.#serial = next.catch(() => {})
     return next
