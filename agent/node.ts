@@ -231,10 +231,12 @@ export class Agent {
         functions: this.functions,
         nodeId: () => this.nodeId,
         runner: (req) => this.placement.run(req),
-        // A record that came back from a live peer that ran it is pushed by that peer.
+        // A record that came back from a live peer that ran it is pushed by that peer; this node's
+        // digest still has to cover the copy it stored.
         onRecord: (record) => {
           if (record.node === this.nodeId || this.cluster?.member(record.node)?.state !== 'alive')
             replicate(record)
+          else replication.activationChanged(record.activationId)
         },
         loadCode: (fn, signal) => replication.code(fn, signal),
         fetchRecord: (id, signal) => replication.fetchActivation(id, signal),
@@ -351,7 +353,7 @@ export class Agent {
             gossip: this.cluster.stats(),
           }
         : null,
-      replication: this.replication.status(),
+      replication: { ...this.replication.status(), digests: await this.replication.digests() },
       memory: memoryMiB(),
     }
   }

@@ -185,9 +185,12 @@ export class ActivationService {
         // A blocking caller hears of a refusal directly; an async one only has the record to look at.
         if (blocking) throw e
         const record = this.#internalErrorRecord(fn, activationId, received, e)
-        await this.#c.store.activations.put(record).catch((putErr: unknown) => {
-          this.#c.logger.error({ err: putErr, activationId }, 'cannot store the activation record')
-        })
+        await this.#c.store.activations
+          .put(record)
+          .then(() => this.#c.onRecord?.(record))
+          .catch((putErr: unknown) => {
+            this.#c.logger.error({ err: putErr, activationId }, 'cannot store the activation record')
+          })
         throw e
       })
       .finally(() => this.#inflight.delete(activationId))

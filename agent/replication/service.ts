@@ -222,6 +222,11 @@ export class ReplicationService {
     return { copies: await waitCopies(pushes, Math.max(waitReplicas, 1), this.#o.requestTimeoutMs) }
   }
 
+  /** A record was stored here that another node pushes to its owners: only the digest changes. */
+  activationChanged(activationId: string): void {
+    this.#actSet.changed(activationId)
+  }
+
   /** A record from here, else from its owners or any live peer; null when nobody has it. */
   async fetchActivation(id: string, signal: AbortSignal): Promise<ActivationRecord | null> {
     if (this.#query) return this.#query.fetchActivation(id, signal)
