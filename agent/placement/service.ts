@@ -16,7 +16,7 @@ import {
   type PlacementExplain,
 } from './messages.ts'
 import { OptimisticView } from './optimistic.ts'
-import { forcedOrder, invokeOrRefuse, type Refused, refusedAnswer } from './refusal.ts'
+import { forcedOrder, invokeOrRefuse, type Refused, refused, refusedAnswer } from './refusal.ts'
 import type { PlacementMember, PlacementTarget } from './score.ts'
 import { ForwardTarget } from './target.ts'
 
@@ -180,8 +180,8 @@ export class Placement {
     t: PlacementTarget,
   ): Promise<{ type: 'done'; record: ActivationRecord } | Refused | { type: 'lost'; message: string }> {
     if (cand.peerId === this.#c.nodeId()) {
-      const refused = refusedAnswer(this.#c.invoker, this.#c.draining(), req.fn, cand.reason)
-      if (refused) return refused
+      const refusal = refusedAnswer(this.#c.invoker, this.#c.draining(), req.fn, cand.reason)
+      if (refusal) return refusal
       const inv = this.#c.invoker
       return invokeOrRefuse(inv, req.fn, () =>
         inv.invoke({ ...req, extraAnnotations: [{ key: 'placement', value: explain }] }),
@@ -214,7 +214,7 @@ export class Placement {
       return await this.#channels!.call(cand.peerId, msg, forwardResponseSchema, signal)
     } catch (err) {
       if (err instanceof RpcError && err.kind === 'unreachable') {
-        return { type: 'refused', code: 'UNREACHABLE', message: err.message }
+        return refused(errors.unreachable(err.message))
       }
       return { type: 'lost', message: (err as Error).message }
     }
