@@ -63,7 +63,7 @@ export const ERROR_CODES = {
     make: 'tooLarge',
     status: 413,
     where: 'api',
-    doc: 'a body over `api.maxBodyBytes`, code over `store.maxCodeBytes`, or parameters over 1 MiB',
+    doc: 'a body over `localApi.maxBodyBytes`, code over `store.maxCodeBytes`, or parameters over 1 MiB',
   },
   UNSUPPORTED_MEDIA_TYPE: {
     make: 'unsupportedMediaType',

@@ -5,7 +5,7 @@ import { errors } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import type { ActivationRecord, FunctionRecord, Store } from '../store/index.ts'
-import { type Candidate, CHOOSE_DEFAULTS, type ChooseOptions, chooseCandidates, withSelf } from './choose.ts'
+import { type Candidate, chooseCandidates, withSelf } from './choose.ts'
 import { lostRecord } from './lost.ts'
 import {
   FORWARD_CHANNEL_PROTOCOL,
@@ -16,6 +16,7 @@ import {
   type PlacementExplain,
 } from './messages.ts'
 import { OptimisticView } from './optimistic.ts'
+import { PLACEMENT_DEFAULTS, type PlacementOptions } from './options.ts'
 import { forcedOrder, invokeOrRefuse, type Refused, refused, refusedAnswer } from './refusal.ts'
 import type { PlacementMember, PlacementTarget } from './score.ts'
 import { ForwardTarget } from './target.ts'
@@ -61,20 +62,8 @@ export interface PlacementComponents {
   draining: () => boolean
 }
 
-/** The candidate list's tunables (choose.ts), and the forwarding limit. */
-export interface PlacementInit extends Omit<ChooseOptions, 'random'> {
-  /** Largest forwarding message (code travels separately, by hash). */
-  maxMessageBytes: number
-}
-
-export const PLACEMENT_DEFAULTS: PlacementInit = {
-  warm: CHOOSE_DEFAULTS.warm,
-  homes: CHOOSE_DEFAULTS.homes,
-  window: CHOOSE_DEFAULTS.window,
-  d: CHOOSE_DEFAULTS.d,
-  maxCandidates: CHOOSE_DEFAULTS.maxCandidates,
-  maxMessageBytes: 4 * 1024 * 1024,
-}
+/** The placement options (options.ts): the candidate list's tunables and the forwarding limit. */
+export type PlacementInit = PlacementOptions
 
 export function targetOf(fn: FunctionRecord): PlacementTarget {
   return {
