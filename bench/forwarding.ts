@@ -3,11 +3,7 @@ import { writeFileSync } from 'node:fs'
 import { Agent as HttpAgent } from 'node:http'
 import { join } from 'node:path'
 import { CLUSTER_DEFAULTS, RpcChannels, readClusterKey } from '../agent/cluster/index.ts'
-import {
-  FORWARD_CHANNEL_PROTOCOL,
-  type ForwardRequest,
-  forwardResponseSchema,
-} from '../agent/placement/messages.ts'
+import { FORWARD_PROTOCOL, type ForwardRequest, forwardResponseSchema } from '../agent/placement/messages.ts'
 import type { ActivationRecord, FunctionRecord } from '../agent/store/types.ts'
 import { createCluster as createMembers } from '../test/cluster/fixtures/create-cluster.ts'
 import { type AgentHandle, Cleanup, waitFor } from '../test/helpers/agent-process.ts'
@@ -133,7 +129,7 @@ async function refusal(n: number): Promise<Record<string, unknown>> {
     const cluster = own.nodes[0]!.cluster
     await cluster.join(await addressOf(agent), AbortSignal.timeout(10_000))
     const target = await nodeIdOf(agent)
-    const channels = new RpcChannels(cluster, FORWARD_CHANNEL_PROTOCOL, { maxBytes: 4 * 1024 * 1024 })
+    const channels = new RpcChannels(cluster, FORWARD_PROTOCOL, { maxBytes: 4 * 1024 * 1024 })
     cleanup.add(() => channels.closeAll())
     const ask = async () => {
       const req: ForwardRequest = {

@@ -1,6 +1,5 @@
-import { z } from 'zod'
 import type { RunRequest } from '../activations/index.ts'
-import { call, RpcChannels, type RpcDialer, RpcError, type RpcServer } from '../cluster/index.ts'
+import { RpcChannels, type RpcDialer, RpcError, type RpcServer } from '../cluster/index.ts'
 import { errors } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
@@ -8,7 +7,6 @@ import type { ActivationRecord, FunctionRecord, Store } from '../store/index.ts'
 import { type Candidate, chooseCandidates, withSelf } from './choose.ts'
 import { lostRecord } from './lost.ts'
 import {
-  FORWARD_CHANNEL_PROTOCOL,
   FORWARD_PROTOCOL,
   type ForwardRequest,
   type ForwardResponse,
@@ -92,14 +90,7 @@ export class Placement {
     this.#init = { ...PLACEMENT_DEFAULTS, ...init }
     const cluster = components.cluster
     const maxBytes = this.#init.maxMessageBytes
-    this.#channels = cluster
-      ? new RpcChannels(cluster, FORWARD_CHANNEL_PROTOCOL, {
-          maxBytes,
-          // An agent of the first release: one stream per invocation.
-          fallback: (peerId, body, signal) =>
-            call(cluster, peerId, FORWARD_PROTOCOL, body, z.unknown(), { signal, maxBytes }),
-        })
-      : null
+    this.#channels = cluster ? new RpcChannels(cluster, FORWARD_PROTOCOL, { maxBytes }) : null
   }
 
   /** Serves the forwarding protocol (the target side). */
