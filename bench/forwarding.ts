@@ -6,8 +6,9 @@ import { CLUSTER_DEFAULTS, RpcChannels, readClusterKey } from '../agent/cluster/
 import { FORWARD_PROTOCOL, type ForwardRequest, forwardResponseSchema } from '../agent/placement/messages.ts'
 import type { ActivationRecord, FunctionRecord } from '../agent/store/types.ts'
 import { createCluster as createMembers } from '../test/cluster/fixtures/create-cluster.ts'
-import { type AgentHandle, Cleanup, waitFor } from '../test/helpers/agent-process.ts'
+import { type AgentHandle, Cleanup } from '../test/helpers/agent-process.ts'
 import { addressOf, createCluster, nodeIdOf } from '../test/helpers/cluster.ts'
+import { waitFor } from '../test/helpers/wait-for.ts'
 import { socketCall } from './local-api.ts'
 import { round, summarize } from './stats.ts'
 
@@ -17,7 +18,10 @@ async function deploy(agents: AgentHandle[], root: string, name: string, source:
   const r = await agents[0]!.cli(['fn', 'create', name, file])
   if (r.code !== 0) throw new Error(r.stderr)
   for (const a of agents)
-    await waitFor(async () => (await a.cli(['fn', 'get', name])).code === 0, `${name} everywhere`)
+    await waitFor(async () => (await a.cli(['fn', 'get', name])).code === 0, {
+      what: `${name} everywhere`,
+      timeoutMs: 30_000,
+    })
 }
 
 /** Forwarded warm invoke vs local warm invoke, in the same run, over keep-alive socket clients. */

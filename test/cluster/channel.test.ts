@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { RpcChannels, RpcError, serveChannel } from '../../agent/cluster/index.ts'
 import { silentLogger } from '../../agent/log.ts'
-import { waitFor } from '../helpers/agent-process.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 import { converged, createCluster, type TestNode } from './fixtures/create-cluster.ts'
 
 const PROTOCOL = '/fnagent/test-channel/1.0.0'
@@ -13,7 +13,7 @@ async function pair() {
   const c = await createCluster({ n: 2 })
   const [a, b] = c.nodes as [TestNode, TestNode]
   await b.cluster.join(a.cluster.addresses()[0]!)
-  await waitFor(() => converged(c.nodes), 'both alive', 20_000)
+  await waitFor(() => converged(c.nodes), { what: 'both alive', timeoutMs: 20_000 })
   let streams = 0
   const handled: number[] = []
   // Served through a wrapper that counts the streams opened to it.
@@ -128,7 +128,7 @@ describe('request channels between members', () => {
     stop = c.stop
     const [a, b] = c.nodes as [TestNode, TestNode]
     await b.cluster.join(a.cluster.addresses()[0]!)
-    await waitFor(() => converged(c.nodes), 'both alive', 20_000)
+    await waitFor(() => converged(c.nodes), { what: 'both alive', timeoutMs: 20_000 })
     const channels = new RpcChannels(a.cluster, PROTOCOL, { maxBytes: 1024 })
     const err = await channels
       .call(b.cluster.peerId, { n: 1 }, answerSchema, AbortSignal.timeout(5000))
