@@ -2,14 +2,8 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { ActivationRecord } from '../../agent/store/types.ts'
-import {
-  Cleanup,
-  removeContainersOf,
-  removeDir,
-  startAgent,
-  tempDir,
-  waitFor,
-} from '../helpers/agent-process.ts'
+import { Cleanup, removeContainersOf, removeDir, startAgent, tempDir } from '../helpers/agent-process.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 
 const cleanup = new Cleanup()
 afterAll(() => cleanup.run())
@@ -38,10 +32,13 @@ describe('an async activation whose node crashes mid-run', () => {
 
     await agent.kill9()
     agent = await startAgent({ dataDir, args })
-    const got = await waitFor(async () => {
-      const r = await agent.cli(['--json', 'activation', 'get', activationId])
-      return r.code === 0 ? (JSON.parse(r.stdout) as ActivationRecord) : null
-    }, 'the activation resolved after the restart')
+    const got = await waitFor(
+      async () => {
+        const r = await agent.cli(['--json', 'activation', 'get', activationId])
+        return r.code === 0 ? (JSON.parse(r.stdout) as ActivationRecord) : null
+      },
+      { what: 'the activation resolved after the restart', timeoutMs: 30_000 },
+    )
     expect(got.response.status).toBe('whisk internal error')
     expect(got.node).toBe(nodeId)
     expect(JSON.stringify(got.response.result)).toMatch(/activation lost: the agent on node \S+ stopped/)

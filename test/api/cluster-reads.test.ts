@@ -2,8 +2,9 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ActivationRecord } from '../../agent/store/types.ts'
-import { type AgentHandle, Cleanup, waitFor } from '../helpers/agent-process.ts'
+import { type AgentHandle, Cleanup } from '../helpers/agent-process.ts'
 import { createCluster, type LocalCluster } from '../helpers/cluster.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 import { owFetch } from './helpers.ts'
 
 const cleanup = new Cleanup()
@@ -15,7 +16,7 @@ async function apiOf(agent: AgentHandle): Promise<{ host: string; key: string }>
   const host = await waitFor(
     () =>
       /"url":"(https?:\/\/127\.0\.0\.1:\d+)","msg":"OpenWhisk API listening"/.exec(agent.output())?.[1] ?? '',
-    'the OpenWhisk API listener',
+    { what: 'the OpenWhisk API listener', timeoutMs: 30_000 },
   )
   const r = await agent.cli(['auth', 'create'])
   if (r.code !== 0) throw new Error(r.stderr)

@@ -31,8 +31,8 @@ import {
   removeDir,
   startAgent,
   tempDir,
-  waitFor,
 } from '../helpers/agent-process.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 
 const N = 3
 /** How long the clients and the nemesis run, ms (the whole file stays well under 3 minutes). */
@@ -204,7 +204,11 @@ describe('consistency under kills, partitions and clock skew (Jepsen-style)', ()
       }
       return true
     }
-    await waitFor(aliveEverywhere, 'every agent alive in every view', 60_000, 250)
+    await waitFor(aliveEverywhere, {
+      what: 'every agent alive in every view',
+      timeoutMs: 60_000,
+      everyMs: 250,
+    })
     const code = Buffer.from('function main(p) { return { w: p.w } }\n').toString('base64')
 
     // ---- clients ----
@@ -329,7 +333,11 @@ describe('consistency under kills, partitions and clock skew (Jepsen-style)', ()
       writeFaults(j)
     }
     for (let i = 0; i < N; i++) await join_(i)
-    await waitFor(aliveEverywhere, 'every agent alive after healing', 60_000, 250)
+    await waitFor(aliveEverywhere, {
+      what: 'every agent alive after healing',
+      timeoutMs: 60_000,
+      everyMs: 250,
+    })
     const digestsOf = async () =>
       Promise.all(
         agents.map(
@@ -350,9 +358,7 @@ describe('consistency under kills, partitions and clock skew (Jepsen-style)', ()
             (d) => d.functions === digests[0]!.functions && d.activations === digests[0]!.activations,
           )
         },
-        'identical digests on every node',
-        90_000,
-        500,
+        { what: 'identical digests on every node', timeoutMs: 90_000, everyMs: 500 },
       )
     } catch {
       history.anomalies.push(`digests differ after healing: ${JSON.stringify(digests)}`)
@@ -429,9 +435,7 @@ describe('consistency under kills, partitions and clock skew (Jepsen-style)', ()
           }
           return unresolved.size === 0
         },
-        'every activation id resolved on every node',
-        90_000,
-        1000,
+        { what: 'every activation id resolved on every node', timeoutMs: 90_000, everyMs: 1000 },
       )
     } catch {
       for (const id of unresolved) history.anomalies.push(`activation ${id} does not resolve on every node`)

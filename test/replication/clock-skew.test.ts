@@ -7,8 +7,8 @@ import { FunctionService } from '../../agent/functions/index.ts'
 import { silentLogger } from '../../agent/log.ts'
 import { formatHlc, HybridClock } from '../../agent/store/hlc.ts'
 import { Store } from '../../agent/store/index.ts'
-import { waitFor } from '../helpers/agent-process.ts'
 import { functionRecord } from '../helpers/records.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 import { code, createReplicated, type ReplNode } from './fixtures.ts'
 
 const FIVE_MINUTES = 5 * 60_000
@@ -29,10 +29,10 @@ describe('a peer whose clock runs fast', () => {
     const [a, fast] = c.nodes as [ReplNode, ReplNode]
     await a.functions.put('hello', { kind: 'nodejs:24', code: code('v1') })
     await a.functions.put('gone', { kind: 'nodejs:24', code: code('g1') })
-    await waitFor(
-      async () => (await fast.store.functions.list('guest')).length === 2,
-      'both on the fast node',
-    )
+    await waitFor(async () => (await fast.store.functions.list('guest')).length === 2, {
+      what: 'both on the fast node',
+      timeoutMs: 30_000,
+    })
 
     // The fast node updates both; its records are stamped 5 minutes ahead of A's clock.
     await fast.functions.put('hello', { kind: 'nodejs:24', code: code('fast') })
@@ -40,7 +40,7 @@ describe('a peer whose clock runs fast', () => {
     const refusedOrTaken = async () =>
       (a.replication.status().dropped.future ?? 0) >= 2 ||
       (await a.store.functions.head('guest', 'hello'))?.version === 2
-    await waitFor(refusedOrTaken, 'the fast pushes reaching A')
+    await waitFor(refusedOrTaken, { what: 'the fast pushes reaching A', timeoutMs: 30_000 })
 
     // A's own update is acknowledged only if it is the head; its delete holds.
     const mine = (await a.functions.put('hello', { kind: 'nodejs:24', code: code('mine') })).record
@@ -51,8 +51,7 @@ describe('a peer whose clock runs fast', () => {
       async () =>
         (a.replication.status().dropped.future ?? 0) >= rounds ||
         !(await a.store.functions.head('guest', 'gone'))?.deleted,
-      'anti-entropy rounds offering the fast records to A',
-      30_000,
+      { what: 'anti-entropy rounds offering the fast records to A', timeoutMs: 30_000 },
     )
     expect((await a.store.functions.head('guest', 'gone'))?.deleted).toBe(true)
     expect(await a.store.functions.head('guest', 'hello')).toEqual(mine)
