@@ -278,6 +278,7 @@ describe('consistency under kills, partitions and clock skew (Jepsen-style)', ()
         op.outcome = 'lost'
       } else if (res.status === 404 || res.status === 409) {
         op.outcome = 'refused'
+        op.error = `${res.status} ${b?.code}`
       } else {
         op.outcome = 'unknown'
         op.error = `${res.status} ${JSON.stringify(res.body)}`
@@ -461,6 +462,9 @@ describe('consistency under kills, partitions and clock skew (Jepsen-style)', ()
         invokes: { total: history.invokes.length, idsReturned: returned },
         reads: history.reads,
       },
+      refusals: [
+        ...new Set(history.writes.filter((w) => w.outcome === 'refused').map((w) => `${w.kind} ${w.error}`)),
+      ],
       faults: history.faults.length,
       anomalies: history.anomalies.length,
     }
