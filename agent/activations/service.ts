@@ -143,7 +143,10 @@ export class ActivationService {
       try {
         const marker = this.#marker(fn, activationId)
         await this.#c.store.activations.put(marker)
-        await this.#c.onMarker?.(marker)
+        // Not confirmed by an owner (none reachable): the marker is here, in the handoff queue.
+        await this.#c.onMarker?.(marker).catch((err: unknown) => {
+          this.#c.logger.warn({ err, activationId }, 'the running marker reached no other owner yet')
+        })
       } finally {
         started()
       }
