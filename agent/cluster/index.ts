@@ -18,6 +18,7 @@
  * writeClusterKey, readClusterKey (errors CLUSTER_KEY_MISSING / CLUSTER_KEY_INVALID).
  */
 import type { PrivateKey, Stream, StreamHandler } from '@libp2p/interface'
+import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import type { PeerBook } from './dialer.ts'
@@ -85,7 +86,7 @@ export interface ClusterStats {
 }
 
 /** A cluster member: start/stop are safe to call twice. */
-export class Cluster {
+export class Cluster implements Startable {
   readonly #svc: ClusterService
 
   constructor(components: ClusterComponents, init: ClusterInit) {

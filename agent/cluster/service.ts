@@ -1,6 +1,7 @@
 import type { PrivateKey, Stream, StreamHandler } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { errors } from '../errors.ts'
+import type { ServiceState, Startable } from '../lifecycle.ts'
 import { CapacitySampler } from './capacity.ts'
 import { Connector } from './connector.ts'
 import { dialTarget, isConnected, peerAddrs, stripPeer } from './dialer.ts'
@@ -18,7 +19,7 @@ import { advertised, memberView } from './view.ts'
 const DIAL_TIMEOUT_MS = 5000
 
 /** The wiring and lifecycle behind `Cluster` (index.ts): libp2p node, gossip, heartbeat, membership. */
-export class ClusterService {
+export class ClusterService implements Startable {
   readonly peerId: string
   readonly #c: ClusterComponents
   readonly #opts: ClusterOptions
@@ -29,7 +30,7 @@ export class ClusterService {
   readonly #membership: Membership
   readonly #sampler: CapacitySampler
   readonly #listeners = new Set<(m: MemberView) => void>()
-  #state: 'stopped' | 'starting' | 'running' | 'stopping' = 'stopped'
+  #state: ServiceState = 'new'
   #run: { node: ClusterNode; gossip: Gossip; heartbeat: Heartbeat; connector: Connector } | undefined
   #controller = new AbortController()
   #ticker: NodeJS.Timeout | undefined
@@ -48,7 +49,7 @@ export class ClusterService {
   }
 
   async start(): Promise<void> {
-    if (this.#state !== 'stopped') return
+    if (this.#state !== 'new' && this.#state !== 'stopped') return
     this.#state = 'starting'
     this.#controller = new AbortController()
     this.#left = false

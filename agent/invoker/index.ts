@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto'
 import type Dockerode from 'dockerode'
 import { errors, FnError } from '../errors.ts'
+import type { ServiceState, Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import type { ActivationRecord, FunctionRecord, KeyValue } from '../store/types.ts'
@@ -77,7 +78,7 @@ export interface InvokerState {
  * Runs activations in Docker containers: warm reuse per function version, stem cells per kind and
  * memory, a memory budget with LRU eviction of idle containers, and every limit of OpenWhisk.
  */
-export class Invoker {
+export class Invoker implements Startable {
   readonly #c: InvokerComponents
   readonly #o: InvokerOptions
   readonly #log: Logger
@@ -87,7 +88,7 @@ export class Invoker {
   readonly #listeners = new Set<() => void>()
   readonly #removals = new Set<Promise<void>>()
   #abort = new AbortController()
-  #status: 'new' | 'starting' | 'running' | 'draining' | 'stopped' = 'new'
+  #status: ServiceState = 'new'
   #budgetMiB = 0
   /** Memory promised to containers being created. */
   #reservedMiB = 0
@@ -170,11 +171,11 @@ export class Invoker {
   }
 
   async #stop(drainMs: number): Promise<void> {
-    this.#status = 'draining'
+    this.#status = 'stopping'
     if (this.#starting) {
       this.#abort.abort(errors.draining('the invoker is stopping'))
       await this.#starting.catch(() => {})
-      this.#status = 'draining'
+      this.#status = 'stopping'
     }
     if (this.#inflight > 0 && drainMs > 0) {
       await new Promise<void>((resolve) => {
@@ -338,6 +339,18 @@ export class Invoker {
     if (this.#pool.hasWarm(warmKey(fn))) return true
     if (fn.kind !== 'blackbox' && this.#pool.hasPrewarm(prewarmKey(fn.kind, fn.limits.memory))) return true
     return this.#budgetMiB - this.#pool.busyMiB() - this.#reservedMiB >= fn.limits.memory
+  }
+
+  /**
+   * Whether `fn` would start without evicting another function's idle container: a stem cell of
+   * its kind and memory, or budget no container holds (placement's home and load nodes take cold
+   * work only then; refusal.ts).
+   */
+  fitsWithoutEviction(fn: FunctionRecord): boolean {
+    const st = this.state()
+    return (
+      (st.prewarm[prewarmKey(fn.kind, fn.limits.memory)] ?? 0) > 0 || st.budgetFreeMiB >= fn.limits.memory
+    )
   }
 
   /** Activations of `fn` that could start now: the budget not held by running ones (idle ones evicted). */

@@ -1,6 +1,7 @@
 import type { RunRequest } from '../activations/index.ts'
 import { RpcChannels, type RpcDialer, RpcError, type RpcServer } from '../cluster/index.ts'
 import { errors } from '../errors.ts'
+import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import type { ActivationRecord, FunctionRecord, Store } from '../store/index.ts'
@@ -47,7 +48,7 @@ export interface PlacementComponents {
   logger: Logger
   store: Store
   clock: HybridClock
-  nodeId: () => string
+  nodeId: string
   invoker: LocalInvoker
   cluster: PlacementCluster | null
   /**
@@ -79,7 +80,7 @@ type RunArgs = RunRequest
  * Decides where an invocation runs and takes it there: the ordered candidates (warm, home, load),
  * each asked in turn; a target refuses at once from its fresh state and the next is tried.
  */
-export class Placement {
+export class Placement implements Startable {
   readonly #c: PlacementComponents
   readonly #init: PlacementInit
   readonly #optimistic = new OptimisticView()
@@ -105,7 +106,7 @@ export class Placement {
 
   /** The Runner of the activation service: runs `req` here or on the best peer. */
   async run(req: RunArgs): Promise<ActivationRecord> {
-    const self = this.#c.nodeId()
+    const self = this.#c.nodeId
     const t = targetOf(req.fn)
     const members = this.#c.cluster ? this.#optimistic.apply(this.#c.cluster.view()) : []
     const idleHere = this.#c.invoker.hasIdleWarm(req.fn)
@@ -159,7 +160,7 @@ export class Placement {
     members: Array<PlacementMember & { seq: number }>,
     t: PlacementTarget,
   ): Promise<{ type: 'done'; record: ActivationRecord } | Refused | { type: 'lost'; message: string }> {
-    if (cand.peerId === this.#c.nodeId()) {
+    if (cand.peerId === this.#c.nodeId) {
       const refusal = refusedAnswer(this.#c.invoker, this.#c.draining(), req.fn, cand.reason)
       if (refusal) return refusal
       const inv = this.#c.invoker
