@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { errors, type FnError, toFnError } from '../errors.ts'
 import type { FunctionService } from '../functions/index.ts'
@@ -7,9 +6,11 @@ import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import {
+  ACTIVATION_ID_RE,
   type ActivationQuery,
   type ActivationRecord,
   type FunctionRecord,
+  newActivationId,
   owVersion,
   type Store,
   statusCode,
@@ -59,10 +60,6 @@ const invokeBodySchema = z
     result: z.boolean().default(false),
   })
   .strict()
-
-export function newActivationId(): string {
-  return randomBytes(16).toString('hex')
-}
 
 /** Receives invocations, has them run, and keeps their records. */
 export class ActivationService implements Startable {
@@ -186,7 +183,7 @@ export class ActivationService implements Startable {
   }
 
   async get(id: string): Promise<ActivationRecord> {
-    if (!/^[0-9a-f]{32}$/.test(id)) {
+    if (!ACTIVATION_ID_RE.test(id)) {
       throw errors.invalidArgument(`'${id}' is not an activation id (32 hexadecimal characters)`)
     }
     const rec =

@@ -18,8 +18,11 @@ import { advertised, memberView } from './view.ts'
 
 const DIAL_TIMEOUT_MS = 5000
 
-/** The wiring and lifecycle behind `Cluster` (index.ts): libp2p node, gossip, heartbeat, membership. */
-export class ClusterService implements Startable {
+/**
+ * A cluster member: the libp2p node, gossip, heartbeat and membership (README.md beside this
+ * file); start/stop are safe to call twice, and a stopped member can start again.
+ */
+export class Cluster implements Startable {
   readonly peerId: string
   readonly #c: ClusterComponents
   readonly #opts: ClusterOptions
@@ -140,10 +143,12 @@ export class ClusterService implements Startable {
     this.#state = 'stopped'
   }
 
+  /** Listening multiaddrs with /p2p/<peerId>, ready to give to `join` on another node. */
   addresses(): string[] {
     return this.#run?.node.getMultiaddrs().map((a) => a.toString()) ?? []
   }
 
+  /** Connects to a member (multiaddr, or host:port) and persists it; the rest arrive by gossip. */
   async join(target: string, signal?: AbortSignal): Promise<{ peerId: string }> {
     const run = this.#running()
     const dialSignal = AbortSignal.any([
@@ -162,6 +167,7 @@ export class ClusterService implements Startable {
     return { peerId }
   }
 
+  /** Announces a graceful departure (peers mark this node 'left' at once) and stops heartbeating. */
   async leave(): Promise<void> {
     const run = this.#running()
     if (this.#left) return
@@ -182,6 +188,7 @@ export class ClusterService implements Startable {
     return m ? memberView(m) : undefined
   }
 
+  /** Called on every heartbeat applied and every state change; returns the unsubscribe function. */
   onChange(listener: (m: MemberView) => void): () => void {
     this.#listeners.add(listener)
     return () => this.#listeners.delete(listener)
@@ -217,6 +224,7 @@ export class ClusterService implements Startable {
     }
   }
 
+  /** The local state changed (warm inventory, say): publish a heartbeat soon. */
   publishNow(): void {
     this.#run?.heartbeat.soon()
   }

@@ -1,6 +1,8 @@
 import type { RunRequest } from '../activations/index.ts'
 import { RpcChannels, type RpcDialer, RpcError, type RpcServer } from '../cluster/index.ts'
 import { errors } from '../errors.ts'
+import type { InvokeRequest } from '../invoker/index.ts'
+import { prewarmKey, warmKey } from '../invoker/keys.ts'
 import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
@@ -20,17 +22,9 @@ import { forcedOrder, invokeOrRefuse, type Refused, refused, refusedAnswer } fro
 import type { PlacementMember, PlacementTarget } from './score.ts'
 import { ForwardTarget } from './target.ts'
 
-/** The invoker as placement sees it. */
+/** The invoker as placement sees it (the `Invoker`, its acceptance rules beside `invoke`). */
 export interface LocalInvoker {
-  invoke(req: {
-    fn: FunctionRecord
-    code: Buffer | null
-    params: Record<string, unknown>
-    activationId: string
-    deadline?: number
-    signal?: AbortSignal
-    extraAnnotations?: Array<{ key: string; value: unknown }>
-  }): Promise<ActivationRecord>
+  invoke(req: InvokeRequest): Promise<ActivationRecord>
   canAccept(fn: FunctionRecord): boolean
   hasIdleWarm(fn: FunctionRecord): boolean
   /** Room for the function without evicting another function's idle container. */
@@ -66,8 +60,8 @@ export type PlacementInit = PlacementOptions
 
 export function targetOf(fn: FunctionRecord): PlacementTarget {
   return {
-    warmKey: `${fn.namespace}/${fn.name}@${fn.version}`,
-    prewarmKey: `${fn.kind}@${fn.limits.memory}`,
+    warmKey: warmKey(fn),
+    prewarmKey: prewarmKey(fn.kind, fn.limits.memory),
     homeKey: `${fn.namespace}/${fn.name}`,
     codeHash: fn.codeHash,
     memoryMiB: fn.limits.memory,

@@ -6,7 +6,7 @@ import type { ReplicationStats } from './stats.ts'
 import type { SyncSet } from './sync.ts'
 import { Dropped } from './wire.ts'
 
-export interface HandlerDeps {
+export interface ReplicationHandlersComponents {
   store: Store
   stats: ReplicationStats
   fnSet: FunctionSet
@@ -17,10 +17,10 @@ export interface HandlerDeps {
 
 /** The answering side of `/fnagent/repl/1.0.0` (requests arrive validated; see wire.ts). */
 export class ReplicationHandlers {
-  readonly #d: HandlerDeps
+  readonly #d: ReplicationHandlersComponents
 
-  constructor(deps: HandlerDeps) {
-    this.#d = deps
+  constructor(components: ReplicationHandlersComponents) {
+    this.#d = components
   }
 
   /** Applies pushed records. Every code blob is checked against its hash first: one bad blob refuses all. */

@@ -9,7 +9,7 @@ const CHUNK = 5000
 /** Deletions per run at most, so a run stays short; the next run continues. */
 const MAX_PER_RUN = 200_000
 
-export interface RetentionDeps {
+export interface RetentionComponents {
   logger: Logger
   store: Store
   actSet: ActivationSet
@@ -21,13 +21,13 @@ export interface RetentionDeps {
  * their grace period. Cheap when there is nothing to do: one short range read.
  */
 export class Retention {
-  readonly #d: RetentionDeps
+  readonly #d: RetentionComponents
   readonly #o: ReplicationOptions
   /** Records that started before this were trimmed by count here: refused when replicated back. */
   #countFloor = 0
 
-  constructor(deps: RetentionDeps, opts: ReplicationOptions) {
-    this.#d = deps
+  constructor(components: RetentionComponents, opts: ReplicationOptions) {
+    this.#d = components
     this.#o = opts
   }
 

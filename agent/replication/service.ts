@@ -47,7 +47,7 @@ export interface ReplicationStatus {
 
 const MiB = 1024 * 1024
 
-export class ReplicationService implements Startable {
+export class Replication implements Startable {
   readonly #c: ReplicationComponents
   readonly #o: ReplicationOptions
   readonly #log: Logger
