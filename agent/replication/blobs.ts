@@ -1,6 +1,6 @@
 import type { Logger } from '../log.ts'
 import { type FunctionRecord, type Store, sha256 } from '../store/index.ts'
-import type { FunctionSet } from './fn-set.ts'
+import type { FunctionSet } from './function-set.ts'
 import { blobSchema } from './messages.ts'
 import type { Ownership } from './owners.ts'
 import type { ReplicationStats } from './stats.ts'

@@ -1,8 +1,8 @@
 import type { Logger } from '../log.ts'
 import { hlcWall } from '../store/hlc.ts'
 import type { Store } from '../store/index.ts'
-import type { ActivationSet } from './act-set.ts'
-import type { FunctionSet } from './fn-set.ts'
+import type { ActivationSet } from './activation-set.ts'
+import type { FunctionSet } from './function-set.ts'
 import type { ReplicationOptions } from './options.ts'
 
 const CHUNK = 5000
