@@ -6,7 +6,7 @@ export interface RecoveryComponents {
   logger: Logger
   store: Store
   clock: HybridClock
-  nodeId: () => string
+  nodeId: string
   /** Whether this process is running the activation now. */
   running: (activationId: string) => boolean
   /** A peer's state in this node's view (`undefined`: not known here). */
@@ -104,7 +104,7 @@ export class ActivationRecovery {
 
   #cause(marker: ActivationRecord, now: number): string | null {
     const node = marker.node
-    if (node === this.#c.nodeId()) {
+    if (node === this.#c.nodeId) {
       if (this.#c.running(marker.activationId)) return null
       return `the agent on node ${node} stopped (killed, crashed or restarted) before the activation ended`
     }
@@ -131,7 +131,7 @@ export class ActivationRecovery {
       },
       annotations: [...marker.annotations, { key: 'lost', value: { node: marker.node, cause } }],
       hlc: this.#c.clock.now(),
-      origin: this.#c.nodeId(),
+      origin: this.#c.nodeId,
       phase: 'lost',
     }
   }

@@ -9,7 +9,7 @@ import { activationSchema, listSchema } from './messages.ts'
 import type { Ownership } from './owners.ts'
 import type { Wire } from './wire.ts'
 
-export interface QueryDeps {
+export interface ClusterQueryComponents {
   logger: Logger
   store: Store
   wire: Wire
@@ -20,10 +20,10 @@ export interface QueryDeps {
 
 /** Reads of activation records across the cluster. */
 export class ClusterQuery {
-  readonly #d: QueryDeps
+  readonly #d: ClusterQueryComponents
 
-  constructor(deps: QueryDeps) {
-    this.#d = deps
+  constructor(components: ClusterQueryComponents) {
+    this.#d = components
   }
 
   /**

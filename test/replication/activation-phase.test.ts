@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { activationVersionOf } from '../../agent/replication/act-set.ts'
+import { activationVersionOf } from '../../agent/replication/activation-set.ts'
 import { compareVersionStrings } from '../../agent/replication/digest.ts'
 import { formatHlc } from '../../agent/store/hlc.ts'
 import { type ActivationRecord, compareActivations } from '../../agent/store/types.ts'

@@ -71,7 +71,7 @@ describe('a write that loses by last-writer-wins', () => {
     dir = await mkdtemp(join(tmpdir(), 'fnagent-lost-'))
     store = await Store.open(dir)
     const functions = new FunctionService(
-      { logger: silentLogger(), store, clock: new HybridClock(), nodeId: () => 'node-a' },
+      { logger: silentLogger(), store, clock: new HybridClock(), nodeId: 'node-a' },
       { namespace: 'guest', maxCodeBytes: 1024 * 1024 },
     )
     // A head stamped far past this node's clock (taken in before the drift guard, or from a peer

@@ -110,7 +110,7 @@ export async function createReplicated(opts: {
         logger: silentLogger(),
         store,
         clock,
-        nodeId: () => peerId,
+        nodeId: peerId,
         onWrite: (record, code, waitReplicas) => replication.functionWritten(record, code, waitReplicas),
       },
       { namespace: 'guest', maxCodeBytes: 1024 * 1024 },

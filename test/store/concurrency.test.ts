@@ -79,7 +79,7 @@ describe('writes of one function under races', () => {
     dir = await mkdtemp(join(tmpdir(), 'fnagent-race-'))
     store = await Store.open(dir)
     const functions = new FunctionService(
-      { logger: silentLogger(), store, clock: new HybridClock(), nodeId: () => 'node-a' },
+      { logger: silentLogger(), store, clock: new HybridClock(), nodeId: 'node-a' },
       { namespace: 'guest', maxCodeBytes: 1024 * 1024 },
     )
     const code = (t: string) => Buffer.from(t).toString('base64')

@@ -1,7 +1,7 @@
 import type { HybridClock } from '../store/hlc.ts'
 import type { ActivationRecord, Store } from '../store/index.ts'
 import { LeafTable, versionOf } from './digest.ts'
-import type { ApplyOutcome } from './fn-set.ts'
+import type { ApplyOutcome } from './function-set.ts'
 import { ACT_DEPTH, partitionOf } from './owners.ts'
 
 const rangeOf = (leaf: string) => ({ gte: leaf, lt: `${leaf}g` }) // ids are lowercase hex
