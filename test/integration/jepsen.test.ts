@@ -270,15 +270,16 @@ describe('consistency under kills, partitions and clock skew (Jepsen-style)', ()
       }
     }
     const settle = (op: WriteOp, res: Answer) => {
-      const b = res.body as (FunctionRecord & { code?: string; message?: string }) | undefined
+      // Local API errors are `{"error": {"code", "message"}}`.
+      const code = (res.body as { error?: { code?: string } } | undefined)?.error?.code
       if (res.status === 200 || res.status === 201) {
         op.outcome = 'ok'
-        op.record = b
-      } else if (res.status === 409 && b?.code === 'WRITE_LOST') {
+        op.record = res.body as FunctionRecord
+      } else if (res.status === 409 && code === 'WRITE_LOST') {
         op.outcome = 'lost'
       } else if (res.status === 404 || res.status === 409) {
         op.outcome = 'refused'
-        op.error = `${res.status} ${b?.code}`
+        op.error = `${res.status} ${code}`
       } else {
         op.outcome = 'unknown'
         op.error = `${res.status} ${JSON.stringify(res.body)}`
