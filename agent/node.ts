@@ -245,6 +245,7 @@ async function build(logger: Logger, config: Config, store: Store) {
     statusOf({ config, nodeId, lifecycle, store, functions, activations, invoker, cluster, replication })
   const api: AgentApi = {
     status,
+    digests: () => replication.digests(),
     config: () => config,
     functions: {
       list: () => functions.list(),
@@ -339,7 +340,7 @@ async function statusOf(a: {
           gossip: a.cluster.stats(),
         }
       : null,
-    replication: { ...a.replication.status(), digests: await a.replication.digests() },
+    replication: a.replication.status(),
     memory: memoryMiB(),
   }
 }

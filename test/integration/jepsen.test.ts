@@ -344,11 +344,10 @@ describe('consistency under kills, partitions and clock skew (Jepsen-style)', ()
       Promise.all(
         agents.map(
           async (a) =>
-            (
-              (await api(a!.socket, 'GET', '/v1/status')).body as {
-                replication: { digests: { functions: string; activations: string } }
-              }
-            ).replication.digests,
+            (await api(a!.socket, 'GET', '/v1/replication/digests')).body as {
+              functions: string
+              activations: string
+            },
         ),
       )
     let digests = await digestsOf()
