@@ -24,6 +24,8 @@ export interface RunRequest {
   activationId: string
   deadline: number
   signal: AbortSignal
+  /** The caller's API key, given to the action as `__OW_API_KEY` (`provide-api-key`). */
+  apiKey?: string
 }
 
 export interface ActivationServiceComponents {
@@ -54,6 +56,8 @@ const invokeBodySchema = z
     blocking: z.boolean().default(true),
     /** Blocking only: answer the result alone instead of the whole record. */
     result: z.boolean().default(false),
+    /** The caller's OpenWhisk key for an action annotated `provide-api-key` (never stored). */
+    apiKey: z.string().min(1).max(512).optional(),
   })
   .strict()
 
@@ -82,7 +86,7 @@ export class ActivationService {
     if (this.#draining) throw errors.draining('this agent is shutting down and takes no new invocations')
     const parsed = invokeBodySchema.safeParse(body)
     if (!parsed.success) throw errors.invalidArgument(describeZodError(parsed.error, 'invalid invocation'))
-    const { params, blocking, result } = parsed.data
+    const { params, blocking, result, apiKey } = parsed.data
     const size = Buffer.byteLength(JSON.stringify(params))
     if (size > this.#init.maxParamsBytes) {
       throw errors.tooLarge(
@@ -97,7 +101,7 @@ export class ActivationService {
       )
     }
     const activationId = newActivationId()
-    const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, blocking)
+    const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, blocking, apiKey)
     if (!blocking) {
       run.catch(() => {}) // recorded inside #run
       return { status: 202, body: { activationId } }
@@ -112,11 +116,20 @@ export class ActivationService {
     params: Record<string, unknown>,
     activationId: string,
     blocking: boolean,
+    apiKey?: string,
   ) {
     const received = Date.now()
     const deadline = received + fn.limits.timeout + 60_000
     const p = this.#c
-      .runner({ fn, code, params, activationId, deadline, signal: this.#abort.signal })
+      .runner({
+        fn,
+        code,
+        params,
+        activationId,
+        deadline,
+        signal: this.#abort.signal,
+        ...(apiKey ? { apiKey } : {}),
+      })
       .catch((err: unknown) => {
         const e = toFnError(err)
         // A refusal before anything ran (node full, runtime missing) is the caller's error when blocking…

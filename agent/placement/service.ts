@@ -29,6 +29,7 @@ export interface LocalInvoker {
     activationId: string
     deadline?: number
     signal?: AbortSignal
+    apiKey?: string
     extraAnnotations?: Array<{ key: string; value: unknown }>
   }): Promise<ActivationRecord>
   canAccept(fn: FunctionRecord): boolean
@@ -205,6 +206,7 @@ export class Placement {
       deadline: req.deadline,
       hops: 1,
       explain,
+      ...(req.apiKey ? { apiKey: req.apiKey } : {}),
     }
     const signal = AbortSignal.any([
       req.signal,

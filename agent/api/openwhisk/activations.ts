@@ -1,7 +1,8 @@
 import type { ActivationRecord } from '../../store/index.ts'
 import type { OpenWhiskApiComponents, Reply } from './components.ts'
+import { checkActivationId } from './names.ts'
 import { queryFlag, queryInt } from './query.ts'
-import { OwError } from './reply.ts'
+import { OwError, owNotFound } from './reply.ts'
 
 const NAME_FILTER = /^[A-Za-z0-9_][A-Za-z0-9_.@-]*(\/[A-Za-z0-9_][A-Za-z0-9_.@-]*)?$/
 
@@ -33,4 +34,22 @@ export async function listActivations(c: OpenWhiskApiComponents, q: URLSearchPar
   })
   if (count) return { status: 200, body: { activations: list.length } }
   return { status: 200, body: docs ? list : list.map(summary) }
+}
+
+/** `GET .../activations/{id}[/result|/logs]`; a malformed id is 400, as OpenWhisk answers. */
+export async function getActivation(c: OpenWhiskApiComponents, rest: string): Promise<Reply> {
+  const [id = '', part, ...more] = rest.split('/')
+  checkActivationId(id)
+  if (more.length > 0 || (part !== undefined && part !== 'result' && part !== 'logs')) throw owNotFound()
+  const rec = await c.store.activations.get(id)
+  if (!rec) throw owNotFound()
+  if (part === 'logs') return { status: 200, body: { logs: rec.logs } }
+  if (part === 'result') {
+    const { status, success, result, size } = rec.response
+    return {
+      status: 200,
+      body: { result: result ?? {}, status, success, ...(size !== undefined ? { size } : {}) },
+    }
+  }
+  return { status: 200, body: rec }
 }
