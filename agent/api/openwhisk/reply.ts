@@ -32,18 +32,10 @@ export const MESSAGES = {
 export class OwError extends Error {
   readonly status: number
   readonly headers: Record<string, string>
-  /** Sent as plain text rather than `{error, code}` (OpenWhisk's 406 from content negotiation). */
-  readonly plain: boolean
-  constructor(
-    status: number,
-    message: string,
-    headers: Record<string, string> = {},
-    opts: { plain?: boolean } = {},
-  ) {
+  constructor(status: number, message: string, headers: Record<string, string> = {}) {
     super(message)
     this.status = status
     this.headers = headers
-    this.plain = opts.plain ?? false
   }
 }
 
@@ -92,16 +84,6 @@ export function toOwError(err: unknown): { error: OwError; bug: boolean } {
 export function sendOwError(res: ServerResponse, err: OwError, txid: string): void {
   if (res.headersSent) {
     res.destroy()
-    return
-  }
-  if (err.plain) {
-    const data = Buffer.from(err.message)
-    res.writeHead(err.status, {
-      'content-type': 'text/plain; charset=UTF-8',
-      'content-length': String(data.length),
-      ...err.headers,
-    })
-    res.end(data)
     return
   }
   sendJson(res, err.status, { error: err.message, code: txid }, err.headers)

@@ -163,6 +163,6 @@ function negotiate(reply: Reply, accept: string | undefined): void {
     return (rm === '*' || rm === main) && (rs === '*' || rs === sub)
   })
   if (!ok) {
-    throw new OwError(406, `${MESSAGES.notAcceptable}\n${type}`, {}, { plain: true })
+    throw new OwError(406, `${MESSAGES.notAcceptable}\n${type}`)
   }
 }

@@ -16,6 +16,12 @@ export const CORS_HEADERS = {
   'access-control-allow-methods': 'OPTIONS, GET, DELETE, POST, PUT, HEAD, PATCH',
 }
 
+/** OpenWhisk's default CORS answer: the headers a preflight asks for are allowed. */
+function corsHeaders(req: IncomingMessage): Record<string, string> {
+  const asked = req.headers['access-control-request-headers']
+  return asked ? { ...CORS_HEADERS, 'access-control-allow-headers': asked } : CORS_HEADERS
+}
+
 interface WebTarget {
   name: string
   ext: Extension
@@ -53,7 +59,7 @@ export async function handleWeb(
   if (!fn || !annotationOn(fn, 'web-export')) throw owNotFound()
   const method = (req.method ?? 'GET').toLowerCase()
   if (method === 'options' && !annotationOn(fn, 'web-custom-options')) {
-    return { status: 200, body: undefined, headers: CORS_HEADERS }
+    return { status: 200, body: undefined, headers: corsHeaders(req) }
   }
   await requireAuth(fn, req, checkKey)
   // An authenticated caller is named to the action as `__ow_user` (the key's namespace).
@@ -62,7 +68,7 @@ export async function handleWeb(
   const out = await invokeAction(c, fn.name, params, { blocking: true, blockingWaitMs: init.blockingWaitMs })
   if (!out.done) return { status: 202, body: { activationId: out.activationId } }
   const reply = toHttpReply(out.record, target.ext, target.rest, req.headers.accept)
-  if (!annotationOn(fn, 'web-custom-options')) reply.headers = { ...CORS_HEADERS, ...reply.headers }
+  if (!annotationOn(fn, 'web-custom-options')) reply.headers = { ...corsHeaders(req), ...reply.headers }
   reply.headers = { 'x-openwhisk-activation-id': out.record.activationId, ...reply.headers }
   return reply
 }
