@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { ERROR_CODE_LIST } from '../errors.ts'
 import { activationRecordSchema, functionRecordSchema } from '../store/types.ts'
 
 /** One forwarded invocation per stream (kept so agents of the first release can still be reached). */
@@ -38,7 +39,7 @@ export type ForwardRequest = z.infer<typeof forwardRequestSchema>
 export const forwardResponseSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('refused'),
-    code: z.string(),
+    code: z.enum(ERROR_CODE_LIST),
     message: z.string(),
     /**
      * The refuser's fresh free slots (activations of the function it could start now, evicting idle

@@ -1,4 +1,5 @@
 import { type RpcServer, serve, serveChannel } from '../cluster/index.ts'
+import { errors } from '../errors.ts'
 import {
   FORWARD_CHANNEL_PROTOCOL,
   FORWARD_PROTOCOL,
@@ -7,7 +8,7 @@ import {
   forwardRequestSchema,
   MAX_HOPS,
 } from './messages.ts'
-import { invokeOrRefuse, refusedAnswer } from './refusal.ts'
+import { invokeOrRefuse, refused, refusedAnswer } from './refusal.ts'
 import type { PlacementComponents, PlacementInit } from './service.ts'
 
 /** Longest a forwarded activation may run here (the longest function timeout, plus margin). */
@@ -35,7 +36,7 @@ export class ForwardTarget {
     const common = {
       maxBytes: this.#init.maxMessageBytes,
       timeoutMs: HANDLER_TIMEOUT_MS,
-      onInvalid: (reason: string): ForwardResponse => ({ type: 'refused', code: 'INVALID', message: reason }),
+      onInvalid: (reason: string): ForwardResponse => refused(errors.invalidRequest(reason)),
     }
     await serve(server, FORWARD_PROTOCOL, forwardRequestSchema, accept, common)
     const onChannel = async (body: unknown, _from: string, signal: AbortSignal) => {
@@ -47,27 +48,19 @@ export class ForwardTarget {
       maxBytes: common.maxBytes,
       timeoutMs: common.timeoutMs,
       maxInflight: MAX_INFLIGHT_PER_CHANNEL,
-      onBusy: (): ForwardResponse => ({
-        type: 'refused',
-        code: 'BUSY',
-        message: 'too many requests from this peer',
-      }),
+      onBusy: (): ForwardResponse => refused(errors.busy('too many requests from this peer')),
       logger: this.#c.logger,
     })
   }
 
   async #accept(req: ForwardRequest, signal: AbortSignal): Promise<ForwardResponse> {
-    if (req.hops > MAX_HOPS) return { type: 'refused', code: 'HOPS', message: 'too many hops' }
-    const refused = refusedAnswer(this.#c.invoker, this.#c.draining(), req.fn, req.explain.reason)
-    if (refused) return refused
+    if (req.hops > MAX_HOPS) return refused(errors.hops('too many hops'))
+    const refusal = refusedAnswer(this.#c.invoker, this.#c.draining(), req.fn, req.explain.reason)
+    if (refusal) return refusal
     await this.#c.store.functions.write(req.fn)
     const code = await this.#c.loadCode(req.fn, signal)
     if (req.fn.codeHash && !code) {
-      return {
-        type: 'refused',
-        code: 'CODE_MISSING',
-        message: `code ${req.fn.codeHash} is on no reachable node`,
-      }
+      return refused(errors.codeMissing(`code ${req.fn.codeHash} is on no reachable node`))
     }
     const inv = this.#c.invoker
     const ran = await invokeOrRefuse(inv, req.fn, () =>

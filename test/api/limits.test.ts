@@ -12,11 +12,11 @@ let slow: string
 beforeAll(async () => {
   api = await startApiAgent(cleanup, {
     env: {
-      FNAGENT_HTTP_RATE_LIMIT_PER_MINUTE: '60',
-      FNAGENT_HTTP_RATE_LIMIT_BURST: '10',
-      FNAGENT_HTTP_MAX_BODY_BYTES: '4096',
-      FNAGENT_HTTP_HEADERS_TIMEOUT_MS: '1000',
-      FNAGENT_HTTP_BLOCKING_WAIT_MS: '1500',
+      FNAGENT_OPENWHISK_API_RATE_LIMIT_PER_MINUTE: '60',
+      FNAGENT_OPENWHISK_API_RATE_LIMIT_BURST: '10',
+      FNAGENT_OPENWHISK_API_MAX_BODY_BYTES: '4096',
+      FNAGENT_OPENWHISK_API_HEADERS_TIMEOUT_MS: '1000',
+      FNAGENT_OPENWHISK_API_BLOCKING_WAIT_MS: '1500',
     },
   })
   flooder = await api.newKey('flooder')
@@ -43,7 +43,7 @@ describe('limits of the OpenWhisk API', () => {
     expect(theirs.status).toBe(200)
   })
 
-  it('refuses a body over http.maxBodyBytes with 413', async () => {
+  it('refuses a body over openwhiskApi.maxBodyBytes with 413', async () => {
     const r = await owFetch(api.apihost, other, 'PUT', '/api/v1/namespaces/_/actions/big', {
       exec: { kind: 'nodejs:24', code: `// ${'x'.repeat(8000)}` },
     })
