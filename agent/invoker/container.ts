@@ -188,9 +188,11 @@ export class FnContainer {
       if (!info.State.Running) {
         // 128 + signal number: ended by a signal rather than exiting on its own.
         if (info.State.ExitCode <= 128) return 'exited'
+        if (await this.#killedByEngine(info.Created)) return 'killed'
         // Some engines (cgroup v1 on recent kernels, as on the test machine) never set OOMKilled:
-        // a SIGKILL that did not come through the engine came from the kernel, i.e. the memory limit.
-        return (await this.#killedByEngine(info.Created)) ? 'killed' : 'oom'
+        // a SIGKILL that did not come through the engine came from the kernel, i.e. the memory
+        // limit; another signal (a crash) is the action's own.
+        return info.State.ExitCode === 137 ? 'oom' : 'exited'
       }
       if (performance.now() > until) return 'running'
       await new Promise((r) => setTimeout(r, 50))

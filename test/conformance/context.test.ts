@@ -3,16 +3,18 @@ import { conformanceAgent } from './helpers.ts'
 
 // The `__OW_` context an action sees (WskRestBasicUsageTests "invoke an action receiving context
 // properties", helloContext.js and helloDeadline.js written afresh), in both runtimes.
-const c = conformanceAgent()
+// The API host the actions are told (`invoker.apiHost`): any URL the operator gives.
+const API_HOST = 'https://openwhisk.example:3233'
+const c = conformanceAgent({ env: { FNAGENT_INVOKER_API_HOST: API_HOST } })
 
 const NODE_CONTEXT = `function main() {
   const e = process.env
-  return { api_key: e.__OW_API_KEY, namespace: e.__OW_NAMESPACE, action_name: e.__OW_ACTION_NAME,
+  return { api_host: e.__OW_API_HOST, api_key: e.__OW_API_KEY, namespace: e.__OW_NAMESPACE, action_name: e.__OW_ACTION_NAME,
     action_version: e.__OW_ACTION_VERSION, activation_id: e.__OW_ACTIVATION_ID, deadline: e.__OW_DEADLINE }
 }`
 const PY_CONTEXT = `import os
 def main(args):
-    keys = ['api_key', 'namespace', 'action_name', 'action_version', 'activation_id', 'deadline']
+    keys = ['api_host', 'api_key', 'namespace', 'action_name', 'action_version', 'activation_id', 'deadline']
     return {k: os.environ.get('__OW_' + k.upper()) for k in keys if os.environ.get('__OW_' + k.upper())}
 `
 
@@ -28,6 +30,7 @@ describe.each([
     const rec = await c.activation(name)
     expect(rec.response.status).toBe('success')
     const fields = rec.response.result as Record<string, string | undefined>
+    expect(fields.api_host).toBe(API_HOST)
     expect(fields.api_key).toBeUndefined()
     expect(fields.namespace).toBe('guest')
     expect(fields.action_name).toBe(`/guest/${name}`)
