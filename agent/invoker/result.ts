@@ -13,8 +13,8 @@ export const messages = {
   timeout: (ms: number, init: boolean) =>
     `The action exceeded its time limits of ${ms} milliseconds${init ? ' during initialization.' : '.'}`,
   memory: 'The action exhausted its memory and was aborted.',
-  tooLarge: (size: number, max: number) =>
-    `The action produced a response that exceeded the allowed length: ${size} > ${max} bytes.`,
+  tooLarge: (size: number, max: number, truncated: string) =>
+    `The action produced a response that exceeded the allowed length: ${size} > ${max} bytes. The truncated response was: ${truncated}`,
   invalidRun: (body: string) =>
     `The action did not produce a valid JSON or JSON Array response${body ? `: ${body.slice(0, 200)}` : '.'}`,
   invalidInit: (body: string) =>
@@ -34,7 +34,11 @@ export const messages = {
  */
 export function fromRun(reply: Reply, maxBytes: number): Response {
   if (reply.tooLarge)
-    return response('application error', { error: messages.tooLarge(reply.size, maxBytes) }, reply.size)
+    return response(
+      'application error',
+      { error: messages.tooLarge(reply.size, maxBytes, reply.body.toString('utf8')) },
+      reply.size,
+    )
   const text = reply.body.toString('utf8')
   let parsed: unknown
   try {
