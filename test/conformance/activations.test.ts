@@ -78,4 +78,45 @@ describe('conformance: activations', () => {
     const both = await c.req('GET', `${ACTIVATIONS}?docs=true&count=true`)
     expect(owError(both.body)).toBe("The parameter 'docs' is not permitted with 'count'.")
   })
+
+  it('answers the result API with result, success and status (WskActivationTests "fetch result using activation result API")', async () => {
+    await c.action('hello', "function main(p) { return { payload: 'hello, ' + p.name + '!' } }")
+    const rec = await c.activation('hello')
+    const r = await c.req('GET', `${ACTIVATIONS}/${rec.activationId}/result`)
+    const { size: _size, ...withoutSize } = r.body as { size?: number }
+    expect(withoutSize).toEqual({
+      result: { payload: 'hello, undefined!' },
+      success: true,
+      status: 'success',
+    })
+  })
+
+  it('answers the logs API with timestamped stdout and stderr lines (WskActivationLogsTests "fetch logs using activation logs API")', async () => {
+    await c.action(
+      'logFetch',
+      "function main() { console.log('this is stdout'); console.error('this is stderr'); return {} }",
+    )
+    const rec = await c.activation('logFetch')
+    const { logs } = (await c.req('GET', `${ACTIVATIONS}/${rec.activationId}/logs`)).body as {
+      logs: string[]
+    }
+    const text = logs.join('\n')
+    expect(text).toMatch(/\d+-\d+-\d+T\d+:\d+:\d+.\d+Z\s+stdout: this is stdout/)
+    expect(text).toMatch(/\d+-\d+-\d+T\d+:\d+:\d+.\d+Z\s+stderr: this is stderr/)
+  })
+
+  it('polls a package action\'s activations since a time (WskConsoleTests "show an activation log message for hello world")', async () => {
+    await c.action('samples/helloWorld', "function main(p) { console.log('hello ' + p.payload); return {} }")
+    const rec = await c.activation('samples/helloWorld', { payload: 'from the console!' })
+    const since = rec.start - 500
+    const polled = (await c.ow.activations.list({
+      name: 'samples/helloWorld',
+      since,
+      docs: true,
+    })) as unknown as Array<{
+      logs: string[]
+    }>
+    expect(polled).toHaveLength(1)
+    expect(polled[0]!.logs.join(' ')).toContain('from the console!')
+  })
 })

@@ -1,10 +1,8 @@
-import type { ActivationRecord } from '../../store/index.ts'
+import { type ActivationRecord, NAME_RE } from '../../store/index.ts'
 import type { OpenWhiskApiComponents, Reply } from './components.ts'
 import { checkActivationId } from './names.ts'
 import { queryFlag, queryInt } from './query.ts'
 import { OwError, owNotFound } from './reply.ts'
-
-const NAME_FILTER = /^[A-Za-z0-9_][A-Za-z0-9_.@-]*(\/[A-Za-z0-9_][A-Za-z0-9_.@-]*)?$/
 
 /** Without `docs`, OpenWhisk lists activations without their response and logs. */
 function summary(rec: ActivationRecord) {
@@ -15,7 +13,7 @@ function summary(rec: ActivationRecord) {
 /** `GET .../activations?name&limit&skip&since&upto&docs&count`. */
 export async function listActivations(c: OpenWhiskApiComponents, q: URLSearchParams): Promise<Reply> {
   const name = q.get('name') ?? undefined
-  if (name !== undefined && !NAME_FILTER.test(name)) {
+  if (name !== undefined && !NAME_RE.test(name)) {
     throw new OwError(400, `Parameter may be a 'simple' name or 'package-name/simple' name: ${name}`)
   }
   const limit = queryInt(q, 'limit', 30, 0, 200, 'activations')
