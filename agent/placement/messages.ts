@@ -1,11 +1,9 @@
 import { z } from 'zod'
 import { ERROR_CODE_LIST } from '../errors.ts'
-import { activationRecordSchema, functionRecordSchema } from '../store/types.ts'
+import { ACTIVATION_ID_RE, activationRecordSchema, functionRecordSchema } from '../store/types.ts'
 
-/** One forwarded invocation per stream (kept so agents of the first release can still be reached). */
-export const FORWARD_PROTOCOL = '/fnagent/invoke/1.0.0'
-/** The same request and response, many per long-lived stream (agent/placement/channel.ts). */
-export const FORWARD_CHANNEL_PROTOCOL = '/fnagent/invoke/1.1.0'
+/** Forwarded invocations: many requests and answers per long-lived stream (agent/cluster/channel.ts). */
+export const FORWARD_PROTOCOL = '/fnagent/invoke/1.1.0'
 /** A forwarded invocation is never forwarded again past this many hops. */
 export const MAX_HOPS = 2
 
@@ -26,7 +24,7 @@ export const forwardRequestSchema = z
     v: z.literal(1),
     fn: functionRecordSchema,
     params: z.record(z.string(), z.unknown()),
-    activationId: z.string().regex(/^[0-9a-f]{32}$/),
+    activationId: z.string().regex(ACTIVATION_ID_RE),
     deadline: z.number().int().positive(),
     hops: z.number().int().min(0).max(16),
     explain: explainSchema,
@@ -43,8 +41,8 @@ export const forwardResponseSchema = z.discriminatedUnion('type', [
     message: z.string(),
     /**
      * The refuser's fresh free slots (activations of the function it could start now, evicting idle
-     * containers): the sender's forced pass asks the freest first. Optional: agents before it omit
-     * it, and ignore it in answers.
+     * containers): the sender's forced pass asks the freest first. Absent from refusals that are
+     * not about room (BUSY, HOPS, INVALID, CODE_MISSING, UNREACHABLE).
      */
     freeSlots: z.number().int().min(0).optional(),
   }),

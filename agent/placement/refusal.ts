@@ -75,7 +75,7 @@ export async function invokeOrRefuse<R>(
 
 /**
  * The order of the sender's forced pass over its soft refusers: the most free slots first, list
- * order on ties, refusers that did not say (older agents) last. The freest node evicts a container
+ * order on ties, refusers that did not say last. The freest node evicts a container
  * its own traffic needs least, as a central scheduler's "least busy node" would. (Measured in the
  * simulator on two traces: against list order, 1.12–1.14× / 1.16–1.17× omniscient's cold starts
  * fall to 1.00–1.03× / 1.03–1.07× at 10 / 100 nodes; ordering by the gossip view's free slots

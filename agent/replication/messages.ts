@@ -1,12 +1,9 @@
 import { z } from 'zod'
 import { isHlc } from '../store/hlc.ts'
-import { activationRecordSchema, functionRecordSchema } from '../store/types.ts'
+import { ACTIVATION_ID_RE, activationRecordSchema, functionRecordSchema } from '../store/types.ts'
 
-/** One request and one response per stream, length-prefixed JSON (see wire.ts). */
-/** One request per stream (kept so agents of the first release can still be reached). */
-export const REPL_PROTOCOL = '/fnagent/repl/1.0.0'
-/** The same requests and answers, many per long-lived stream (agent/cluster/channel.ts). */
-export const REPL_CHANNEL_PROTOCOL = '/fnagent/repl/1.1.0'
+/** Replication requests and answers, many per long-lived stream (agent/cluster/channel.ts; see wire.ts). */
+export const REPL_PROTOCOL = '/fnagent/repl/1.1.0'
 
 const hlc = z.string().refine(isHlc, 'an HLC timestamp')
 const kind = z.enum(['fn', 'act'])
@@ -15,7 +12,7 @@ export type Kind = z.infer<typeof kind>
 const prefix = z.string().regex(/^[0-9a-f]{0,3}$/)
 const digest = z.string().regex(/^[0-9a-f]{32}$/)
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/)
-const activationId = z.string().regex(/^[0-9a-f]{32}$/)
+const activationId = z.string().regex(ACTIVATION_ID_RE)
 
 /** A function version, with its code (base64) when the receiver owns the blob. */
 export const fnEntrySchema = z.object({ record: functionRecordSchema, code: z.string().optional() }).strict()

@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { waitFor } from '../helpers/agent-process.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 import { type ApiAgent, Cleanup, owFetch, startApiAgent } from './helpers.ts'
 
 const cleanup = new Cleanup()
@@ -96,9 +96,7 @@ describe('limits of the OpenWhisk API', () => {
         )
         return a.status === 200 ? a.body : null
       },
-      'the activation to finish',
-      20_000,
-      1000,
+      { what: 'the activation to finish', timeoutMs: 20_000, everyMs: 1000 },
     )
     expect(done).toMatchObject({ result: { done: true }, success: true })
   })

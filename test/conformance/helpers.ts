@@ -2,7 +2,7 @@ import openwhisk from 'openwhisk'
 import { afterAll, beforeAll } from 'vitest'
 import type { ActivationRecord } from '../../agent/store/index.ts'
 import { type ApiAgent, Cleanup, owFetch, startApiAgent } from '../api/helpers.ts'
-import { waitFor } from '../helpers/agent-process.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 
 // OpenWhisk conformance: each test names the OpenWhisk test it ports (apache/openwhisk
 // tests/src/test/scala/...), and runs against one real agent per file through the `openwhisk`
@@ -69,9 +69,7 @@ export function conformanceAgent(opts: { env?: NodeJS.ProcessEnv; args?: string[
           const got = await ctx.req('GET', `/api/v1/namespaces/_/activations/${activationId}`)
           return got.status === 200 ? (got.body as Activation) : null
         },
-        `activation ${activationId} of ${name}`,
-        90_000,
-        200,
+        { what: `activation ${activationId} of ${name}`, timeoutMs: 90_000, everyMs: 200 },
       )
     }
   })

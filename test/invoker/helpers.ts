@@ -1,14 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import Dockerode from 'dockerode'
-import {
-  type InvokeRequest,
-  Invoker,
-  type InvokerOptions,
-  newActivationId,
-} from '../../agent/invoker/index.ts'
+import { type InvokeRequest, Invoker, type InvokerOptions } from '../../agent/invoker/index.ts'
 import { silentLogger } from '../../agent/log.ts'
 import { HybridClock } from '../../agent/store/hlc.ts'
-import { DEFAULT_LIMITS, type FunctionRecord, type Limits } from '../../agent/store/types.ts'
+import { DEFAULT_LIMITS, type FunctionRecord, type Limits, newActivationId } from '../../agent/store/types.ts'
 import { imageFor } from '../../runtimes/build/index.ts'
 import { removeContainersOf } from '../helpers/agent-process.ts'
 import { functionRecord } from '../helpers/records.ts'
@@ -82,17 +77,4 @@ export function request(fn: FunctionRecord, params: Record<string, unknown> = {}
 
 export function annotation(record: { annotations: { key: string; value: unknown }[] }, key: string): unknown {
   return record.annotations.find((a) => a.key === key)?.value
-}
-
-/** Polls `check` until it returns true, at most `ms`. */
-export async function until(
-  check: () => boolean | Promise<boolean>,
-  ms = 10_000,
-  what = 'condition',
-): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
 }

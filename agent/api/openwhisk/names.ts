@@ -1,4 +1,4 @@
-import { NAME_PART } from '../../store/index.ts'
+import { ACTIVATION_ID_RE, NAME_PART } from '../../store/index.ts'
 import { MESSAGES, OwError } from './reply.ts'
 
 const MAX_NAME = 256
@@ -20,5 +20,5 @@ export function checkEntityName(name: string): void {
 /** An activation id from the path: 32 hex digits, or 400 with OpenWhisk's messages. */
 export function checkActivationId(id: string): void {
   if (id.length !== 32) throw new OwError(400, MESSAGES.activationIdLength(id.length))
-  if (!/^[0-9a-f]{32}$/.test(id)) throw new OwError(400, MESSAGES.activationIdIllegal)
+  if (!ACTIVATION_ID_RE.test(id)) throw new OwError(400, MESSAGES.activationIdIllegal)
 }
