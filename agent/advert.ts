@@ -6,7 +6,7 @@ import type { FunctionRecord } from './store/index.ts'
 const MAX_BLOBS = 256
 
 /**
- * What this node advertises to its peers each heartbeat: its capacity, its warm and stem-cell
+ * What this node advertises to its peers each heartbeat: its capacity, its warm and prewarm
  * inventory (the invoker's), and the code blobs it holds, newest first.
  */
 export class NodeAdvert {

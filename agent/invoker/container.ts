@@ -137,7 +137,7 @@ export class FnContainer {
     }
   }
 
-  /** Resolves once the action server accepts connections (stem cells are pooled only when ready). */
+  /** Resolves once the action server accepts connections (prewarmed containers are pooled only when ready). */
   async waitReady(signal: AbortSignal): Promise<void> {
     for (;;) {
       const ok = await new Promise<boolean>((resolve) => {

@@ -46,19 +46,19 @@ export interface InvokeRequest {
 
 export interface InvokerState {
   budgetMiB: number
-  /** Budget not held by any container (busy, idle or stem cell). */
+  /** Budget not held by any container (busy, idle or prewarmed container). */
   budgetFreeMiB: number
   /** 256 MiB activations that would fit now, counting idle containers as evictable. */
   freeSlots: number
   inflight: number
   /** Warm containers (busy or idle) per `namespace/name@version`. */
   warm: Record<string, number>
-  /** Idle stem cells per `kind@memory`. */
+  /** Idle prewarmed containers per `kind@memory`. */
   prewarm: Record<string, number>
 }
 
 /**
- * Runs activations in Docker containers: warm reuse per function version, stem cells per kind and
+ * Runs activations in Docker containers: warm reuse per function version, prewarmed containers per kind and
  * memory, a memory budget with LRU eviction of idle containers, and every limit of OpenWhisk.
  */
 export class Invoker implements Startable {
@@ -104,7 +104,7 @@ export class Invoker implements Startable {
           this.#reservedMiB -= mib
         },
         create: (spec) => this.#create(spec),
-        discard: (c) => this.#discard(c, 'stem cell not ready'),
+        discard: (c) => this.#discard(c, 'prewarmed container not ready'),
         signal: () => this.#abort.signal,
         readyTimeoutMs: 60_000,
         adopt: (c) => {
@@ -119,7 +119,7 @@ export class Invoker implements Startable {
     )
   }
 
-  /** Ensures the network, removes this node's leftover containers, then fills the stem-cell pool. */
+  /** Ensures the network, removes this node's leftover containers, then fills the prewarm pool. */
   start(signal?: AbortSignal): Promise<void> {
     if (this.#status === 'running') return Promise.resolve()
     this.#starting ??= this.#start(signal).finally(() => {
@@ -208,10 +208,10 @@ export class Invoker implements Startable {
     if (!image)
       throw errors.runtimeMissing(`${fn.namespace}/${fn.name} is a blackbox function without an image`)
     if (fn.kind !== 'blackbox') {
-      const stem = this.#pool.takePrewarm(prewarmKey(fn.kind, fn.limits.memory))
-      if (stem) {
+      const prewarmed = this.#pool.takePrewarm(prewarmKey(fn.kind, fn.limits.memory))
+      if (prewarmed) {
         this.#prewarmer.refill()
-        return this.#run(stem, 'prewarmed', req, paramsJson, received)
+        return this.#run(prewarmed, 'prewarmed', req, paramsJson, received)
       }
     }
     // Cold: the reservation is taken synchronously so concurrent invocations cannot overcommit.
@@ -316,7 +316,7 @@ export class Invoker implements Startable {
     return this.#status === 'running' && this.#pool.hasWarm(warmKey(fn))
   }
 
-  /** Whether an activation of `fn` would start now (warm, stem cell, or budget after evicting idle ones). */
+  /** Whether an activation of `fn` would start now (warm, prewarmed container, or budget after evicting idle ones). */
   canAccept(fn: FunctionRecord): boolean {
     if (this.#status !== 'running') return false
     if (this.#pool.hasWarm(warmKey(fn))) return true
@@ -325,7 +325,7 @@ export class Invoker implements Startable {
   }
 
   /**
-   * Whether `fn` would start without evicting another function's idle container: a stem cell of
+   * Whether `fn` would start without evicting another function's idle container: a prewarmed container of
    * its kind and memory, or budget no container holds (placement's home and load nodes take cold
    * work only then; refusal.ts).
    */

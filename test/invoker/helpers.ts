@@ -23,7 +23,7 @@ export interface TestInvoker {
 
 /**
  * An invoker with its own node id. `fixtureAsNode: true` maps the nodejs:24 kind to the blackbox test
- * image, to exercise the pool (stem cells, warm reuse) without depending on the runtime images.
+ * image, to exercise the pool (prewarmed containers, warm reuse) without depending on the runtime images.
  */
 export async function makeInvoker(
   opts: Partial<InvokerOptions> = {},
