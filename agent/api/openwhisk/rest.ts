@@ -33,7 +33,6 @@ const runtime = (kind: string, image: string, isDefault: boolean) => ({
 export function platformInfo(init: OpenWhiskApiInit) {
   return {
     description: 'fnagent: OpenWhisk-compatible peer-to-peer serverless agent',
-    support: { github: 'https://github.com/fnagent/fnagent/issues' },
     api_paths: ['/api/v1'],
     limits: {
       actions_per_minute: init.rateLimit.perMinute,
