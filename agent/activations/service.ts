@@ -27,6 +27,8 @@ export interface RunRequest {
   activationId: string
   deadline: number
   signal: AbortSignal
+  /** The caller's API key, given to the action as `__OW_API_KEY` (`provide-api-key`). */
+  apiKey?: string
 }
 
 export interface ActivationServiceComponents {
@@ -72,6 +74,8 @@ const invokeBodySchema = z
     blocking: z.boolean().default(true),
     /** Blocking only: answer the result alone instead of the whole record. */
     result: z.boolean().default(false),
+    /** The caller's OpenWhisk key for an action annotated `provide-api-key` (never stored). */
+    apiKey: z.string().min(1).max(512).optional(),
   })
   .strict()
 
@@ -111,7 +115,7 @@ export class ActivationService implements Startable {
     if (this.#draining) throw errors.draining('this agent is shutting down and takes no new invocations')
     const parsed = invokeBodySchema.safeParse(body)
     if (!parsed.success) throw errors.invalidArgument(describeZodError(parsed.error, 'invalid invocation'))
-    const { params, blocking, result } = parsed.data
+    const { params, blocking, result, apiKey } = parsed.data
     const size = Buffer.byteLength(JSON.stringify(params))
     if (size > this.#init.maxParamsBytes) {
       throw errors.tooLarge(
@@ -133,7 +137,7 @@ export class ActivationService implements Startable {
       const gate = new Promise<void>((r) => {
         started = r
       })
-      const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, false, gate)
+      const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, false, { gate, apiKey })
       run.catch(() => {}) // recorded inside #run
       try {
         const marker = this.#marker(fn, activationId)
@@ -147,7 +151,7 @@ export class ActivationService implements Startable {
       }
       return { status: 202, body: { activationId } }
     }
-    const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, true)
+    const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, true, { apiKey })
     const record = await run
     return { status: 200, body: result ? (record.response.result ?? {}) : record }
   }
@@ -158,13 +162,28 @@ export class ActivationService implements Startable {
     params: Record<string, unknown>,
     activationId: string,
     blocking: boolean,
-    /** The run waits for this (the marker stored first); the activation counts as in flight meanwhile. */
-    gate?: Promise<void>,
+    opts: {
+      /** The run waits for this (the marker stored first); the activation counts as in flight meanwhile. */
+      gate?: Promise<void>
+      /** `__OW_API_KEY` for an action with `provide-api-key`. */
+      apiKey?: string
+    } = {},
   ) {
     const received = Date.now()
     const deadline = received + fn.limits.timeout + 60_000
+    const { gate, apiKey } = opts
     const p = (gate ?? Promise.resolve())
-      .then(() => this.#c.runner({ fn, code, params, activationId, deadline, signal: this.#abort.signal }))
+      .then(() =>
+        this.#c.runner({
+          fn,
+          code,
+          params,
+          activationId,
+          deadline,
+          signal: this.#abort.signal,
+          ...(apiKey ? { apiKey } : {}),
+        }),
+      )
       .catch((err: unknown) => {
         const e = toFnError(err)
         // A refusal before anything ran (node full, runtime missing) is the caller's error when blocking…

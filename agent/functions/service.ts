@@ -156,7 +156,6 @@ export class FunctionService {
           `the code of '${name}' is ${code.length} bytes, over the limit of ${this.#init.maxCodeBytes} bytes (store.maxCodeBytes)`,
         )
       }
-      if (code.length === 0) throw errors.invalidArgument(`the code of '${name}' is empty`)
     }
     const image = input.image ?? (kind === prev?.kind ? prev?.image : undefined)
     if (kind === 'blackbox' && !image)

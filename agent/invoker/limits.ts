@@ -46,7 +46,10 @@ export function createOptions(
     Image: spec.image,
     Labels: labels,
     ...(spec.blackbox ? {} : { User: '1000' }),
-    Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    Env: [
+      ...Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      ...(opts.apiHost ? [`__OW_API_HOST=${opts.apiHost}`] : []),
+    ],
     AttachStdout: true,
     AttachStderr: true,
     OpenStdin: false,

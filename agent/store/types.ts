@@ -6,8 +6,13 @@ import { compareVersions, isHlc } from './hlc.ts'
 export const KINDS = ['nodejs:24', 'python:3', 'blackbox'] as const
 export type Kind = (typeof KINDS)[number]
 
-/** `name` or `package/name`; each part `[A-Za-z0-9_.-]`, 1–128 characters. */
-export const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(\/[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/
+/**
+ * One part of a name, as OpenWhisk's `EntityName`: 1–256 characters of letters, digits, `_`, `@`,
+ * `.`, `&`, `-` and spaces, starting with a letter, digit or `_` and not ending with a space.
+ */
+export const NAME_PART = '(?:\\w|\\w[\\w@ .&-]{0,254}[\\w@.&-])'
+/** `name` or `package/name`. */
+export const NAME_RE = new RegExp(`^${NAME_PART}(?:/${NAME_PART})?$`)
 
 export const DEFAULT_NAMESPACE = 'guest'
 

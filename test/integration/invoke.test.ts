@@ -114,7 +114,8 @@ describe('invoking through the CLI', () => {
     expect((await agent.cli(['fn', 'create', 'boom', join(dir, 'boom.js')])).code).toBe(0)
     const r = await agent.cli(['invoke', 'boom'])
     expect(r.code).toBe(1)
-    expect(r.stdout).toContain('application error')
+    // A thrown error is the developer's (OpenWhisk: "An error has occurred: …"), not an application error.
+    expect(r.stdout).toContain('action developer error')
     expect(r.stdout).toContain('boom')
   })
 })

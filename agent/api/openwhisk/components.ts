@@ -23,7 +23,8 @@ export interface OpenWhiskApiInit extends OpenWhiskApiOptions {
 export interface Reply {
   status: number
   body: unknown
-  headers?: Record<string, string>
+  /** A header with several values (e.g. `Set-Cookie`) is an array. */
+  headers?: Record<string, string | string[]>
 }
 
 /** The components plus what the server builds for its handlers. */
