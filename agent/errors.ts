@@ -48,6 +48,10 @@ export const errors = {
   timeout: make('TIMEOUT', 504),
   unavailable: make('UNAVAILABLE', 503),
   peerUnreachable: make('PEER_UNREACHABLE', 502),
+  /** Host isolation is on but its iptables rules cannot be installed (the agent does not start). */
+  isolationUnavailable: make('ISOLATION_UNAVAILABLE', 500),
+  /** `fnagent start` found something missing before starting anything (key, peers, Docker, directories). */
+  startPrecondition: make('START_PRECONDITION', 400),
   internal: (message: string, opts: { cause?: unknown; details?: Record<string, unknown> } = {}) =>
     new FnError('INTERNAL', message, { status: 500, expose: false, ...opts }),
 }
