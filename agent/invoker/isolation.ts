@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { errors } from '../errors.ts'
@@ -135,9 +135,12 @@ export async function installIsolation(
     await apply(rules, run)
     const digest = rulesDigest(rules)
     const dir = opts.stampDir ?? ISOLATION_STAMP_DIR
-    await mkdir(dir, { recursive: true, mode: 0o755 })
+    // Readable by the unprivileged agent whatever the umask (the unit's is 0027).
+    await mkdir(dir, { recursive: true })
+    await chmod(dir, 0o755)
     const file = stampFile(dir, bridge)
-    await writeFile(`${file}.tmp`, `${JSON.stringify({ bridge, digest, rules })}\n`, { mode: 0o644 })
+    await writeFile(`${file}.tmp`, `${JSON.stringify({ bridge, digest, rules })}\n`)
+    await chmod(`${file}.tmp`, 0o644)
     await rename(`${file}.tmp`, file)
     return { rules, digest }
   } catch (err) {

@@ -59,7 +59,7 @@ describe('first start', () => {
       '--bootstrap',
       '127.0.0.1:9',
     ])
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(78)
     expect(r.stderr).toMatch(/START_PRECONDITION/)
     expect(r.stderr).toMatch(
       new RegExp(`no cluster key at ${join(dir, 'cluster.key')}.*peers to join: 127\\.0\\.0\\.1:9`),
@@ -99,7 +99,7 @@ describe('first start', () => {
         (err, _stdout, stderr) => done({ code: err ? Number(err.code) : 0, stderr }),
       )
     })
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(78)
     expect(r.stderr).toMatch(/START_PRECONDITION/)
     expect(r.stderr).toMatch(/cannot install the host isolation rules for bridge fna-[0-9a-f]{10}/)
     expect(r.stderr).toMatch(/fnagent isolate/)
