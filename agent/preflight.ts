@@ -26,7 +26,10 @@ import type { Logger } from './log.ts'
 export async function preflight(
   config: Config,
   logger: Logger,
-  opts: { dockerPingMs?: number; isolate?: (bridge: string) => Promise<unknown> } = {},
+  opts: {
+    dockerPingMs?: number
+    isolate?: (bridge: string, o: { ports: number[] }) => Promise<unknown>
+  } = {},
 ): Promise<{ createdKey: string | null }> {
   const problems: string[] = []
 
@@ -58,13 +61,15 @@ export async function preflight(
 
   if (config.invoker.isolateHost) {
     try {
-      await (opts.isolate ?? ensureIsolation)(bridgeName(config.invoker.network))
+      await (opts.isolate ?? ensureIsolation)(bridgeName(config.invoker.network), {
+        ports: agentPorts(config).map((p) => p.port),
+      })
     } catch (err) {
       problems.push((err as Error).message)
     }
   }
 
-  for (const { host, port, what } of ports(config)) {
+  for (const { host, port, what } of agentPorts(config)) {
     const free = await portFree(host, port)
     if (free !== true)
       problems.push(`the ${what} ${host}:${port} cannot be bound (${free}): is another agent running?`)
@@ -102,7 +107,8 @@ export async function preflight(
   return { createdKey }
 }
 
-function ports(config: Config): Array<{ host: string; port: number; what: string }> {
+/** The agent's own TCP listeners: the cluster port(s) and the OpenWhisk API port. */
+export function agentPorts(config: Config): Array<{ host: string; port: number; what: string }> {
   const out: Array<{ host: string; port: number; what: string }> = []
   if (config.cluster.enabled) {
     for (const addr of config.cluster.listen) {

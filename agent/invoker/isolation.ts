@@ -30,8 +30,17 @@ export interface Rule {
 /** Where `fnagent isolate` records the rules it installed (a tmpfs: gone at reboot, with the rules). */
 export const ISOLATION_STAMP_DIR = '/run/fnagent-isolation'
 
-/** The rules for one bridge, in the order they must appear at the top of their chains. */
-export function isolationRules(bridge: string, forwardChain: { v4: string; v6: string }): Rule[] {
+/**
+ * The rules for one bridge, in the order they must appear at the top of their chains. `ports`: the
+ * agent's own TCP ports (cluster, API), refused also when forwarded, so that a function cannot reach
+ * them on the other members either (their security group lets members in, and a function's traffic
+ * leaves with its host's address).
+ */
+export function isolationRules(
+  bridge: string,
+  forwardChain: { v4: string; v6: string },
+  ports: readonly number[] = [],
+): Rule[] {
   const rules: Rule[] = []
   const families = [
     { tool: 'iptables', linkLocal: '169.254.0.0/16', forward: forwardChain.v4 },
@@ -57,6 +66,27 @@ export function isolationRules(bridge: string, forwardChain: { v4: string; v6: s
       },
       { tool: f.tool, chain: f.forward, args: ['-i', bridge, '-d', f.linkLocal, '-j', 'REJECT'] },
     )
+    if (ports.length > 0) {
+      const list = [...new Set(ports)].sort((a, b) => a - b).join(',')
+      rules.push({
+        tool: f.tool,
+        chain: f.forward,
+        args: [
+          '-i',
+          bridge,
+          '-p',
+          'tcp',
+          '-m',
+          'multiport',
+          '--dports',
+          list,
+          '-j',
+          'REJECT',
+          '--reject-with',
+          'tcp-reset',
+        ],
+      })
+    }
   }
   return rules
 }
@@ -125,11 +155,12 @@ function stampFile(dir: string, bridge: string): string {
  */
 export async function installIsolation(
   bridge: string,
-  opts: { stampDir?: string; run?: Run } = {},
+  opts: { ports?: readonly number[]; stampDir?: string; run?: Run } = {},
 ): Promise<{ rules: Rule[]; digest: string }> {
   const run = opts.run ?? runTool
+  const ports = [...new Set(opts.ports ?? [])].sort((a, b) => a - b)
   try {
-    const rules = isolationRules(bridge, await forwardChains(run)).filter(
+    const rules = isolationRules(bridge, await forwardChains(run), ports).filter(
       (r) => r.tool === 'iptables' || ipv6Enabled(),
     )
     await apply(rules, run)
@@ -139,7 +170,7 @@ export async function installIsolation(
     await mkdir(dir, { recursive: true })
     await chmod(dir, 0o755)
     const file = stampFile(dir, bridge)
-    await writeFile(`${file}.tmp`, `${JSON.stringify({ bridge, digest, rules })}\n`)
+    await writeFile(`${file}.tmp`, `${JSON.stringify({ bridge, ports, digest, rules })}\n`)
     await chmod(`${file}.tmp`, 0o644)
     await rename(`${file}.tmp`, file)
     return { rules, digest }
@@ -151,24 +182,33 @@ export async function installIsolation(
   }
 }
 
+interface Stamp {
+  bridge?: string
+  ports?: number[]
+  digest?: string
+}
+
 /**
  * The agent's side: installs the rules when it can (root); when it cannot (no CAP_NET_ADMIN, as
  * under the systemd unit), accepts them only if `fnagent isolate` recorded them for this bridge
- * since boot. Otherwise refuses with ISOLATION_UNAVAILABLE saying what to do.
+ * (and these ports) since boot. Otherwise refuses with ISOLATION_UNAVAILABLE saying what to do.
+ * `ports` unset: the ports recorded last for this bridge (the invoker's own check after preflight).
  */
 export async function ensureIsolation(
   bridge: string,
-  opts: { stampDir?: string; run?: Run } = {},
+  opts: { ports?: readonly number[]; stampDir?: string; run?: Run } = {},
 ): Promise<'installed' | 'preinstalled'> {
+  const dir = opts.stampDir ?? ISOLATION_STAMP_DIR
+  const stamp = await readFile(stampFile(dir, bridge), 'utf8')
+    .then((t) => JSON.parse(t) as Stamp)
+    .catch(() => null)
+  const ports = [...new Set(opts.ports ?? stamp?.ports ?? [])].sort((a, b) => a - b)
   try {
-    await installIsolation(bridge, opts)
+    await installIsolation(bridge, { ...opts, ports })
     return 'installed'
   } catch (err) {
-    const dir = opts.stampDir ?? ISOLATION_STAMP_DIR
-    const stamp = await readFile(stampFile(dir, bridge), 'utf8')
-      .then((t) => JSON.parse(t) as { bridge?: string; digest?: string })
-      .catch(() => null)
-    if (stamp?.bridge === bridge && typeof stamp.digest === 'string') return 'preinstalled'
+    const recorded = stamp?.bridge === bridge && typeof stamp.digest === 'string'
+    if (recorded && JSON.stringify(stamp.ports ?? []) === JSON.stringify(ports)) return 'preinstalled'
     throw errors.isolationUnavailable(
       `${(err as Error).message}. Host isolation is on (invoker.isolateHost): run the agent as root, or install the rules as root before it starts with 'fnagent isolate --config FILE' (the systemd unit does this in ExecStartPre=+), or turn it off with invoker.isolateHost: false`,
       { cause: err },

@@ -19,6 +19,7 @@ export function registerIsolateCommand(program: Command): void {
       const { loadConfig } = await import('../../agent/config/index.ts')
       const { bridgeName } = await import('../../agent/invoker/network.ts')
       const { installIsolation } = await import('../../agent/invoker/isolation.ts')
+      const { agentPorts } = await import('../../agent/preflight.ts')
       const config = loadConfig({ flags: { dataDir: g.dataDir }, configFile: o.config })
       if (!config.invoker.isolateHost) {
         if (g.json) printJson({ isolateHost: false })
@@ -26,11 +27,12 @@ export function registerIsolateCommand(program: Command): void {
         return
       }
       const bridge = bridgeName(config.invoker.network)
-      const { rules, digest } = await installIsolation(bridge)
+      const ports = agentPorts(config).map((p) => p.port)
+      const { rules, digest } = await installIsolation(bridge, { ports })
       if (g.json) printJson({ isolateHost: true, bridge, digest, rules })
       else
         process.stdout.write(
-          `host isolation installed for bridge ${bridge} (network ${config.invoker.network}): ${rules.length} rules\n`,
+          `host isolation installed for bridge ${bridge} (network ${config.invoker.network}; agent ports ${ports.join(', ') || 'none'} refused everywhere): ${rules.length} rules\n`,
         )
     })
 }

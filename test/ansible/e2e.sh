@@ -253,15 +253,17 @@ for round in 1 2 3 4 5 6; do
       || fail "the probe invoked from $(name "$from") returned: $(head -c 600 "$work/probe-$round-$from.json")"
     h=${node_host[$ran]:-}
     [ -n "$h" ] || fail "the probe ran on an unknown node $ran"
-    # Every port of the host it ran on (by its address and by the bridge gateway) and the metadata
-    # address must be refused; a timeout would also mean blocked, but REJECT answers at once.
+    # Every port of the host it ran on (by its address and by the bridge gateway), the metadata
+    # address, and the cluster and API ports of the other members must be refused (REJECT answers
+    # at once; a timeout would also mean blocked, but is not what the rules do).
+    others=$(for o in 1 2 3; do [ "$o" = "$h" ] || echo "$(ip "$o"):$cluster_port $(ip "$o"):$api_port"; done | paste -sd' ' -)
     verdict=$(node -e '
       const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).response.result
-      const own = process.argv[2], ports = process.argv.slice(3)
-      const must = [...ports.map((p) => `${own}:${p}`), ...ports.map((p) => `${r.gateway}:${p}`), "169.254.169.254:80"]
+      const own = process.argv[2], others = process.argv[3].split(" "), ports = process.argv.slice(4)
+      const must = [...ports.map((p) => `${own}:${p}`), ...ports.map((p) => `${r.gateway}:${p}`), "169.254.169.254:80", ...others]
       const bad = must.filter((t) => r.results[t] !== "refused")
-      console.log(bad.length ? "OPEN " + bad.map((t) => `${t}=${r.results[t]}`).join(" ") : "refused " + must.length)
-    ' "$work/probe-$round-$from.json" "$(ip "$h")" 22 $cluster_port $api_port)
+      console.log(bad.length ? "OPEN " + bad.map((t) => `${t}=${r.results[t]}`).join(" ") : `refused ${must.length}/${must.length}`)
+    ' "$work/probe-$round-$from.json" "$(ip "$h")" "$others" 22 $cluster_port $api_port)
     case "$verdict" in
       refused*) probed[$h]=$verdict ;;
       *) fail "a function on $(name "$h") reached: $verdict" ;;
@@ -269,7 +271,9 @@ for round in 1 2 3 4 5 6; do
   done
   [ "${#probed[@]}" = 3 ] && break
 done
-for h in "${!probed[@]}"; do say "function on $(name "$h"): sshd, cluster port, API port (host address and gateway) and 169.254.169.254: ${probed[$h]}"; done
+for h in "${!probed[@]}"; do
+  say "function on $(name "$h"): its host's sshd, cluster and API ports (address and gateway), 169.254.169.254, the other members' cluster and API ports: ${probed[$h]}"
+done
 [ "${#probed[@]}" -ge 1 ] || fail "the probe never ran"
 
 phase "deploy on host 1, invoke from host 3"
