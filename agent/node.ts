@@ -208,7 +208,7 @@ export class Agent {
         loadCode: (fn, signal) => replication.code(fn, signal),
         draining: () => this.#state !== 'running',
       },
-      {},
+      config.placement,
     )
     await this.placement.start()
     this.#started.push({ name: 'placement', stop: () => this.placement.stop() })
@@ -248,7 +248,11 @@ export class Agent {
 
     const api = new LocalApiServer(
       { logger: log('api'), api: this.#api() },
-      { socket: config.socket, maxBodyBytes: config.api.maxBodyBytes, socketGroup: config.api.socketGroup },
+      {
+        socket: config.socket,
+        maxBodyBytes: config.localApi.maxBodyBytes,
+        socketGroup: config.localApi.socketGroup,
+      },
     )
     await api.start()
     this.#started.push({ name: 'api', stop: () => api.stop() })

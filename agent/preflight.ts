@@ -116,7 +116,7 @@ export function agentPorts(config: Config): Array<{ host: string; port: number; 
       if (m && Number(m[3]) > 0) out.push({ host: m[2] as string, port: Number(m[3]), what: 'cluster port' })
     }
   }
-  if (config.http.listen) out.push({ ...parseListen(config.http.listen), what: 'API port' })
+  if (config.openwhiskApi.listen) out.push({ ...parseListen(config.openwhiskApi.listen), what: 'API port' })
   return out
 }
 

@@ -8,7 +8,7 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
   if (declared > maxBytes) {
     req.resume()
     throw errors.tooLarge(
-      `request body of ${declared} bytes is over the limit of ${maxBytes} bytes (api.maxBodyBytes)`,
+      `request body of ${declared} bytes is over the limit of ${maxBytes} bytes (localApi.maxBodyBytes)`,
     )
   }
   const chunks: Buffer[] = []
@@ -16,7 +16,7 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
   for await (const chunk of req) {
     size += (chunk as Buffer).length
     if (size > maxBytes) {
-      throw errors.tooLarge(`request body is over the limit of ${maxBytes} bytes (api.maxBodyBytes)`)
+      throw errors.tooLarge(`request body is over the limit of ${maxBytes} bytes (localApi.maxBodyBytes)`)
     }
     chunks.push(chunk as Buffer)
   }

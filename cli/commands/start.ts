@@ -41,7 +41,7 @@ export function registerStartCommand(program: Command): void {
         socket: o.socket,
         logLevel: o.logLevel,
         ...(Object.keys(cluster).length ? { cluster } : {}),
-        ...(o.apiListen ? { http: { listen: o.apiListen } } : {}),
+        ...(o.apiListen ? { openwhiskApi: { listen: o.apiListen } } : {}),
       }
       // Loaded on demand: the other verbs stay quick to start.
       const { runAgent } = await import('../../agent/main.ts')

@@ -183,7 +183,7 @@ describe('ansible rollout: static checks', () => {
       expect(config.cluster.bootstrapPeers).toEqual(['192.168.0.6:7700', '10.0.0.7:7700'])
       expect(config.cluster.announce).toEqual(['/ip4/10.0.0.5/tcp/7700'])
       expect(config.cluster.keyFile).toBe('/etc/fnagent/cluster.key')
-      expect(config.api.socketGroup).toBe('fnagent')
+      expect(config.localApi.socketGroup).toBe('fnagent')
       expect(config.drainMs).toBe(10000)
       expect(config.invoker.memoryShare).toBe(0.5)
       const node2 = JSON.parse(readFileSync(join(out, 'node2', 'config.json'), 'utf8'))
@@ -195,7 +195,7 @@ describe('ansible rollout: static checks', () => {
       expectSuccess(rendered)
       const config = JSON.parse(readFileSync(join(out, 'node1', 'config.json'), 'utf8'))
       expect(config.invoker.isolateHost).toBe(true)
-      expect(config.http.listen).toBe('0.0.0.0:3233')
+      expect(config.openwhiskApi.listen).toBe('0.0.0.0:3233')
     })
 
     it('the unit installs host isolation as root before the unprivileged agent starts', () => {

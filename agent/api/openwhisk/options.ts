@@ -13,7 +13,7 @@ export const rateLimitOptionsSchema = z
   .strict()
 
 /** The optional OpenWhisk REST API + web actions listener (off unless `listen` is given). */
-export const httpOptionsSchema = z
+export const openwhiskApiOptionsSchema = z
   .object({
     /** `host:port` to listen on, e.g. `0.0.0.0:3233`; absent = no TCP listener. */
     listen: z.string().regex(LISTEN_RE, 'host:port').optional(),
@@ -35,10 +35,12 @@ export const httpOptionsSchema = z
     rateLimit: rateLimitOptionsSchema.default(rateLimitOptionsSchema.parse({})),
   })
   .strict()
-  .refine((o) => !o.tlsCert === !o.tlsKey, { message: 'give both http.tlsCert and http.tlsKey, or neither' })
+  .refine((o) => !o.tlsCert === !o.tlsKey, {
+    message: 'give both openwhiskApi.tlsCert and openwhiskApi.tlsKey, or neither',
+  })
 
-export type HttpOptions = z.infer<typeof httpOptionsSchema>
-export const DEFAULT_HTTP_OPTIONS: HttpOptions = httpOptionsSchema.parse({})
+export type OpenWhiskApiOptions = z.infer<typeof openwhiskApiOptionsSchema>
+export const OPENWHISK_API_DEFAULTS: OpenWhiskApiOptions = openwhiskApiOptionsSchema.parse({})
 
 /** Splits `host:port` (default host 0.0.0.0). */
 export function parseListen(listen: string): { host: string; port: number } {
