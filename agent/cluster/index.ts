@@ -139,7 +139,7 @@ export class Cluster {
   /** Opens a stream to a member, dialling it from its gossiped addresses when not connected. */
   dialProtocol(
     peerId: string,
-    protocol: string,
+    protocol: string | readonly string[],
     signal: AbortSignal,
     opts?: { negotiateFully?: boolean },
   ): Promise<Stream> {
