@@ -162,6 +162,12 @@ host_up() {
   fi
   docker start "$name" >/dev/null
   wait_booted "$name"
+  # The inner engine's containers get a cgroup parent of their own: the hierarchy is the machine's
+  # (host cgroupns), and the default parent "/docker" is the outer engine's.
+  if ! docker exec "$name" grep -qs "fnagent-test-inner-$name" /etc/docker/daemon.json; then
+    docker exec "$name" sh -c "echo '{\"cgroup-parent\": \"/fnagent-test-inner-$name\"}' >/etc/docker/daemon.json && systemctl restart docker"
+    wait_booted "$name"
+  fi
   docker exec "$name" sh -c "ip route replace 169.254.169.254/32 via $METADATA_IP"
   local image
   for image in $RUNTIMES; do
@@ -206,6 +212,8 @@ down() {
     docker rm -f -v $names >/dev/null 2>&1 || true
   fi
   docker volume ls -q | grep "^$PREFIX-[0-9]*-docker$" | xargs -r docker volume rm >/dev/null 2>&1 || true
+  # The inner engines' (now empty) cgroup parents.
+  rmdir /sys/fs/cgroup/*/"fnagent-test-inner-$PREFIX"-* 2>/dev/null || true
   docker network rm "$NETWORK" >/dev/null 2>&1 || true
   if docker network inspect "$NETWORK" >/dev/null 2>&1; then
     log "network $NETWORK is still there (containers attached?)"
