@@ -37,7 +37,6 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
     logger.flush()
     throw err
   }
-  const agent = new Agent({ logger }, config)
   let stopping = false
   let signalled: (() => void) | null = null
   const stopRequested = new Promise<void>((resolve) => {
@@ -54,7 +53,9 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  let agent: Agent
   try {
+    agent = await Agent.init({ logger }, config)
     await agent.start()
     // Everything the daemon loads at start is loaded: write the compile cache now (cli/bin.js), not
     // only at a clean exit, which a kill -9 or a crash never reaches.

@@ -1,18 +1,21 @@
-import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { errors, type FnError, toFnError } from '../errors.ts'
 import type { FunctionService } from '../functions/index.ts'
 import { describeZodError } from '../functions/input.ts'
+import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import {
+  ACTIVATION_ID_RE,
   type ActivationQuery,
   type ActivationRecord,
   type FunctionRecord,
+  newActivationId,
   owVersion,
   type Store,
   statusCode,
 } from '../store/index.ts'
+import { ActivationRecovery, type RecoveryInit } from './recovery.ts'
 
 /** Runs one activation somewhere (locally, or on a peer chosen by placement) and returns its record. */
 export type Runner = (req: RunRequest) => Promise<ActivationRecord>
@@ -31,7 +34,7 @@ export interface ActivationServiceComponents {
   store: Store
   clock: HybridClock
   functions: FunctionService
-  nodeId: () => string
+  nodeId: string
   runner: Runner
   /** Called after a record is stored locally (replication pushes it to its owners). */
   onRecord?: (record: ActivationRecord) => void
@@ -41,12 +44,27 @@ export interface ActivationServiceComponents {
   fetchRecord: (id: string, signal: AbortSignal) => Promise<ActivationRecord | null>
   /** Activation records merged from every live node. */
   listCluster: (q: ActivationQuery) => Promise<ActivationRecord[]>
+  /**
+   * An async invocation's `running` marker, stored here: to its owners. Resolves once at least one
+   * owner other than this node holds it, or when that cannot be had (the marker is then retried by
+   * the handoff queue); the activation id is answered after that.
+   */
+  onMarker?: (marker: ActivationRecord) => Promise<unknown>
+  /** A peer's state in this node's view (`undefined`: not known): a dead node's markers resolve as lost. */
+  memberState?: (peerId: string) => string | undefined
 }
 
 export interface ActivationServiceInit {
   /** Largest parameters object, bytes (OpenWhisk: 1 MB). */
   maxParamsBytes: number
+  /** Longest a stop waits for in-flight activations before cancelling them, ms. */
+  drainMs: number
+  /** How running markers are checked (see ActivationRecovery). */
+  recovery?: Partial<RecoveryInit>
 }
+
+/** A marker's deadline (its `end`) lies this long past the action's timeout. */
+const MARKER_GRACE_MS = 60_000
 
 const invokeBodySchema = z
   .object({
@@ -57,21 +75,32 @@ const invokeBodySchema = z
   })
   .strict()
 
-export function newActivationId(): string {
-  return randomBytes(16).toString('hex')
-}
-
 /** Receives invocations, has them run, and keeps their records. */
-export class ActivationService {
+export class ActivationService implements Startable {
   readonly #c: ActivationServiceComponents
   readonly #init: ActivationServiceInit
   readonly #inflight = new Map<string, Promise<ActivationRecord>>()
   readonly #abort = new AbortController()
   #draining = false
 
+  readonly #recovery: ActivationRecovery
+
   constructor(components: ActivationServiceComponents, init: ActivationServiceInit) {
     this.#c = components
     this.#init = init
+    this.#recovery = new ActivationRecovery(
+      {
+        logger: components.logger,
+        store: components.store,
+        clock: components.clock,
+        nodeId: components.nodeId,
+        running: (id) => this.#inflight.has(id),
+        memberState: (peerId) => components.memberState?.(peerId),
+        fetchRecord: components.fetchRecord,
+        onRecord: (record) => components.onRecord?.(record),
+      },
+      init.recovery,
+    )
   }
 
   get inflight(): number {
@@ -97,11 +126,28 @@ export class ActivationService {
       )
     }
     const activationId = newActivationId()
-    const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, blocking)
     if (!blocking) {
+      // The caller gets the id before the run ends: a marker on the owners first, so that the id
+      // resolves to a record even if this node dies mid-run (ActivationRecovery).
+      let started!: () => void
+      const gate = new Promise<void>((r) => {
+        started = r
+      })
+      const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, false, gate)
       run.catch(() => {}) // recorded inside #run
+      try {
+        const marker = this.#marker(fn, activationId)
+        await this.#c.store.activations.put(marker)
+        // Not confirmed by an owner (none reachable): the marker is here, in the handoff queue.
+        await this.#c.onMarker?.(marker).catch((err: unknown) => {
+          this.#c.logger.warn({ err, activationId }, 'the running marker reached no other owner yet')
+        })
+      } finally {
+        started()
+      }
       return { status: 202, body: { activationId } }
     }
+    const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, true)
     const record = await run
     return { status: 200, body: result ? (record.response.result ?? {}) : record }
   }
@@ -112,11 +158,13 @@ export class ActivationService {
     params: Record<string, unknown>,
     activationId: string,
     blocking: boolean,
+    /** The run waits for this (the marker stored first); the activation counts as in flight meanwhile. */
+    gate?: Promise<void>,
   ) {
     const received = Date.now()
     const deadline = received + fn.limits.timeout + 60_000
-    const p = this.#c
-      .runner({ fn, code, params, activationId, deadline, signal: this.#abort.signal })
+    const p = (gate ?? Promise.resolve())
+      .then(() => this.#c.runner({ fn, code, params, activationId, deadline, signal: this.#abort.signal }))
       .catch((err: unknown) => {
         const e = toFnError(err)
         // A refusal before anything ran (node full, runtime missing) is the caller's error when blocking…
@@ -135,14 +183,30 @@ export class ActivationService {
         // A blocking caller hears of a refusal directly; an async one only has the record to look at.
         if (blocking) throw e
         const record = this.#internalErrorRecord(fn, activationId, received, e)
-        await this.#c.store.activations.put(record).catch((putErr: unknown) => {
-          this.#c.logger.error({ err: putErr, activationId }, 'cannot store the activation record')
-        })
+        await this.#c.store.activations
+          .put(record)
+          .then(() => this.#c.onRecord?.(record))
+          .catch((putErr: unknown) => {
+            this.#c.logger.error({ err: putErr, activationId }, 'cannot store the activation record')
+          })
         throw e
       })
       .finally(() => this.#inflight.delete(activationId))
     this.#inflight.set(activationId, p)
     return p
+  }
+
+  /** The `running` marker of an async activation; its `end` is the deadline past which it resolves as lost. */
+  #marker(fn: FunctionRecord, activationId: string): ActivationRecord {
+    const start = Date.now()
+    return {
+      ...this.#internalErrorRecord(fn, activationId, start, errors.notFound('still running')),
+      end: start + fn.limits.timeout + MARKER_GRACE_MS,
+      duration: 0,
+      response: { status: 'success', statusCode: 0, success: false, result: {} },
+      statusCode: 0,
+      phase: 'running',
+    }
   }
 
   #internalErrorRecord(
@@ -175,22 +239,22 @@ export class ActivationService {
         { key: 'limits', value: fn.limits },
       ],
       publish: false,
-      node: this.#c.nodeId(),
+      node: this.#c.nodeId,
       cold: false,
       hlc: this.#c.clock.now(),
-      origin: this.#c.nodeId(),
+      origin: this.#c.nodeId,
     }
   }
 
   async get(id: string): Promise<ActivationRecord> {
-    if (!/^[0-9a-f]{32}$/.test(id)) {
+    if (!ACTIVATION_ID_RE.test(id)) {
       throw errors.invalidArgument(`'${id}' is not an activation id (32 hexadecimal characters)`)
     }
-    const rec =
-      (await this.#c.store.activations.get(id)) ??
-      (await this.#c.fetchRecord(id, AbortSignal.timeout(10_000)))
+    const local = await this.#c.store.activations.get(id)
+    let rec = local && !local.phase ? local : await this.#c.fetchRecord(id, AbortSignal.timeout(10_000))
+    if (rec?.phase === 'running') rec = await this.#recovery.resolve(rec)
     if (!rec) {
-      if (this.#inflight.has(id))
+      if (this.#inflight.has(id) || local?.phase === 'running')
         throw errors.notFound(`activation ${id} is still running; try again when it ends`)
       throw errors.notFound(`activation ${id} does not exist on this node or its peers`)
     }
@@ -202,9 +266,20 @@ export class ActivationService {
     return cluster ? this.#c.listCluster(query) : this.#c.store.activations.list(query)
   }
 
-  /** Stops taking work and waits up to `ms` for in-flight activations, then cancels the rest. */
-  async drain(ms: number): Promise<void> {
+  /**
+   * Starts resolving the running markers of activations lost to a crash (this node's first);
+   * invocations are taken from construction until `stop`.
+   */
+  async start(): Promise<void> {
+    this.#recovery.start()
+  }
+
+  /** Stops taking work and waits up to `drainMs` for in-flight activations, then cancels the rest. */
+  async stop(): Promise<void> {
+    if (this.#draining) return
     this.#draining = true
+    await this.#recovery.stop()
+    const ms = this.#init.drainMs
     const all = Promise.allSettled([...this.#inflight.values()])
     let timer: NodeJS.Timeout | undefined
     const timedOut = await Promise.race([

@@ -12,6 +12,7 @@ export interface AgentApi {
     list(): Promise<FunctionRecord[]>
     get(name: string): Promise<FunctionRecord>
     put(name: string, body: unknown): Promise<{ record: FunctionRecord; created: boolean; copies?: number }>
+    /** Answers the tombstone written (`deleted: true`, its stamp and version). */
     remove(name: string): Promise<FunctionRecord>
   }
   invoke(name: string, body: unknown): Promise<{ status: number; body: unknown }>

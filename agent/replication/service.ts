@@ -1,23 +1,24 @@
+import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import type { ActivationQuery, ActivationRecord, FunctionRecord, Store } from '../store/index.ts'
-import { ActivationSet } from './act-set.ts'
-import { AntiEntropyLoop } from './antientropy.ts'
+import { ActivationSet } from './activation-set.ts'
 import { BlobReplication } from './blobs.ts'
-import { CatchUp } from './catchup.ts'
 import { waitCopies } from './copies.ts'
-import { FunctionSet } from './fn-set.ts'
+import { type SyncContext, syncWith } from './digest-sync.ts'
+import { FunctionSet } from './function-set.ts'
 import { ReplicationHandlers } from './handlers.ts'
 import { Handoff } from './handoff.ts'
 import type { Request } from './messages.ts'
 import { type ReplicationOptions, replicationOptionsSchema } from './options.ts'
 import { liveMembers, Ownership } from './owners.ts'
+import { CatchUp } from './ownership-catchup.ts'
 import { Pusher } from './push.ts'
 import { ClusterQuery } from './query.ts'
+import { AntiEntropyLoop } from './repair-loop.ts'
 import { Retention } from './retention.ts'
-import { activationSync, functionSync } from './sets.ts'
 import { ReplicationStats } from './stats.ts'
-import { type SyncContext, syncWith } from './sync.ts'
+import { activationSync, functionSync } from './sync-sets.ts'
 import { Dropped, type ReplicationCluster, Wire } from './wire.ts'
 
 export interface ReplicationComponents {
@@ -26,7 +27,7 @@ export interface ReplicationComponents {
   clock: HybridClock
   /** Absent when the agent runs alone: every call then answers from this node only. */
   cluster: ReplicationCluster | null
-  nodeId: string | (() => string)
+  nodeId: string
 }
 
 export interface ReplicationStatus {
@@ -46,7 +47,7 @@ export interface ReplicationStatus {
 
 const MiB = 1024 * 1024
 
-export class ReplicationService {
+export class Replication implements Startable {
   readonly #c: ReplicationComponents
   readonly #o: ReplicationOptions
   readonly #log: Logger
@@ -75,8 +76,11 @@ export class ReplicationService {
     this.#c = components
     this.#o = Object.freeze(replicationOptionsSchema.parse(init))
     this.#log = components.logger
-    this.#fnSet = new FunctionSet(components.store, () => this.#o.tombstoneGraceMs)
-    this.#actSet = new ActivationSet(components.store, { floor: () => this.#retention.floor() })
+    this.#fnSet = new FunctionSet(components.store, () => this.#o.tombstoneGraceMs, components.clock)
+    this.#actSet = new ActivationSet(components.store, {
+      floor: () => this.#retention.floor(),
+      clock: components.clock,
+    })
     this.#retention = new Retention(
       { logger: this.#log, store: components.store, actSet: this.#actSet, fnSet: this.#fnSet },
       this.#o,
@@ -86,11 +90,7 @@ export class ReplicationService {
       fn: functionSync(this.#fnSet, this.#stats),
       act: activationSync(this.#actSet, this.#stats, () => this.#own),
     }
-    this.#own = new Ownership(this.#self(), [], this.#o.replicas)
-  }
-
-  #self(): string {
-    return typeof this.#c.nodeId === 'function' ? this.#c.nodeId() : this.#c.nodeId
+    this.#own = new Ownership(this.#c.nodeId, [], this.#o.replicas)
   }
 
   get ownership(): Ownership {
@@ -104,7 +104,7 @@ export class ReplicationService {
     await this.#handoff.load()
     this.#actSet.table().catch((err: unknown) => this.#log.error({ err }, 'activation digest build failed'))
     const { cluster, clock } = this.#c
-    this.#own = new Ownership(this.#self(), [], this.#o.replicas)
+    this.#own = new Ownership(this.#c.nodeId, [], this.#o.replicas)
     if (!cluster) return
     const now = () => clock.now()
     const wire = new Wire(cluster, clock, this.#stats, this.#o.maxMessageBytes, this.#log)
@@ -202,16 +202,26 @@ export class ReplicationService {
     if (!pusher) return { copies: 1 }
     const owners = this.#own.activationOwners(record.activationId)
     const self = this.#own.self
+    const id = record.activationId
+    // Held here without owning it: persisted as handoff work before the push, so a crash before the
+    // owners confirm still hands it off after the restart.
+    const handoff = !owners.includes(self)
+    if (handoff) await this.#handoff.add(id)
     const pushes = owners
       .filter((p) => p !== self && !holders.includes(p))
       .map((p) => pusher.send(p, { act: record }))
     this.#track(pushes)
-    if (!owners.includes(self)) {
+    if (handoff) {
       Promise.all(pushes)
-        .then((acks) => (acks.every(Boolean) ? undefined : this.#handoff.add(record.activationId)))
+        .then((acks) => (acks.every(Boolean) ? this.#handoff.remove([id]) : undefined))
         .catch((err: unknown) => this.#log.warn({ err }, 'handoff bookkeeping failed'))
     }
     return { copies: await waitCopies(pushes, Math.max(waitReplicas, 1), this.#o.requestTimeoutMs) }
+  }
+
+  /** A record was stored here that another node pushes to its owners: only the digest changes. */
+  activationChanged(activationId: string): void {
+    this.#actSet.changed(activationId)
   }
 
   /** A record from here, else from its owners or any live peer; null when nobody has it. */
@@ -279,7 +289,7 @@ export class ReplicationService {
   #checkView(): void {
     const cluster = this.#c.cluster
     if (!cluster || !this.#controller) return
-    const next = new Ownership(this.#self(), liveMembers(cluster.view()), this.#o.replicas)
+    const next = new Ownership(this.#c.nodeId, liveMembers(cluster.view()), this.#o.replicas)
     if (next.key === this.#own.key) return
     const prev = this.#own
     this.#own = next

@@ -1,6 +1,5 @@
 import { BUCKETS, type Db, pad } from './db.ts'
-import { compareVersions } from './hlc.ts'
-import { type ActivationRecord, activationRecordSchema } from './types.ts'
+import { type ActivationRecord, activationRecordSchema, compareActivations } from './types.ts'
 
 export interface ActivationQuery {
   /** `name` or `namespace/name`. */
@@ -25,16 +24,34 @@ export class ActivationRepository {
   readonly #db: Db
   readonly #byId
   readonly #byTime
+  readonly #running
 
   constructor(db: Db) {
     this.#db = db
     this.#byId = db.sublevel<string, ActivationRecord>(BUCKETS.activations, { valueEncoding: 'json' })
     this.#byTime = db.sublevel<string, string>(BUCKETS.activationsByTime, { valueEncoding: 'utf8' })
+    this.#running = db.sublevel<string, string>(BUCKETS.activationsRunning, { valueEncoding: 'utf8' })
   }
 
   /** Waits until the sublevels are open (they are read synchronously). */
   async open(): Promise<void> {
-    await Promise.all([this.#byId.open(), this.#byTime.open()])
+    await Promise.all([this.#byId.open(), this.#byTime.open(), this.#running.open()])
+  }
+
+  /** Adds the writes of one record to a batch: the record, its time index, its running marker index. */
+  #stage(batch: ReturnType<Db['batch']>, record: ActivationRecord, old: ActivationRecord | undefined): void {
+    if (old && old.start !== record.start) batch.del(timeKey(old), { sublevel: this.#byTime })
+    batch.put(record.activationId, record, { sublevel: this.#byId })
+    batch.put(timeKey(record), '', { sublevel: this.#byTime })
+    if (record.phase === 'running') batch.put(record.activationId, '', { sublevel: this.#running })
+    else if (old?.phase === 'running') batch.del(record.activationId, { sublevel: this.#running })
+  }
+
+  /** Ids of the records held here in phase `running` (markers not yet resolved). */
+  async runningIds(): Promise<string[]> {
+    const out: string[] = []
+    for await (const id of this.#running.keys()) out.push(id)
+    return out
   }
 
   async get(id: string): Promise<ActivationRecord | null> {
@@ -46,9 +63,7 @@ export class ActivationRepository {
     activationRecordSchema.parse(record)
     const old = this.#byId.getSync(record.activationId)
     const batch = this.#db.batch()
-    if (old && old.start !== record.start) batch.del(timeKey(old), { sublevel: this.#byTime })
-    batch.put(record.activationId, record, { sublevel: this.#byId })
-    batch.put(timeKey(record), '', { sublevel: this.#byTime })
+    this.#stage(batch, record, old)
     await batch.write()
   }
 
@@ -64,7 +79,7 @@ export class ActivationRepository {
     for await (const key of this.#byTime.keys(range)) {
       const id = key.slice(key.indexOf('\x00') + 1)
       const rec = await this.#byId.get(id)
-      if (!rec) continue
+      if (!rec || rec.phase === 'running') continue
       if (q.name && rec.name !== q.name && `${rec.namespace}/${rec.name}` !== q.name) continue
       if (skip > 0) {
         skip--
@@ -77,8 +92,8 @@ export class ActivationRepository {
   }
 
   /**
-   * Stores replicated records in one batch, each unless the stored one with the same id wins by
-   * last-writer-wins (hlc, then origin); returns, per record, whether it was written.
+   * Stores replicated records in one batch, each unless the stored one with the same id wins
+   * (`compareActivations`: phase, hlc, origin); returns, per record, whether it was written.
    */
   async putManyIfNewer(records: readonly ActivationRecord[]): Promise<boolean[]> {
     for (const r of records) activationRecordSchema.parse(r)
@@ -87,10 +102,8 @@ export class ActivationRepository {
     const batch = this.#db.batch()
     const written = records.map((r, i) => {
       const old = latest.get(r.activationId) ?? stored[i]
-      if (old && compareVersions(old, r) >= 0) return false
-      if (old && old.start !== r.start) batch.del(timeKey(old), { sublevel: this.#byTime })
-      batch.put(r.activationId, r, { sublevel: this.#byId })
-      batch.put(timeKey(r), '', { sublevel: this.#byTime })
+      if (old && compareActivations(old, r) >= 0) return false
+      this.#stage(batch, r, old)
       latest.set(r.activationId, r)
       return true
     })
@@ -114,6 +127,7 @@ export class ActivationRepository {
       batch.del(key, { sublevel: this.#byTime })
       if (rec && timeKey(rec) === key) {
         batch.del(id, { sublevel: this.#byId })
+        if (rec.phase === 'running') batch.del(id, { sublevel: this.#running })
         out.push(rec)
       }
     }

@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
-import { isHlc } from './hlc.ts'
+import { compareVersions, isHlc } from './hlc.ts'
 
 /** Runtime kinds an agent knows. `blackbox` runs any image whose server speaks the action protocol. */
 export const KINDS = ['nodejs:24', 'python:3', 'blackbox'] as const
@@ -78,10 +79,18 @@ export function statusCode(status: ActivationStatus): number {
 export const keyValueSchema = z.object({ key: z.string(), value: z.unknown() })
 export type KeyValue = z.infer<typeof keyValueSchema>
 
+/** An activation id: 32 hex digits, as OpenWhisk's. */
+export const ACTIVATION_ID_RE = /^[0-9a-f]{32}$/
+
+/** A new activation id (the one place ids are made). */
+export function newActivationId(): string {
+  return randomBytes(16).toString('hex')
+}
+
 /** An activation record in OpenWhisk's shape, plus where it ran (`node`) and its HLC. */
 export const activationRecordSchema = z
   .object({
-    activationId: z.string().regex(/^[0-9a-f]{32}$/),
+    activationId: z.string().regex(ACTIVATION_ID_RE),
     namespace: z.string(),
     name: z.string(),
     version: z.string(),
@@ -104,9 +113,29 @@ export const activationRecordSchema = z
     cold: z.boolean(),
     hlc,
     origin: z.string(),
+    /**
+     * Absent on a finished record. `running`: a marker stored on the owners before an async run
+     * starts (never shown as a result); `lost`: the marker resolved after its node crashed or
+     * left mid-run (a `whisk internal error` naming node and cause). See `compareActivations`.
+     */
+    phase: z.enum(['running', 'lost']).optional(),
   })
   .passthrough()
 export type ActivationRecord = z.infer<typeof activationRecordSchema>
+
+const PHASE_RANK = { running: 0, lost: 1 } as const
+
+/**
+ * Last-writer-wins order of two records of one activation: a finished record beats a `lost` one,
+ * which beats a `running` marker, whatever their stamps (the run's real outcome is kept when it
+ * shows up after the marker was resolved as lost); then the HLC, then the origin.
+ */
+export function compareActivations(a: ActivationRecord, b: ActivationRecord): number {
+  const ra = a.phase ? PHASE_RANK[a.phase] : 2
+  const rb = b.phase ? PHASE_RANK[b.phase] : 2
+  if (ra !== rb) return ra - rb
+  return compareVersions(a, b)
+}
 
 /** OpenWhisk versions are semver strings; fnagent counts versions 1, 2, 3… and shows them as 0.0.N. */
 export function owVersion(version: number): string {

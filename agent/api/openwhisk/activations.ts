@@ -24,7 +24,9 @@ export async function listActivations(c: OpenWhiskApiComponents, q: URLSearchPar
   const docs = queryFlag(q, 'docs')
   const count = queryFlag(q, 'count')
   if (docs && count) throw new OwError(400, "The parameter 'docs' is not permitted with 'count'.")
+  // Merged from every live node (one record per id), so each node lists the same activations.
   const list = await c.activations.list({
+    cluster: true,
     limit: count ? Number.MAX_SAFE_INTEGER : limit === 0 ? 200 : limit,
     skip: count ? 0 : skip,
     ...(name ? { name } : {}),

@@ -10,7 +10,7 @@ import type { RecordWaiter } from './waiter.ts'
 export interface OpenWhiskApiComponents {
   logger: Logger
   functions: Pick<FunctionService, 'get' | 'list' | 'put' | 'remove'>
-  activations: Pick<ActivationService, 'invoke' | 'list'>
+  activations: Pick<ActivationService, 'invoke' | 'list' | 'get'>
   store: Pick<Store, 'db' | 'functions' | 'activations'>
   keys: ApiKeyStore
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import { errors, isFnError } from '../../errors.ts'
 import { AGENT_VERSION } from '../../version.ts'
 import { fromOwPut, toOwAction } from './actions.ts'
 import { listActivations } from './activations.ts'
@@ -98,8 +99,8 @@ async function action(
       return { status: 200, body: toOwAction(record, null) }
     }
     case 'DELETE': {
-      const fn = await c.functions.remove(name)
-      return { status: 200, body: toOwAction(fn, null) }
+      const { removed } = await c.functions.remove(name)
+      return { status: 200, body: toOwAction(removed, null) }
     }
     case 'POST': {
       const params = await readJsonBody(req, init.maxBodyBytes)
@@ -127,8 +128,11 @@ async function action(
 async function activation(c: ApiContext, rest: string): Promise<Reply> {
   const m = /^([0-9a-f]{32})(?:\/(result|logs))?$/.exec(rest)
   if (!m) throw owNotFound()
-  const rec = await c.store.activations.get(m[1]!)
-  if (!rec) throw owNotFound()
+  // Any node answers for the cluster: a record not held here is fetched from its owners or peers.
+  const rec = await c.activations.get(m[1]!).catch((err: unknown) => {
+    if (isFnError(err) && err.code === errors.notFound('').code) throw owNotFound()
+    throw err
+  })
   if (m[2] === 'logs') return { status: 200, body: { logs: rec.logs } }
   if (m[2] === 'result') {
     const { status, success, result, size } = rec.response

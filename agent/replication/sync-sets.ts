@@ -1,9 +1,9 @@
 import type { ActivationRecord, FunctionRecord } from '../store/index.ts'
-import type { ActivationSet } from './act-set.ts'
-import { FN_DEPTH, type FunctionSet, fnLeafOfKey } from './fn-set.ts'
+import type { ActivationSet } from './activation-set.ts'
+import type { SyncSet } from './digest-sync.ts'
+import { FN_DEPTH, type FunctionSet, fnLeafOfKey } from './function-set.ts'
 import { ACT_DEPTH, type Ownership, partitionOf } from './owners.ts'
 import type { ReplicationStats } from './stats.ts'
-import type { SyncSet } from './sync.ts'
 
 /** Function metadata: every node holds every version, so every leaf is shared. */
 export function functionSync(fnSet: FunctionSet, stats: ReplicationStats): SyncSet<FunctionRecord> {
@@ -15,7 +15,10 @@ export function functionSync(fnSet: FunctionSet, stats: ReplicationStats): SyncS
     entries: (leaves) => fnSet.entries(leaves),
     get: (keys) => fnSet.get(keys),
     apply: async (records) => {
-      for (const r of records) if (!(await fnSet.apply(r))) stats.drop('expired')
+      for (const r of records) {
+        const outcome = await fnSet.apply(r)
+        if (outcome !== 'applied') stats.drop(outcome)
+      }
     },
     received: (answer) => answer.functions,
     leafOf: fnLeafOfKey,
@@ -37,8 +40,7 @@ export function activationSync(
     entries: (leaves) => actSet.entries(leaves),
     get: (ids) => actSet.get(ids),
     apply: async (records) => {
-      const kept = await actSet.applyMany(records)
-      stats.drop('expired', kept.filter((k) => !k).length)
+      for (const o of await actSet.applyMany(records)) if (o !== 'applied') stats.drop(o)
     },
     received: (answer) => answer.activations,
     leafOf: partitionOf,
