@@ -34,7 +34,7 @@ work=$(mktemp -d /tmp/fnagent-e2e.XXXXXX)
 export FNAGENT_TEST_PACK_DIR=$work/pack
 base=${FNAGENT_TEST_SUBNET%.*}
 peers_timeout=${FNAGENT_E2E_PEERS_TIMEOUT:-120}
-playbook_timeout=${FNAGENT_E2E_PLAYBOOK_TIMEOUT:-900}
+playbook_timeout=${FNAGENT_E2E_PLAYBOOK_TIMEOUT:-1800}
 api_port=3233
 cluster_port=7700
 started=$SECONDS
@@ -83,7 +83,7 @@ playbook() {
   shift
   local rc=0
   (cd "$repo" && timeout "$playbook_timeout" ansible-playbook "$@") >"$log" 2>&1 || rc=$?
-  grep -E '^(PLAY RECAP|node[0-9]+ +:)' "$log" | sed 's/^/    /'
+  grep -E '^(PLAY RECAP|node[0-9]+ +:)' "$log" | sed 's/^/    /' || true
   if [ "$rc" != 0 ]; then
     grep -E -B2 -A12 '^(fatal|failed):' "$log" | cut -c1-2000 >&2 || tail -40 "$log" >&2
     fail "ansible-playbook $* exited $rc"
