@@ -84,6 +84,18 @@ export const ERROR_CODES = {
     doc: 'the runtime image is not built on this node (`fnagent runtime build`)',
   },
   INTERNAL: { make: 'internal', status: 500, where: 'api', doc: 'a bug: the agent log has the stack' },
+  ISOLATION_UNAVAILABLE: {
+    make: 'isolationUnavailable',
+    status: 500,
+    where: 'api',
+    doc: 'at start: host isolation is on and its iptables rules cannot be installed (the agent does not start)',
+  },
+  START_PRECONDITION: {
+    make: 'startPrecondition',
+    status: 400,
+    where: 'api',
+    doc: '`fnagent start` found something a start needs missing, before starting anything (the message lists each)',
+  },
   PEER_UNREACHABLE: {
     make: 'peerUnreachable',
     status: 502,

@@ -2,12 +2,24 @@ import { flushCompileCache } from 'node:module'
 import { loadConfig } from './config/index.ts'
 import { createLogger, type Logger } from './log.ts'
 import { Agent } from './node.ts'
+import { preflight } from './preflight.ts'
 
 export interface RunAgentOptions {
   flags: Record<string, unknown>
   configFile?: string
-  /** Pretty logs for a terminal; JSON lines otherwise. */
+  /** Pretty logs (true) or JSON lines (false); default: pretty on a terminal, JSON under systemd. */
   pretty?: boolean
+}
+
+/**
+ * Human-readable lines when a person watches (stdout is a terminal), JSON lines otherwise: under
+ * systemd (JOURNAL_STREAM is set when stdout goes to the journal), in a pipe, in a file.
+ */
+export function wantsPrettyLogs(
+  env: NodeJS.ProcessEnv = process.env,
+  isTTY: boolean = process.stdout.isTTY === true,
+): boolean {
+  return isTTY && !env.JOURNAL_STREAM && !env.INVOCATION_ID
 }
 
 /**
@@ -17,7 +29,14 @@ export interface RunAgentOptions {
  */
 export async function runAgent(opts: RunAgentOptions): Promise<number> {
   const config = loadConfig({ flags: opts.flags, configFile: opts.configFile })
-  const logger: Logger = createLogger({ level: config.logLevel, pretty: opts.pretty })
+  const logger: Logger = createLogger({ level: config.logLevel, pretty: opts.pretty ?? wantsPrettyLogs() })
+  // Nothing starts (no invoker, no container, no port) unless everything a start needs is there.
+  try {
+    await preflight(config, logger)
+  } catch (err) {
+    logger.flush()
+    throw err
+  }
   let stopping = false
   let signalled: (() => void) | null = null
   const stopRequested = new Promise<void>((resolve) => {

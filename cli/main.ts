@@ -25,6 +25,9 @@ export async function buildProgram(argv: readonly string[]): Promise<Command> {
   return program
 }
 
+/** The exit code of `fnagent start` when something a start needs is missing (sysexits EX_CONFIG). */
+export const EXIT_START_PRECONDITION = 78
+
 /** Runs the CLI; user mistakes print one line without a stack, bugs print the stack. */
 export async function main(argv: string[]): Promise<number> {
   const program = await buildProgram(argv)
@@ -43,7 +46,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof FnError && err.expose) {
       process.stderr.write(`error: ${err.message} [${err.code}]\n`)
-      return 1
+      // EX_CONFIG: the unit does not restart an agent that cannot start until someone fixes it.
+      return err.code === 'START_PRECONDITION' ? EXIT_START_PRECONDITION : 1
     }
     process.stderr.write(`${(err as Error).stack ?? String(err)}\n`)
     return 70

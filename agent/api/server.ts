@@ -70,8 +70,11 @@ export class LocalApiServer implements Startable {
       })
     })
     chmodSync(this.#init.socket, 0o660)
-    if (this.#init.socketGroup)
-      chownSync(this.#init.socket, process.getuid?.() ?? 0, groupId(this.#init.socketGroup))
+    // The socket is created with this process's group already: no chown then (the systemd unit's
+    // syscall filter refuses chown to the unprivileged agent even when it would change nothing).
+    const gid = this.#init.socketGroup ? groupId(this.#init.socketGroup) : undefined
+    if (gid !== undefined && gid !== process.getgid?.())
+      chownSync(this.#init.socket, process.getuid?.() ?? 0, gid)
     this.#server = server
     this.#c.logger.info({ socket: this.#init.socket }, 'local API listening')
   }

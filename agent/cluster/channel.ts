@@ -36,6 +36,8 @@ export interface CallSizes {
 /** The calling side: one channel per peer, opened on first use and reopened after it ends. */
 class Channel {
   readonly peerId: string
+  /** The protocol id both sides agreed on. */
+  readonly protocol: string
   readonly #stream: Stream
   readonly #writer: FrameWriter
   readonly #pending = new Map<number, Pending>()
@@ -43,6 +45,7 @@ class Channel {
   #closed: RpcError | null = null
 
   constructor(peerId: string, stream: Stream, init: ChannelsInit, onEnd: () => void) {
+    this.protocol = stream.protocol ?? ''
     this.peerId = peerId
     this.#stream = stream
     this.#writer = new FrameWriter(stream, init.maxBytes, init.meter)
@@ -133,21 +136,28 @@ export interface ChannelsInit {
 /**
  * The calling side of a channel protocol: one channel per peer, opened on first use (negotiated
  * fully, so a peer that does not speak it refuses before anything is sent) and reopened after it
- * ends. Errors are `RpcError`s: `unreachable` when no channel could be opened (nothing was sent;
+ * ends. Given several versions of the protocol (newest first), the channel speaks the first one the
+ * peer also speaks (multistream-select): agents of different releases agree on a version instead of
+ * assuming one, and `protocolOf` tells which. Errors are `RpcError`s: `unreachable` when no channel could be opened (nothing was sent;
  * `unsupported` when the peer does not speak the protocol), `stream` when the channel ended, the
  * peer's handler failed or the caller's signal fired after the request was sent, `invalid` when
  * the answer failed validation.
  */
 export class RpcChannels {
   readonly #dialer: RpcDialer
-  readonly #protocol: string
+  readonly #protocols: readonly string[]
   readonly #init: ChannelsInit
   readonly #channels = new Map<string, Promise<Channel>>()
 
-  constructor(dialer: RpcDialer, protocol: string, init: ChannelsInit) {
+  constructor(dialer: RpcDialer, protocols: string | readonly string[], init: ChannelsInit) {
     this.#dialer = dialer
-    this.#protocol = protocol
+    this.#protocols = typeof protocols === 'string' ? [protocols] : protocols
     this.#init = init
+  }
+
+  /** The protocol version negotiated with `peerId` (opening the channel if needed). */
+  async protocolOf(peerId: string, signal: AbortSignal): Promise<string> {
+    return (await this.#channel(peerId, signal)).protocol
   }
 
   /** Sends `body` and returns the peer's answer as decoded JSON; `sizes` grows by the frames' bytes. */
@@ -164,7 +174,7 @@ export class RpcChannels {
   ): Promise<Res> {
     const result = response.safeParse(await this.request(peerId, body, signal))
     if (!result.success)
-      throw new RpcError('invalid', `${peerId} answered ${this.#protocol} with an invalid message`)
+      throw new RpcError('invalid', `${peerId} answered ${this.#protocols[0]} with an invalid message`)
     return result.data
   }
 
@@ -186,7 +196,7 @@ export class RpcChannels {
   async #open(peerId: string, signal: AbortSignal): Promise<Channel> {
     let stream: Stream
     try {
-      stream = await this.#dialer.dialProtocol(peerId, this.#protocol, signal, { negotiateFully: true })
+      stream = await this.#dialer.dialProtocol(peerId, this.#protocols, signal, { negotiateFully: true })
     } catch (err) {
       throw new RpcError('unreachable', `cannot reach ${peerId}: ${(err as Error).message}`, err)
     }
@@ -225,8 +235,20 @@ export interface ServeChannelOptions {
  */
 export async function serveChannel(
   server: RpcServer,
+  protocols: string | readonly string[],
+  handler: (body: unknown, from: string, signal: AbortSignal, protocol: string) => Promise<unknown>,
+  opts: ServeChannelOptions,
+): Promise<void> {
+  // Every version this agent speaks; the dialer's list decides which one a channel uses, and the
+  // handler is told (a future version may shape its messages differently).
+  for (const protocol of typeof protocols === 'string' ? [protocols] : protocols)
+    await serveOne(server, protocol, handler, opts)
+}
+
+async function serveOne(
+  server: RpcServer,
   protocol: string,
-  handler: (body: unknown, from: string, signal: AbortSignal) => Promise<unknown>,
+  handler: (body: unknown, from: string, signal: AbortSignal, protocol: string) => Promise<unknown>,
   opts: ServeChannelOptions,
 ): Promise<void> {
   await server.handle(protocol, (stream, connection) => {
@@ -252,7 +274,7 @@ export async function serveChannel(
       inflight++
       let reply: Omit<Frame, 'id'>
       try {
-        reply = { body: await handler(body, from, AbortSignal.timeout(opts.timeoutMs)) }
+        reply = { body: await handler(body, from, AbortSignal.timeout(opts.timeoutMs), protocol) }
       } catch (err) {
         opts.logger.warn({ err, protocol, peer: from }, 'a channel request failed')
         reply = { error: (err as Error).message ?? String(err) }

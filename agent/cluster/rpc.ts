@@ -7,7 +7,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 export interface RpcDialer {
   dialProtocol(
     peerId: string,
-    protocol: string,
+    protocol: string | readonly string[],
     signal: AbortSignal,
     opts?: { negotiateFully?: boolean },
   ): Promise<Stream>

@@ -210,7 +210,7 @@ export class Cluster implements Startable {
    */
   async dialProtocol(
     peerId: string,
-    protocol: string,
+    protocol: string | readonly string[],
     signal: AbortSignal,
     opts: { negotiateFully?: boolean } = {},
   ): Promise<Stream> {
@@ -218,14 +218,18 @@ export class Cluster implements Startable {
     const m = this.#membership.get(peerId)
     const target = isConnected(node, peerId) || !m ? peerIdFromString(peerId) : peerAddrs(peerId, m.addrs)
     try {
-      return await node.dialProtocol(target, protocol, {
+      // A list (newest first) is negotiated with multistream-select: the peer takes the first it speaks.
+      return await node.dialProtocol(target, typeof protocol === 'string' ? protocol : [...protocol], {
         signal,
         negotiateFully: opts.negotiateFully ?? false,
       })
     } catch (err) {
-      throw errors.peerUnreachable(`could not open ${protocol} to ${peerId}: ${(err as Error).message}`, {
-        cause: err,
-      })
+      throw errors.peerUnreachable(
+        `could not open ${[protocol].flat().join(' or ')} to ${peerId}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      )
     }
   }
 

@@ -1,11 +1,8 @@
-import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { promisify } from 'node:util'
 import type Dockerode from 'dockerode'
 import type { Logger } from '../log.ts'
+import { ensureIsolation } from './isolation.ts'
 import { deadlineSignal, withTimeout } from './timeout.ts'
-
-const exec = promisify(execFile)
 
 /**
  * The bridge network function containers join. Isolation relied on:
@@ -13,8 +10,8 @@ const exec = promisify(execFile)
  * - no published ports, no host network, no docker socket or mounts in any container;
  * - the agent's API listens on a unix socket and 127.0.0.1, which a container's own loopback hides;
  * - the host itself (its bridge gateway address, and every other local address, e.g. the cluster
- *   port bound on 0.0.0.0) is cut off by an iptables INPUT rule on the bridge interface that drops
- *   everything but replies to connections the host opened (the agent calling `/init` and `/run`).
+ *   port bound on 0.0.0.0) and the cloud metadata service are cut off by iptables/ip6tables rules
+ *   on the bridge interface (isolation.ts); with isolateHost on, the invoker does not start without them.
  * Outbound traffic to other machines stays NATed as for any container (actions may call web APIs).
  */
 export async function ensureNetwork(
@@ -52,38 +49,17 @@ export async function ensureNetwork(
     info = await inspect()
   }
   const bridge = info.Options?.['com.docker.network.bridge.name'] ?? `br-${info.Id.slice(0, 12)}`
-  if (opts.isolateHost) await isolateHost(bridge, opts.logger)
+  if (opts.isolateHost) {
+    const how = await ensureIsolation(bridge)
+    opts.logger.info(
+      { bridge, how },
+      'host isolation in place: function containers cannot reach this host or 169.254.0.0/16',
+    )
+  }
   return { bridge }
 }
 
-/** Linux interface names are at most 15 characters. */
-function bridgeName(network: string): string {
+/** The bridge interface of a function network (Linux interface names are at most 15 characters). */
+export function bridgeName(network: string): string {
   return `fna-${createHash('sha256').update(network).digest('hex').slice(0, 10)}`
-}
-
-async function isolateHost(bridge: string, logger: Logger): Promise<void> {
-  const rules = [
-    // Inserted at the top in this order, so ACCEPT (replies) ends up above DROP.
-    ['-i', bridge, '-j', 'DROP'],
-    ['-i', bridge, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'],
-  ]
-  const ipt = (args: string[]) => exec('iptables', ['-w', '5', ...args], { timeout: 10_000 })
-  try {
-    const present = await Promise.all(
-      rules.map((r) =>
-        ipt(['-C', 'INPUT', ...r]).then(
-          () => true,
-          () => false,
-        ),
-      ),
-    )
-    if (present.every(Boolean)) return
-    for (const r of rules) await ipt(['-D', 'INPUT', ...r]).catch(() => {})
-    for (const r of rules) await ipt(['-I', 'INPUT', '1', ...r])
-  } catch (err) {
-    logger.warn(
-      { err, bridge },
-      'could not add the iptables rule that keeps function containers from reaching host ports',
-    )
-  }
 }

@@ -4,6 +4,12 @@ import { ACTIVATION_ID_RE, activationRecordSchema, functionRecordSchema } from '
 
 /** Forwarded invocations: many requests and answers per long-lived stream (agent/cluster/channel.ts). */
 export const FORWARD_PROTOCOL = '/fnagent/invoke/1.1.0'
+/**
+ * Every version of the forwarding protocol this agent speaks, newest first. Each channel uses the
+ * first one the peer also speaks (multistream-select), so a release that adds a version keeps
+ * talking to one that does not have it yet: put the new id first and keep the old ones.
+ */
+export const FORWARD_PROTOCOLS: readonly string[] = [FORWARD_PROTOCOL]
 /** A forwarded invocation is never forwarded again past this many hops. */
 export const MAX_HOPS = 2
 

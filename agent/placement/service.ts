@@ -10,7 +10,7 @@ import type { ActivationRecord, FunctionRecord, Store } from '../store/index.ts'
 import { type Candidate, chooseCandidates, withSelf } from './choose.ts'
 import { lostRecord } from './lost.ts'
 import {
-  FORWARD_PROTOCOL,
+  FORWARD_PROTOCOLS,
   type ForwardRequest,
   type ForwardResponse,
   forwardResponseSchema,
@@ -85,7 +85,7 @@ export class Placement implements Startable {
     this.#init = { ...PLACEMENT_DEFAULTS, ...init }
     const cluster = components.cluster
     const maxBytes = this.#init.maxMessageBytes
-    this.#channels = cluster ? new RpcChannels(cluster, FORWARD_PROTOCOL, { maxBytes }) : null
+    this.#channels = cluster ? new RpcChannels(cluster, FORWARD_PROTOCOLS, { maxBytes }) : null
   }
 
   /** Serves the forwarding protocol (the target side). */

@@ -1,7 +1,7 @@
 import { type RpcServer, serveChannel } from '../cluster/index.ts'
 import { errors } from '../errors.ts'
 import {
-  FORWARD_PROTOCOL,
+  FORWARD_PROTOCOLS,
   type ForwardRequest,
   type ForwardResponse,
   forwardRequestSchema,
@@ -36,7 +36,7 @@ export class ForwardTarget {
         return refused(errors.invalidRequest(req.error.issues[0]?.message ?? 'invalid request'))
       return this.#accept(req.data, signal)
     }
-    await serveChannel(server, FORWARD_PROTOCOL, onRequest, {
+    await serveChannel(server, FORWARD_PROTOCOLS, onRequest, {
       maxBytes: this.#init.maxMessageBytes,
       timeoutMs: HANDLER_TIMEOUT_MS,
       maxInflight: MAX_INFLIGHT_PER_CHANNEL,

@@ -4,6 +4,8 @@ import { ACTIVATION_ID_RE, activationRecordSchema, functionRecordSchema } from '
 
 /** Replication requests and answers, many per long-lived stream (agent/cluster/channel.ts; see wire.ts). */
 export const REPL_PROTOCOL = '/fnagent/repl/1.1.0'
+/** Every version of the replication protocol this agent speaks, newest first (see FORWARD_PROTOCOLS). */
+export const REPL_PROTOCOLS: readonly string[] = [REPL_PROTOCOL]
 
 const hlc = z.string().refine(isHlc, 'an HLC timestamp')
 const kind = z.enum(['fn', 'act'])

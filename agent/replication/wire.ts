@@ -8,7 +8,7 @@ import {
 } from '../cluster/index.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
-import { type ErrorAnswer, errorSchema, REPL_PROTOCOL, type Request, requestSchema } from './messages.ts'
+import { type ErrorAnswer, errorSchema, REPL_PROTOCOLS, type Request, requestSchema } from './messages.ts'
 import type { DropReason, ReplicationStats } from './stats.ts'
 
 /** The part of the cluster replication uses (the real `Cluster`, or a wrapper in tests). */
@@ -63,7 +63,7 @@ export class Wire {
     this.#stats = stats
     this.#maxBytes = maxBytes
     this.#logger = logger
-    this.#channels = new RpcChannels(cluster, REPL_PROTOCOL, {
+    this.#channels = new RpcChannels(cluster, REPL_PROTOCOLS, {
       maxBytes,
       meter: this.#meter,
     })
@@ -119,7 +119,7 @@ export class Wire {
   ): Promise<void> {
     await serveChannel(
       this.#cluster,
-      REPL_PROTOCOL,
+      REPL_PROTOCOLS,
       (body, from, signal) => this.#answerParsed(body, from, handler, signal),
       {
         maxBytes: this.#maxBytes,

@@ -3,6 +3,7 @@ import { registerActivationCommands, registerInvokeCommand } from './activation.
 import { registerAuthCommands } from './auth.ts'
 import { registerClusterCommands } from './cluster.ts'
 import { registerFnCommands } from './fn.ts'
+import { registerIsolateCommand } from './isolate.ts'
 import { registerRuntimeCommands } from './runtime.ts'
 import { registerStatusCommands } from './status.ts'
 
@@ -15,4 +16,5 @@ export function registerCommands(program: Command): void {
   registerClusterCommands(program)
   registerRuntimeCommands(program)
   registerAuthCommands(program)
+  registerIsolateCommand(program)
 }

@@ -24,7 +24,11 @@ export function registerStartCommand(program: Command): void {
     .option('--no-cluster', 'run alone, without the peer-to-peer cluster')
     .option('--api-listen <addr>', 'serve the OpenWhisk REST API and web actions on host:port (default off)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
-    .option('--pretty', 'human-readable log lines instead of JSON')
+    .option(
+      '--pretty',
+      'human-readable log lines (default on a terminal; JSON lines under systemd or in a pipe)',
+    )
+    .option('--no-pretty', 'JSON log lines even on a terminal')
     .action(async (_opts: StartOptions, cmd: Command) => {
       const o = cmd.optsWithGlobals<StartOptions>()
       const cluster: Record<string, unknown> = {}

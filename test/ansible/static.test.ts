@@ -2,7 +2,7 @@
 // systemd hardening score of the rendered unit. Needs Debian's ansible, ansible-lint, yamllint
 // and systemd (systemd-analyze) packages; everything runs offline.
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -82,15 +82,7 @@ describe('ansible rollout: static checks', () => {
       expectSuccess(
         await run(
           'ansible-lint',
-          [
-            '--offline',
-            '-p',
-            '--nocolor',
-            '-c',
-            join(ansibleDir, '.ansible-lint'),
-            'start-agents.yml',
-            'render/render.yml',
-          ],
+          ['--offline', '-p', '--nocolor', '-c', join(ansibleDir, '.ansible-lint'), 'render/render.yml'],
           here,
         ),
       )
@@ -121,6 +113,47 @@ describe('ansible rollout: static checks', () => {
       TIMEOUT_MS,
     )
   }
+
+  describe('the OpenStack inventory against recorded openstack.cloud 2.x / 1.x host variables', () => {
+    // compose.py evaluates inventories/openstack.yml's compose/groups/keyed_groups the way Ansible's
+    // Constructable does, on fixtures/openstack-hostvars.json (how they were recorded: its _recorded).
+    const evaluate = async (inventory?: string) => {
+      const r = await run(
+        '/usr/bin/python3',
+        [join(here, 'compose.py'), ...(inventory ? [inventory] : [])],
+        here,
+      )
+      expectSuccess(r)
+      return JSON.parse(r.output.slice(r.output.indexOf('\n') + 1)) as Record<
+        string,
+        { compose: Record<string, string>; groups: string[]; expect: string }
+      >
+    }
+
+    it('the advertised address is the fixed IPv4, never the floating IP', async () => {
+      const cases = await evaluate()
+      expect(Object.keys(cases).length).toBeGreaterThanOrEqual(3)
+      for (const [name, c] of Object.entries(cases)) {
+        expect(c.compose.fnagent_advertise_address, name).toBe(c.expect)
+        expect(c.groups, name).toContain('fnagent')
+      }
+    })
+
+    it('the former expression (private_v4, else ansible_host) gave 2.x the floating IP', async () => {
+      const old = join(out, 'openstack-old.yml')
+      writeFileSync(
+        old,
+        readFileSync(join(ansibleDir, 'inventories', 'openstack.yml'), 'utf8').replace(
+          /fnagent_advertise_address: >-\n(?: {4}.*\n)+/,
+          'fnagent_advertise_address: >-\n    openstack.private_v4 | default(openstack.access_ipv4, true) | default(ansible_host, true)\n',
+        ),
+      )
+      const cases = await evaluate(old)
+      expect(cases['2.x dual-stack server with a floating IP']?.compose.fnagent_advertise_address).toBe(
+        '203.0.113.20',
+      )
+    })
+  })
 
   describe('rendered templates', () => {
     let rendered: Run
@@ -156,6 +189,21 @@ describe('ansible rollout: static checks', () => {
       const node2 = JSON.parse(readFileSync(join(out, 'node2', 'config.json'), 'utf8'))
       expect(node2.cluster.announce).toEqual(['/ip4/192.168.0.6/tcp/7700'])
       expect(node2.cluster.bootstrapPeers).toEqual(['10.0.0.5:7700', '10.0.0.7:7700'])
+    })
+
+    it('config.json: host isolation on, the OpenWhisk API on its port', () => {
+      expectSuccess(rendered)
+      const config = JSON.parse(readFileSync(join(out, 'node1', 'config.json'), 'utf8'))
+      expect(config.invoker.isolateHost).toBe(true)
+      expect(config.openwhiskApi.listen).toBe('0.0.0.0:3233')
+    })
+
+    it('the unit installs host isolation as root before the unprivileged agent starts', () => {
+      expectSuccess(rendered)
+      const unit = readFileSync(join(out, 'node1', 'fnagent.service'), 'utf8')
+      expect(unit).toMatch(
+        /^ExecStartPre=\+\S+ \/opt\/fnagent\/current\/cli\/bin\.js isolate --config \/etc\/fnagent\/config\.json$/m,
+      )
     })
 
     it('the unit keeps the hardening the agent can live with', () => {
