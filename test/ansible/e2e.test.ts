@@ -34,7 +34,11 @@ function runScript(script: string): Promise<{ code: number | null; signal: strin
   })
 }
 
-it(
+// Not in the default run: on this 2-core machine the whole scenario takes far longer than CI's
+// budget (see ansible/README.md, "Testing the rollout"). `npm run test:rollout` runs it.
+const enabled = process.env.FNAGENT_E2E_ROLLOUT === '1'
+
+it.skipIf(!enabled)(
   'ansible: systemd hosts with isolation, idempotent, --check, --limit join, rolling upgrade with no failed call',
   async () => {
     const started = Date.now()
