@@ -248,7 +248,12 @@ export class Agent {
 
     const api = new LocalApiServer(
       { logger: log('api'), api: this.#api() },
-      { socket: config.socket, maxBodyBytes: config.api.maxBodyBytes, socketGroup: config.api.socketGroup },
+      {
+        socket: config.socket,
+        maxBodyBytes: config.api.maxBodyBytes,
+        maxPayloadBytes: config.invoker.maxPayloadBytes,
+        socketGroup: config.api.socketGroup,
+      },
     )
     await api.start()
     this.#started.push({ name: 'api', stop: () => api.stop() })

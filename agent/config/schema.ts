@@ -19,7 +19,7 @@ export const storeOptionsSchema = z
 
 export const apiOptionsSchema = z
   .object({
-    /** Largest request body on the local API, bytes (code travels base64 inside JSON). */
+    /** Largest function PUT body on the local API, bytes (code travels base64 inside JSON); other bodies take `invoker.maxPayloadBytes`. */
     maxBodyBytes: z
       .number()
       .int()

@@ -6,7 +6,7 @@ import { readJsonBody } from './body.ts'
 import type { ApiContext, OpenWhiskApiInit, Reply } from './components.ts'
 import { invokeAction } from './invoke.ts'
 import { queryFlag, queryInt } from './query.ts'
-import { MESSAGES, OwError, owNotFound } from './reply.ts'
+import { decodePart, MESSAGES, OwError, owNotFound } from './reply.ts'
 
 export const API_INFO = {
   api_paths: ['/api/v1'],
@@ -38,10 +38,10 @@ export async function handleRest(
   }
   const m = /^\/api\/v1\/namespaces\/([^/]+)(?:\/([a-z]+)(?:\/(.+))?)?$/.exec(path)
   if (!m) throw owNotFound()
-  const ns = decodeURIComponent(m[1]!)
+  const ns = decodePart(m[1]!)
   if (ns !== '_' && ns !== init.namespace) throw new OwError(403, MESSAGES.forbidden)
   const collection = m[2]
-  const rest = m[3] === undefined ? undefined : decodeURIComponent(m[3])
+  const rest = m[3] === undefined ? undefined : decodePart(m[3])
   switch (collection) {
     case undefined:
       if (method !== 'GET') notAllowed('GET')
@@ -102,7 +102,7 @@ async function action(
       return { status: 200, body: toOwAction(fn, null) }
     }
     case 'POST': {
-      const params = await readJsonBody(req, init.maxBodyBytes)
+      const params = await readJsonBody(req, init.maxPayloadBytes)
       if (typeof params !== 'object' || params === null || Array.isArray(params)) {
         throw new OwError(400, 'The request content was malformed:\nparameters must be a JSON object')
       }

@@ -54,16 +54,47 @@ function bytes(status: number, type: string, body: string | Buffer, headers: Rec
   return { status, body: Buffer.from(body), headers: { 'content-type': type, ...headers } }
 }
 
+/**
+ * Headers that frame the HTTP message or concern only this hop: the agent sets them itself. An action
+ * that could set `content-length` or `transfer-encoding` could split the response on a kept-alive
+ * connection.
+ */
+const RESERVED_HEADERS = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'upgrade',
+  'te',
+  'trailer',
+  'x-openwhisk-activation-id',
+])
+
+/** An action's headers, lower-cased, without reserved ones or names and values HTTP cannot carry. */
+function actionHeaders(given: unknown): Record<string, string> {
+  const headers: Record<string, string> = {}
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) return headers
+  for (const [k, h] of Object.entries(given)) {
+    const name = k.toLowerCase()
+    const value = String(h)
+    if (RESERVED_HEADERS.has(name) || !TOKEN.test(name) || !FIELD_VALUE.test(value)) continue
+    headers[name] = value
+  }
+  return headers
+}
+
+/** RFC 9110 token (a header name) and field value (no CR, LF or NUL). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
+
 /** The `{statusCode, headers, body}` form; a string body of a binary content type is base64. */
 function httpResult(value: unknown): Reply {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new OwError(400, "Response is not valid 'message/http'.")
   }
   const v = value as { statusCode?: unknown; code?: unknown; headers?: unknown; body?: unknown }
-  const headers: Record<string, string> = {}
-  if (typeof v.headers === 'object' && v.headers !== null) {
-    for (const [k, h] of Object.entries(v.headers)) headers[k.toLowerCase()] = String(h)
-  }
+  const headers = actionHeaders(v.headers)
   const code = Number(v.statusCode ?? v.code ?? (v.body === undefined ? 204 : 200))
   if (!Number.isInteger(code) || code < 100 || code > 599) {
     throw new OwError(400, `Response is not valid 'message/http': bad status code ${String(v.statusCode)}`)

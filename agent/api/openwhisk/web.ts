@@ -1,10 +1,11 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { FunctionRecord } from '../../store/index.ts'
 import { annotationOn } from './actions.ts'
 import { isTextType, readBody } from './body.ts'
 import type { ApiContext, OpenWhiskApiInit, Reply } from './components.ts'
 import { invokeAction } from './invoke.ts'
-import { MESSAGES, OwError, owNotFound } from './reply.ts'
+import { decodePart, MESSAGES, OwError, owNotFound } from './reply.ts'
 import { toHttpReply } from './web-response.ts'
 
 const EXTENSIONS = ['json', 'html', 'text', 'svg', 'http'] as const
@@ -27,9 +28,9 @@ interface WebTarget {
 export function parseWebPath(path: string, namespace: string): WebTarget {
   const m = /^\/api\/v1\/web\/([^/]+)\/([^/]+)\/([^/]+)(\/.*)?$/.exec(path)
   if (!m) throw owNotFound()
-  if (decodeURIComponent(m[1]!) !== namespace) throw owNotFound()
-  const pkg = decodeURIComponent(m[2]!)
-  let action = decodeURIComponent(m[3]!)
+  if (decodePart(m[1]!) !== namespace) throw owNotFound()
+  const pkg = decodePart(m[2]!)
+  let action = decodePart(m[3]!)
   let ext: Extension = 'http'
   const dot = action.lastIndexOf('.')
   if (dot > 0 && (EXTENSIONS as readonly string[]).includes(action.slice(dot + 1))) {
@@ -56,7 +57,7 @@ export async function handleWeb(
     return { status: 200, body: undefined, headers: CORS_HEADERS }
   }
   await requireAuth(fn, req, checkKey)
-  const params = await webParams(fn, req, method, target.rest, rawQuery, init.maxBodyBytes)
+  const params = await webParams(fn, req, method, target.rest, rawQuery, init.maxPayloadBytes)
   const out = await invokeAction(c, fn.name, params, { blocking: true, blockingWaitMs: init.blockingWaitMs })
   if (!out.done) return { status: 202, body: { activationId: out.activationId } }
   const reply = toHttpReply(out.record, target.ext, target.rest)
@@ -69,11 +70,24 @@ export async function handleWeb(
 async function requireAuth(fn: FunctionRecord, req: IncomingMessage, checkKey: () => Promise<string | null>) {
   const want = fn.annotations['require-whisk-auth']
   if (want === undefined || want === false) return
+  const given = req.headers['x-require-whisk-auth']
   const ok =
     typeof want === 'string' || typeof want === 'number'
-      ? req.headers['x-require-whisk-auth'] === String(want)
+      ? typeof given === 'string' && sameSecret(given, String(want))
       : (await checkKey()) !== null
   if (!ok) throw new OwError(401, MESSAGES.unauthorized)
+}
+
+/** Compares in constant time (of the hashes: the lengths leak nothing either). */
+function sameSecret(given: string, want: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest()
+  return timingSafeEqual(digest(given), digest(want))
+}
+
+/** The caller's headers as the action sees them: its credentials stay with the agent. */
+function actionHeaders(req: IncomingMessage): Record<string, unknown> {
+  const { authorization: _a, 'x-require-whisk-auth': _w, ...rest } = req.headers
+  return rest
 }
 
 async function webParams(
@@ -88,7 +102,7 @@ async function webParams(
   const type = req.headers['content-type']
   const context: Record<string, unknown> = {
     __ow_method: method,
-    __ow_headers: { ...req.headers },
+    __ow_headers: actionHeaders(req),
     __ow_path: owPath,
   }
   const asString = () => (isTextType(type) ? body.toString('utf8') : body.toString('base64'))
