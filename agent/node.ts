@@ -208,7 +208,7 @@ export class Agent {
         loadCode: (fn, signal) => replication.code(fn, signal),
         draining: () => this.#state !== 'running',
       },
-      {},
+      config.placement,
     )
     await this.placement.start()
     this.#started.push({ name: 'placement', stop: () => this.placement.stop() })
@@ -250,9 +250,9 @@ export class Agent {
       { logger: log('api'), api: this.#api() },
       {
         socket: config.socket,
-        maxBodyBytes: config.api.maxBodyBytes,
+        maxBodyBytes: config.localApi.maxBodyBytes,
         maxPayloadBytes: config.invoker.maxPayloadBytes,
-        socketGroup: config.api.socketGroup,
+        socketGroup: config.localApi.socketGroup,
       },
     )
     await api.start()

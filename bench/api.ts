@@ -49,7 +49,7 @@ export async function benchApi(opts: { n?: number } = {}): Promise<Record<string
   const cleanup = new Cleanup()
   try {
     const api = await startApiAgent(cleanup, {
-      env: { FNAGENT_LOG_LEVEL: 'info', FNAGENT_HTTP_RATE_LIMIT_PER_MINUTE: '1000000' },
+      env: { FNAGENT_LOG_LEVEL: 'info', FNAGENT_OPENWHISK_API_RATE_LIMIT_PER_MINUTE: '1000000' },
     })
     const auth = await api.newKey('bench')
     const url = new URL(api.apihost)

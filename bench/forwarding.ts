@@ -3,15 +3,12 @@ import { writeFileSync } from 'node:fs'
 import { Agent as HttpAgent } from 'node:http'
 import { join } from 'node:path'
 import { CLUSTER_DEFAULTS, RpcChannels, readClusterKey } from '../agent/cluster/index.ts'
-import {
-  FORWARD_CHANNEL_PROTOCOL,
-  type ForwardRequest,
-  forwardResponseSchema,
-} from '../agent/placement/messages.ts'
+import { FORWARD_PROTOCOL, type ForwardRequest, forwardResponseSchema } from '../agent/placement/messages.ts'
 import type { ActivationRecord, FunctionRecord } from '../agent/store/types.ts'
 import { createCluster as createMembers } from '../test/cluster/fixtures/create-cluster.ts'
-import { type AgentHandle, Cleanup, waitFor } from '../test/helpers/agent-process.ts'
+import { type AgentHandle, Cleanup } from '../test/helpers/agent-process.ts'
 import { addressOf, createCluster, nodeIdOf } from '../test/helpers/cluster.ts'
+import { waitFor } from '../test/helpers/wait-for.ts'
 import { socketCall } from './local-api.ts'
 import { round, summarize } from './stats.ts'
 
@@ -21,7 +18,10 @@ async function deploy(agents: AgentHandle[], root: string, name: string, source:
   const r = await agents[0]!.cli(['fn', 'create', name, file])
   if (r.code !== 0) throw new Error(r.stderr)
   for (const a of agents)
-    await waitFor(async () => (await a.cli(['fn', 'get', name])).code === 0, `${name} everywhere`)
+    await waitFor(async () => (await a.cli(['fn', 'get', name])).code === 0, {
+      what: `${name} everywhere`,
+      timeoutMs: 30_000,
+    })
 }
 
 /** Forwarded warm invoke vs local warm invoke, in the same run, over keep-alive socket clients. */
@@ -133,7 +133,7 @@ async function refusal(n: number): Promise<Record<string, unknown>> {
     const cluster = own.nodes[0]!.cluster
     await cluster.join(await addressOf(agent), AbortSignal.timeout(10_000))
     const target = await nodeIdOf(agent)
-    const channels = new RpcChannels(cluster, FORWARD_CHANNEL_PROTOCOL, { maxBytes: 4 * 1024 * 1024 })
+    const channels = new RpcChannels(cluster, FORWARD_PROTOCOL, { maxBytes: 4 * 1024 * 1024 })
     cleanup.add(() => channels.closeAll())
     const ask = async () => {
       const req: ForwardRequest = {

@@ -15,6 +15,7 @@ import { Invoker, newActivationId } from '../agent/invoker/index.ts'
 import { silentLogger } from '../agent/log.ts'
 import { HybridClock } from '../agent/store/hlc.ts'
 import { DEFAULT_LIMITS, type FunctionRecord } from '../agent/store/types.ts'
+import { waitFor } from '../test/helpers/wait-for.ts'
 import { ensureBlackboxImage } from '../test/invoker/fixtures/images.ts'
 
 const exec = promisify(execFile)
@@ -97,7 +98,11 @@ export async function benchInvoker(): Promise<Record<string, unknown>> {
   try {
     const times: number[] = []
     for (let i = 0; i < 10; i++) {
-      await until(() => (stems.state().prewarm['nodejs:24@256'] ?? 0) >= 1)
+      await waitFor(() => (stems.state().prewarm['nodejs:24@256'] ?? 0) >= 1, {
+        what: 'a stem cell',
+        timeoutMs: 30_000,
+        everyMs: 10,
+      })
       const t = performance.now()
       const r = await stems.invoke(req(fnRecord()))
       times.push(performance.now() - t)
@@ -213,14 +218,6 @@ function summary(ms: number[]): { n: number; p50: number; p99: number; mean: num
 
 function round(x: number): number {
   return Math.round(x * 100) / 100
-}
-
-async function until(check: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out waiting for a stem cell')
-    await new Promise((r) => setTimeout(r, 10))
-  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -2,6 +2,8 @@
 // `WebSocket` getter, which loads undici (about 13 MiB of RSS; the daemon loads this file too).
 const { request } = process.getBuiltinModule('node:http')
 
+import type { ErrorCode } from '../agent/errors.ts'
+
 /** An error answered by the agent, with its stable code. */
 export class ApiError extends Error {
   readonly code: string
@@ -17,7 +19,7 @@ export class ApiError extends Error {
 
 /** The agent is not running (no socket, or nothing answers on it). */
 export class NoAgentError extends Error {
-  readonly code = 'NO_AGENT'
+  readonly code: ErrorCode = 'NO_AGENT'
 }
 
 /** Talks to the local agent over its unix socket. */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
+import type { ErrorCode } from '../agent/errors.ts'
 import { Client } from './client.ts'
 
 export interface GlobalOptions {
@@ -27,7 +28,7 @@ export function wantsJson(cmd: Command): boolean {
 
 /** A user mistake found by the CLI itself: printed as one line, exit code 2. */
 export class UsageError extends Error {
-  readonly code = 'USAGE'
+  readonly code: ErrorCode = 'USAGE'
 }
 
 /** `-p KEY VALUE` pairs (variadic tokens) into an object; values are JSON when they parse, strings otherwise. */

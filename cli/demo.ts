@@ -7,14 +7,8 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Dockerode from 'dockerode'
 import { ensureRuntimes } from '../runtimes/build/index.ts'
-import {
-  type AgentHandle,
-  cli,
-  removeDir,
-  startAgent,
-  tempDir,
-  waitFor,
-} from '../test/helpers/agent-process.ts'
+import { type AgentHandle, cli, removeDir, startAgent, tempDir } from '../test/helpers/agent-process.ts'
+import { waitFor } from '../test/helpers/wait-for.ts'
 
 const say = (s: string) => process.stdout.write(`\n\x1b[1m== ${s}\x1b[0m\n`)
 const show = (r: { stdout: string; stderr: string; code: number }) => {
@@ -63,9 +57,7 @@ try {
       }
       return true
     },
-    'every node to see three alive members',
-    30_000,
-    250,
+    { what: 'every node to see three alive members', timeoutMs: 30_000, everyMs: 250 },
   )
 
   say('what node a sees: fnagent peers')
@@ -80,12 +72,11 @@ try {
   show(await a.cli(['fn', 'create', 'hello', file]))
   show(await a.cli(['fn', 'get', 'hello']))
 
-  await waitFor(
-    async () => (await c.cli(['fn', 'get', 'hello'])).code === 0,
-    'hello replicated to c',
-    30_000,
-    200,
-  )
+  await waitFor(async () => (await c.cli(['fn', 'get', 'hello'])).code === 0, {
+    what: 'hello replicated to c',
+    timeoutMs: 30_000,
+    everyMs: 200,
+  })
 
   say('invoke from node c: fnagent invoke hello -p name Niko --result')
   show(await c.cli(['invoke', 'hello', '-p', 'name', 'Niko', '--result']))

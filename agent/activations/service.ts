@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
-import { errors, FnError, toFnError } from '../errors.ts'
+import { errors, type FnError, toFnError } from '../errors.ts'
 import type { FunctionService } from '../functions/index.ts'
 import { describeZodError } from '../functions/input.ts'
 import type { Logger } from '../log.ts'
@@ -219,9 +219,7 @@ export class ActivationService {
         { inflight: this.#inflight.size },
         'drain timed out; cancelling in-flight activations',
       )
-      this.#abort.abort(
-        new FnError('DRAINING', 'the agent stopped before the activation ended', { status: 503 }),
-      )
+      this.#abort.abort(errors.draining('the agent stopped before the activation ended'))
       await all
     }
   }

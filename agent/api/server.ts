@@ -97,7 +97,7 @@ function groupId(name: string): number {
   const line = readFileSync('/etc/group', 'utf8')
     .split('\n')
     .find((l) => l.split(':')[0] === name)
-  if (!line) throw errors.invalidConfig(`api.socketGroup: group '${name}' does not exist`)
+  if (!line) throw errors.invalidConfig(`localApi.socketGroup: group '${name}' does not exist`)
   return Number(line.split(':')[2])
 }
 

@@ -129,16 +129,7 @@ class Channel {
 export interface ChannelsInit {
   maxBytes: number
   meter?: ByteMeter
-  /**
-   * How to ask a peer that does not speak the protocol (an agent of the first release): used in
-   * its place, for `LEGACY_RECHECK_MS`, once the peer refused the channel. Without it, the refusal
-   * is the caller's error (`unreachable`, `unsupported`).
-   */
-  fallback?: (peerId: string, body: unknown, signal: AbortSignal, sizes?: CallSizes) => Promise<unknown>
 }
-
-/** How long a peer that does not speak the channel protocol is asked the old way before retrying. */
-const LEGACY_RECHECK_MS = 10 * 60_000
 
 /**
  * The calling side of a channel protocol: one channel per peer, opened on first use (negotiated
@@ -153,8 +144,6 @@ export class RpcChannels {
   readonly #protocol: string
   readonly #init: ChannelsInit
   readonly #channels = new Map<string, Promise<Channel>>()
-  /** Peers that do not speak the protocol, and since when. */
-  readonly #legacy = new Map<string, number>()
 
   constructor(dialer: RpcDialer, protocol: string, init: ChannelsInit) {
     this.#dialer = dialer
@@ -162,27 +151,10 @@ export class RpcChannels {
     this.#init = init
   }
 
-  /** False for a peer that recently answered that it does not speak the protocol. */
-  supports(peerId: string, now = Date.now()): boolean {
-    const since = this.#legacy.get(peerId)
-    if (since === undefined) return true
-    if (now - since < LEGACY_RECHECK_MS) return false
-    this.#legacy.delete(peerId)
-    return true
-  }
-
   /** Sends `body` and returns the peer's answer as decoded JSON; `sizes` grows by the frames' bytes. */
   async request(peerId: string, body: unknown, signal: AbortSignal, sizes?: CallSizes): Promise<unknown> {
-    const fallback = this.#init.fallback
-    if (fallback && !this.supports(peerId)) return fallback(peerId, body, signal, sizes)
-    try {
-      const channel = await this.#channel(peerId, signal)
-      return await channel.call(body, signal, sizes)
-    } catch (err) {
-      // Refused before anything was sent: asking the old way cannot run it twice.
-      if (fallback && err instanceof RpcError && err.unsupported) return fallback(peerId, body, signal, sizes)
-      throw err
-    }
+    const channel = await this.#channel(peerId, signal)
+    return channel.call(body, signal, sizes)
   }
 
   async call<Res>(
@@ -217,9 +189,7 @@ export class RpcChannels {
     try {
       stream = await this.#dialer.dialProtocol(peerId, this.#protocol, signal, { negotiateFully: true })
     } catch (err) {
-      const e = new RpcError('unreachable', `cannot reach ${peerId}: ${(err as Error).message}`, err)
-      if (e.unsupported) this.#legacy.set(peerId, Date.now())
-      throw e
+      throw new RpcError('unreachable', `cannot reach ${peerId}: ${(err as Error).message}`, err)
     }
     const channel: Channel = new Channel(peerId, stream, this.#init, () => {
       const current = this.#channels.get(peerId)

@@ -9,8 +9,8 @@
  *   await cluster.join('/ip4/10.0.0.5/tcp/7700/p2p/12D3…')   // or 'host:port'
  *   cluster.view()                        // every member, self included: state, capacity, warm…
  *   cluster.onChange((m) => …)            // a member's heartbeat or state changed
- *   await cluster.handle('/fnagent/invoke/1.0.0', handler)     // other services' protocols
- *   const stream = await cluster.dialProtocol(peerId, '/fnagent/invoke/1.0.0', signal)
+ *   await cluster.handle('/fnagent/invoke/1.1.0', handler)     // other services' protocols
+ *   const stream = await cluster.dialProtocol(peerId, '/fnagent/invoke/1.1.0', signal)
  *   cluster.publishNow()                  // warm inventory changed: heartbeat soon
  *   await cluster.leave(); await cluster.stop()
  *
@@ -37,7 +37,7 @@ export {
   writeClusterKey,
 } from './keys.ts'
 export { CLUSTER_DEFAULTS, type ClusterOptions, clusterOptionsSchema } from './options.ts'
-export { call, type RpcDialer, RpcError, type RpcServer, serve } from './rpc.ts'
+export { type RpcDialer, RpcError, type RpcServer } from './rpc.ts'
 export type { Capacity, LocalState, MemberState, PeerBook, Stream, StreamHandler }
 
 export interface MemberView {

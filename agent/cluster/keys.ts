@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import type { PrivateKey } from '@libp2p/interface'
-import { FnError } from '../errors.ts'
+import { errors } from '../errors.ts'
 import { loadOrCreateIdentity as loadIdentity } from '../identity.ts'
 
 /**
@@ -13,16 +13,13 @@ const KEY_RE = /^\/key\/swarm\/psk\/1\.0\.0\/\r?\n\/base16\/\r?\n([0-9a-fA-F]{64
 
 export const clusterKeyErrors = {
   missing: (file: string) =>
-    new FnError(
-      'CLUSTER_KEY_MISSING',
+    errors.clusterKeyMissing(
       `no cluster key at ${file}: copy the cluster's key file there (or generate one for a new cluster)`,
-      { status: 400 },
     ),
   invalid: (file: string, cause?: unknown) =>
-    new FnError(
-      'CLUSTER_KEY_INVALID',
+    errors.clusterKeyInvalid(
       `${file} is not a cluster key (expected a pnet swarm key: 3 lines, 64 hex digits): copy the cluster's key file again`,
-      { status: 400, cause },
+      { cause },
     ),
 }
 
@@ -43,14 +40,9 @@ export async function writeClusterKey(file: string, key: Uint8Array = generateCl
     await writeFile(file, key, { mode: 0o600, flag: 'wx' })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST')
-      throw new FnError(
-        'ALREADY_EXISTS',
-        `${file} already exists; remove it first to replace the cluster key`,
-        {
-          status: 409,
-          cause: err,
-        },
-      )
+      throw errors.conflict(`${file} already exists; remove it first to replace the cluster key`, {
+        cause: err,
+      })
     throw err
   }
 }

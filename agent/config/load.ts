@@ -38,8 +38,8 @@ const snake = (s: string) =>
     .toUpperCase()
 
 /** Every leaf key of the schema with its FNAGENT_* variable name, e.g. cluster.heartbeatMs → FNAGENT_CLUSTER_HEARTBEAT_MS. */
-export function envKeys(): Array<{ path: string[]; env: string }> {
-  const out: Array<{ path: string[]; env: string }> = []
+export function envKeys(): Array<{ path: string[]; env: string; list: boolean }> {
+  const out: Array<{ path: string[]; env: string; list: boolean }> = []
   const walk = (schema: z.ZodType, path: string[]) => {
     let s: z.ZodType = schema
     // unwrap defaults/optionals
@@ -52,7 +52,8 @@ export function envKeys(): Array<{ path: string[]; env: string }> {
     if (shape && (s as unknown as { def: { type: string } }).def.type === 'object') {
       for (const [k, v] of Object.entries(shape)) walk(v, [...path, k])
     } else {
-      out.push({ path, env: ENV_PREFIX + path.map(snake).join('_') })
+      const list = (s as unknown as { def: { type: string } }).def.type === 'array'
+      out.push({ path, env: ENV_PREFIX + path.map(snake).join('_'), list })
     }
   }
   walk(configSchema, [])
@@ -71,12 +72,12 @@ function parseEnvValue(raw: string): unknown {
 
 function fromEnv(env: NodeJS.ProcessEnv): Obj {
   let out: Obj = {}
-  for (const { path, env: name } of envKeys()) {
+  for (const { path, env: name, list } of envKeys()) {
     const raw = env[name]
     if (raw === undefined) continue
     let value = parseEnvValue(raw)
     // Lists may be given comma-separated: FNAGENT_CLUSTER_BOOTSTRAP_PEERS=a:7700,b:7700
-    if (typeof value === 'string' && /(Peers|listen|announce)$/.test(path.at(-1) ?? '')) {
+    if (typeof value === 'string' && list) {
       value = value
         .split(',')
         .map((s) => s.trim())

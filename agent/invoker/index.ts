@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type Dockerode from 'dockerode'
-import { errors } from '../errors.ts'
+import { errors, FnError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import type { ActivationRecord, FunctionRecord, KeyValue } from '../store/types.ts'
@@ -266,7 +266,7 @@ export class Invoker {
     } catch (err) {
       this.#reservedMiB -= mib
       this.#done()
-      if ((err as { code?: string }).code === 'RUNTIME_MISSING') throw err
+      if (err instanceof FnError && err.code === 'RUNTIME_MISSING') throw err
       this.#log.error({ err, fn: `${fn.namespace}/${fn.name}`, image }, 'could not start a container')
       this.#images.forget(image)
       return this.#record(

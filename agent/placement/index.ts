@@ -7,6 +7,7 @@ export {
 } from './choose.ts'
 export { FORWARD_PROTOCOL, type PlacementExplain } from './messages.ts'
 export { OptimisticView } from './optimistic.ts'
+export { PLACEMENT_DEFAULTS, type PlacementOptions, placementOptionsSchema } from './options.ts'
 export { fnv1a, rendezvous } from './rendezvous.ts'
 export {
   type CapacityView,
@@ -19,7 +20,6 @@ export {
 } from './score.ts'
 export {
   type LocalInvoker,
-  PLACEMENT_DEFAULTS,
   Placement,
   type PlacementCluster,
   type PlacementComponents,

@@ -1,10 +1,9 @@
 import { z } from 'zod'
+import { ERROR_CODE_LIST } from '../errors.ts'
 import { activationRecordSchema, functionRecordSchema } from '../store/types.ts'
 
-/** One forwarded invocation per stream (kept so agents of the first release can still be reached). */
-export const FORWARD_PROTOCOL = '/fnagent/invoke/1.0.0'
-/** The same request and response, many per long-lived stream (agent/placement/channel.ts). */
-export const FORWARD_CHANNEL_PROTOCOL = '/fnagent/invoke/1.1.0'
+/** Forwarded invocations: many requests and answers per long-lived stream (agent/cluster/channel.ts). */
+export const FORWARD_PROTOCOL = '/fnagent/invoke/1.1.0'
 /** A forwarded invocation is never forwarded again past this many hops. */
 export const MAX_HOPS = 2
 
@@ -36,12 +35,12 @@ export type ForwardRequest = z.infer<typeof forwardRequestSchema>
 export const forwardResponseSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('refused'),
-    code: z.string(),
+    code: z.enum(ERROR_CODE_LIST),
     message: z.string(),
     /**
      * The refuser's fresh free slots (activations of the function it could start now, evicting idle
-     * containers): the sender's forced pass asks the freest first. Optional: agents before it omit
-     * it, and ignore it in answers.
+     * containers): the sender's forced pass asks the freest first. Absent from refusals that are
+     * not about room (BUSY, HOPS, INVALID, CODE_MISSING, UNREACHABLE).
      */
     freeSlots: z.number().int().min(0).optional(),
   }),

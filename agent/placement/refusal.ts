@@ -1,10 +1,17 @@
-import { errors, FnError } from '../errors.ts'
+import { type ErrorCode, errors, FnError } from '../errors.ts'
 import type { FunctionRecord } from '../store/index.ts'
 import type { Reason } from './choose.ts'
 import type { ForwardResponse } from './messages.ts'
 import type { LocalInvoker } from './service.ts'
 
 export type Refused = Extract<ForwardResponse, { type: 'refused' }>
+
+/** A refusal on the forwarding protocol, built from the catalogue's error (agent/errors.ts). */
+export function refused(err: FnError, freeSlots?: number): Refused {
+  return freeSlots === undefined
+    ? { type: 'refused', code: err.code, message: err.message }
+    : { type: 'refused', code: err.code, message: err.message, freeSlots }
+}
 
 /**
  * A target's answer from its fresh state, or null to accept: an idle warm container is always
@@ -23,9 +30,9 @@ export function refusalFor(
   if (draining) return errors.draining('the node is draining')
   if (!inv.canAccept(fn)) return errors.nodeFull('no memory free for the container')
   if (inv.hasIdleWarm(fn)) return null
-  if (reason === 'warm') return new FnError('NOT_WARM', 'no idle warm container', { status: 409 })
+  if (reason === 'warm') return errors.notWarm('no idle warm container')
   if (reason !== 'force' && !inv.fitsWithoutEviction(fn)) {
-    return new FnError('WOULD_EVICT', 'only by evicting a warm container', { status: 409 })
+    return errors.wouldEvict('only by evicting a warm container')
   }
   return null
 }
@@ -41,12 +48,11 @@ export function refusedAnswer(
   reason: Reason,
 ): Refused | null {
   const refusal = refusalFor(inv, draining, fn, reason)
-  if (!refusal) return null
-  return { type: 'refused', code: refusal.code, message: refusal.message, freeSlots: inv.freeSlots(fn) }
+  return refusal && refused(refusal, inv.freeSlots(fn))
 }
 
 /** Invoker failures that mean nothing ran: the node is full, draining, or lacks the runtime. */
-const NOTHING_RAN = new Set(['NODE_FULL', 'DRAINING', 'RUNTIME_MISSING'])
+const NOTHING_RAN = new Set<ErrorCode>(['NODE_FULL', 'DRAINING', 'RUNTIME_MISSING'])
 
 /**
  * Runs `invoke` after the target accepted, turning a failure that means nothing ran into a refusal:
@@ -62,15 +68,14 @@ export async function invokeOrRefuse<R>(
   try {
     return { type: 'done', record: await invoke() }
   } catch (err) {
-    if (err instanceof FnError && NOTHING_RAN.has(err.code))
-      return { type: 'refused', code: err.code, message: err.message, freeSlots: inv.freeSlots(fn) }
+    if (err instanceof FnError && NOTHING_RAN.has(err.code)) return refused(err, inv.freeSlots(fn))
     throw err
   }
 }
 
 /**
  * The order of the sender's forced pass over its soft refusers: the most free slots first, list
- * order on ties, refusers that did not say (older agents) last. The freest node evicts a container
+ * order on ties, refusers that did not say last. The freest node evicts a container
  * its own traffic needs least, as a central scheduler's "least busy node" would. (Measured in the
  * simulator on two traces: against list order, 1.12–1.14× / 1.16–1.17× omniscient's cold starts
  * fall to 1.00–1.03× / 1.03–1.07× at 10 / 100 nodes; ordering by the gossip view's free slots

@@ -1,14 +1,12 @@
-import { z } from 'zod'
 import type { RunRequest } from '../activations/index.ts'
-import { call, RpcChannels, type RpcDialer, RpcError, type RpcServer } from '../cluster/index.ts'
+import { RpcChannels, type RpcDialer, RpcError, type RpcServer } from '../cluster/index.ts'
 import { errors } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import type { ActivationRecord, FunctionRecord, Store } from '../store/index.ts'
-import { type Candidate, CHOOSE_DEFAULTS, type ChooseOptions, chooseCandidates, withSelf } from './choose.ts'
+import { type Candidate, chooseCandidates, withSelf } from './choose.ts'
 import { lostRecord } from './lost.ts'
 import {
-  FORWARD_CHANNEL_PROTOCOL,
   FORWARD_PROTOCOL,
   type ForwardRequest,
   type ForwardResponse,
@@ -16,7 +14,8 @@ import {
   type PlacementExplain,
 } from './messages.ts'
 import { OptimisticView } from './optimistic.ts'
-import { forcedOrder, invokeOrRefuse, type Refused, refusedAnswer } from './refusal.ts'
+import { PLACEMENT_DEFAULTS, type PlacementOptions } from './options.ts'
+import { forcedOrder, invokeOrRefuse, type Refused, refused, refusedAnswer } from './refusal.ts'
 import type { PlacementMember, PlacementTarget } from './score.ts'
 import { ForwardTarget } from './target.ts'
 
@@ -61,20 +60,8 @@ export interface PlacementComponents {
   draining: () => boolean
 }
 
-/** The candidate list's tunables (choose.ts), and the forwarding limit. */
-export interface PlacementInit extends Omit<ChooseOptions, 'random'> {
-  /** Largest forwarding message (code travels separately, by hash). */
-  maxMessageBytes: number
-}
-
-export const PLACEMENT_DEFAULTS: PlacementInit = {
-  warm: CHOOSE_DEFAULTS.warm,
-  homes: CHOOSE_DEFAULTS.homes,
-  window: CHOOSE_DEFAULTS.window,
-  d: CHOOSE_DEFAULTS.d,
-  maxCandidates: CHOOSE_DEFAULTS.maxCandidates,
-  maxMessageBytes: 4 * 1024 * 1024,
-}
+/** The placement options (options.ts): the candidate list's tunables and the forwarding limit. */
+export type PlacementInit = PlacementOptions
 
 export function targetOf(fn: FunctionRecord): PlacementTarget {
   return {
@@ -103,14 +90,7 @@ export class Placement {
     this.#init = { ...PLACEMENT_DEFAULTS, ...init }
     const cluster = components.cluster
     const maxBytes = this.#init.maxMessageBytes
-    this.#channels = cluster
-      ? new RpcChannels(cluster, FORWARD_CHANNEL_PROTOCOL, {
-          maxBytes,
-          // An agent of the first release: one stream per invocation.
-          fallback: (peerId, body, signal) =>
-            call(cluster, peerId, FORWARD_PROTOCOL, body, z.unknown(), { signal, maxBytes }),
-        })
-      : null
+    this.#channels = cluster ? new RpcChannels(cluster, FORWARD_PROTOCOL, { maxBytes }) : null
   }
 
   /** Serves the forwarding protocol (the target side). */
@@ -180,8 +160,8 @@ export class Placement {
     t: PlacementTarget,
   ): Promise<{ type: 'done'; record: ActivationRecord } | Refused | { type: 'lost'; message: string }> {
     if (cand.peerId === this.#c.nodeId()) {
-      const refused = refusedAnswer(this.#c.invoker, this.#c.draining(), req.fn, cand.reason)
-      if (refused) return refused
+      const refusal = refusedAnswer(this.#c.invoker, this.#c.draining(), req.fn, cand.reason)
+      if (refusal) return refusal
       const inv = this.#c.invoker
       return invokeOrRefuse(inv, req.fn, () =>
         inv.invoke({ ...req, extraAnnotations: [{ key: 'placement', value: explain }] }),
@@ -214,7 +194,7 @@ export class Placement {
       return await this.#channels!.call(cand.peerId, msg, forwardResponseSchema, signal)
     } catch (err) {
       if (err instanceof RpcError && err.kind === 'unreachable') {
-        return { type: 'refused', code: 'UNREACHABLE', message: err.message }
+        return refused(errors.unreachable(err.message))
       }
       return { type: 'lost', message: (err as Error).message }
     }

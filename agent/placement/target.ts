@@ -1,13 +1,13 @@
-import { type RpcServer, serve, serveChannel } from '../cluster/index.ts'
+import { type RpcServer, serveChannel } from '../cluster/index.ts'
+import { errors } from '../errors.ts'
 import {
-  FORWARD_CHANNEL_PROTOCOL,
   FORWARD_PROTOCOL,
   type ForwardRequest,
   type ForwardResponse,
   forwardRequestSchema,
   MAX_HOPS,
 } from './messages.ts'
-import { invokeOrRefuse, refusedAnswer } from './refusal.ts'
+import { invokeOrRefuse, refused, refusedAnswer } from './refusal.ts'
 import type { PlacementComponents, PlacementInit } from './service.ts'
 
 /** Longest a forwarded activation may run here (the longest function timeout, plus margin). */
@@ -18,8 +18,7 @@ const MAX_INFLIGHT_PER_CHANNEL = 1024
 /**
  * The target side of forwarding: answers at once with a refusal from its fresh state, or runs the
  * activation (fetching the code by hash when it lacks it) and answers with the record, which it
- * keeps and replicates. Served on the channel protocol (many requests per stream) and on the
- * one-request-per-stream protocol of the first release.
+ * keeps and replicates. Served on a request channel (many requests per stream).
  */
 export class ForwardTarget {
   readonly #c: PlacementComponents
@@ -31,43 +30,29 @@ export class ForwardTarget {
   }
 
   async start(server: RpcServer): Promise<void> {
-    const accept = (req: ForwardRequest, signal: AbortSignal) => this.#accept(req, signal)
-    const common = {
+    const onRequest = async (body: unknown, _from: string, signal: AbortSignal): Promise<ForwardResponse> => {
+      const req = forwardRequestSchema.safeParse(body)
+      if (!req.success)
+        return refused(errors.invalidRequest(req.error.issues[0]?.message ?? 'invalid request'))
+      return this.#accept(req.data, signal)
+    }
+    await serveChannel(server, FORWARD_PROTOCOL, onRequest, {
       maxBytes: this.#init.maxMessageBytes,
       timeoutMs: HANDLER_TIMEOUT_MS,
-      onInvalid: (reason: string): ForwardResponse => ({ type: 'refused', code: 'INVALID', message: reason }),
-    }
-    await serve(server, FORWARD_PROTOCOL, forwardRequestSchema, accept, common)
-    const onChannel = async (body: unknown, _from: string, signal: AbortSignal) => {
-      const req = forwardRequestSchema.safeParse(body)
-      if (!req.success) return common.onInvalid(req.error.issues[0]?.message ?? 'invalid request')
-      return accept(req.data, signal)
-    }
-    await serveChannel(server, FORWARD_CHANNEL_PROTOCOL, onChannel, {
-      maxBytes: common.maxBytes,
-      timeoutMs: common.timeoutMs,
       maxInflight: MAX_INFLIGHT_PER_CHANNEL,
-      onBusy: (): ForwardResponse => ({
-        type: 'refused',
-        code: 'BUSY',
-        message: 'too many requests from this peer',
-      }),
+      onBusy: (): ForwardResponse => refused(errors.busy('too many requests from this peer')),
       logger: this.#c.logger,
     })
   }
 
   async #accept(req: ForwardRequest, signal: AbortSignal): Promise<ForwardResponse> {
-    if (req.hops > MAX_HOPS) return { type: 'refused', code: 'HOPS', message: 'too many hops' }
-    const refused = refusedAnswer(this.#c.invoker, this.#c.draining(), req.fn, req.explain.reason)
-    if (refused) return refused
+    if (req.hops > MAX_HOPS) return refused(errors.hops('too many hops'))
+    const refusal = refusedAnswer(this.#c.invoker, this.#c.draining(), req.fn, req.explain.reason)
+    if (refusal) return refusal
     await this.#c.store.functions.write(req.fn)
     const code = await this.#c.loadCode(req.fn, signal)
     if (req.fn.codeHash && !code) {
-      return {
-        type: 'refused',
-        code: 'CODE_MISSING',
-        message: `code ${req.fn.codeHash} is on no reachable node`,
-      }
+      return refused(errors.codeMissing(`code ${req.fn.codeHash} is on no reachable node`))
     }
     const inv = this.#c.invoker
     const ran = await invokeOrRefuse(inv, req.fn, () =>

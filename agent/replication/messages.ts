@@ -2,11 +2,8 @@ import { z } from 'zod'
 import { isHlc } from '../store/hlc.ts'
 import { activationRecordSchema, functionRecordSchema } from '../store/types.ts'
 
-/** One request and one response per stream, length-prefixed JSON (see wire.ts). */
-/** One request per stream (kept so agents of the first release can still be reached). */
-export const REPL_PROTOCOL = '/fnagent/repl/1.0.0'
-/** The same requests and answers, many per long-lived stream (agent/cluster/channel.ts). */
-export const REPL_CHANNEL_PROTOCOL = '/fnagent/repl/1.1.0'
+/** Replication requests and answers, many per long-lived stream (agent/cluster/channel.ts; see wire.ts). */
+export const REPL_PROTOCOL = '/fnagent/repl/1.1.0'
 
 const hlc = z.string().refine(isHlc, 'an HLC timestamp')
 const kind = z.enum(['fn', 'act'])

@@ -1,5 +1,3 @@
-import type { Stream } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
 import type { z } from 'zod'
 import {
   type MemberView,
@@ -10,14 +8,7 @@ import {
 } from '../cluster/index.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
-import {
-  type ErrorAnswer,
-  errorSchema,
-  REPL_CHANNEL_PROTOCOL,
-  REPL_PROTOCOL,
-  type Request,
-  requestSchema,
-} from './messages.ts'
+import { type ErrorAnswer, errorSchema, REPL_PROTOCOL, type Request, requestSchema } from './messages.ts'
 import type { DropReason, ReplicationStats } from './stats.ts'
 
 /** The part of the cluster replication uses (the real `Cluster`, or a wrapper in tests). */
@@ -45,16 +36,12 @@ export class Dropped extends Error {
   }
 }
 
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
-
 /** Requests one peer may have in progress here at once over its channel. */
 const MAX_INFLIGHT_PER_CHANNEL = 64
 
 /**
  * JSON requests and answers between replicas, size-bounded, validated, counted: on one long-lived
- * channel per peer (`/fnagent/repl/1.1.0`), or one request per stream (`/fnagent/repl/1.0.0`) with
- * an agent of the first release.
+ * channel per peer (`/fnagent/repl/1.1.0`).
  */
 export class Wire {
   readonly #cluster: ReplicationCluster
@@ -76,10 +63,9 @@ export class Wire {
     this.#stats = stats
     this.#maxBytes = maxBytes
     this.#logger = logger
-    this.#channels = new RpcChannels(cluster, REPL_CHANNEL_PROTOCOL, {
+    this.#channels = new RpcChannels(cluster, REPL_PROTOCOL, {
       maxBytes,
       meter: this.#meter,
-      fallback: (peerId, body, signal, sizes) => this.#requestOnce(peerId, body as Request, signal, sizes),
     })
   }
 
@@ -113,48 +99,6 @@ export class Wire {
     return this.#validate(peerId, req, parsed, answer)
   }
 
-  /** One request on a stream of its own (an agent of the first release); the decoded answer. */
-  async #requestOnce(
-    peerId: string,
-    req: Request,
-    signal: AbortSignal,
-    sizes?: { out: number; in: number },
-  ): Promise<unknown> {
-    let stream: Stream
-    try {
-      stream = await this.#cluster.dialProtocol(peerId, REPL_PROTOCOL, signal)
-    } catch (err) {
-      throw new ReplicationRequestError(peerId, `cannot reach ${peerId}: ${(err as Error).message}`, err)
-    }
-    const lp = lpStream(stream, { maxDataLength: this.#maxBytes })
-    let raw: Uint8Array
-    try {
-      const bytes = encoder.encode(JSON.stringify(req))
-      this.#stats.bytesOut += bytes.byteLength
-      await lp.write(bytes, { signal })
-      raw = (await lp.read({ signal })).subarray()
-      this.#stats.bytesIn += raw.byteLength
-      if (sizes) {
-        sizes.out += bytes.byteLength
-        sizes.in += raw.byteLength
-      }
-    } catch (err) {
-      stream.abort(err as Error)
-      throw new ReplicationRequestError(
-        peerId,
-        `${peerId} went away during ${req.type}: ${(err as Error).message}`,
-        err,
-      )
-    }
-    await stream.close().catch(() => {})
-    try {
-      return JSON.parse(decoder.decode(raw))
-    } catch {
-      this.#stats.drop('invalid')
-      throw new ReplicationRequestError(peerId, `${peerId} answered ${req.type} with invalid JSON`)
-    }
-  }
-
   #validate<T>(peerId: string, req: Request, parsed: unknown, answer: z.ZodType<T>): T {
     const refused = errorSchema.safeParse(parsed)
     if (refused.success) {
@@ -175,7 +119,7 @@ export class Wire {
   ): Promise<void> {
     await serveChannel(
       this.#cluster,
-      REPL_CHANNEL_PROTOCOL,
+      REPL_PROTOCOL,
       (body, from, signal) => this.#answerParsed(body, from, handler, signal),
       {
         maxBytes: this.#maxBytes,
@@ -190,43 +134,6 @@ export class Wire {
         meter: this.#meter,
       },
     )
-    await this.#cluster.handle(REPL_PROTOCOL, async (stream, connection) => {
-      const lp = lpStream(stream, { maxDataLength: this.#maxBytes })
-      const signal = AbortSignal.timeout(timeoutMs)
-      const from = connection.remotePeer.toString()
-      try {
-        let raw: Uint8Array
-        try {
-          raw = (await lp.read({ signal })).subarray()
-        } catch (err) {
-          if ((err as Error).name === 'InvalidMessageLengthError') this.#stats.drop('tooLarge')
-          throw err
-        }
-        this.#stats.bytesIn += raw.byteLength
-        const answer = await this.#answer(raw, from, handler, signal)
-        const bytes = encoder.encode(JSON.stringify(answer))
-        this.#stats.bytesOut += bytes.byteLength
-        await lp.write(bytes, { signal })
-        await stream.close({ signal })
-      } catch (err) {
-        stream.abort(err as Error)
-      }
-    })
-  }
-
-  async #answer(
-    raw: Uint8Array,
-    from: string,
-    handler: (req: Request, from: string, signal: AbortSignal) => Promise<unknown>,
-    signal: AbortSignal,
-  ): Promise<unknown> {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(decoder.decode(raw))
-    } catch {
-      parsed = undefined
-    }
-    return this.#answerParsed(parsed, from, handler, signal)
   }
 
   async #answerParsed(

@@ -5,10 +5,10 @@ import {
   type Reason,
   withSelf,
 } from '../../agent/placement/choose.ts'
+import { PLACEMENT_DEFAULTS } from '../../agent/placement/index.ts'
 import { OptimisticView } from '../../agent/placement/optimistic.ts'
 import { forcedOrder } from '../../agent/placement/refusal.ts'
 import type { PlacementMember, PlacementTarget } from '../../agent/placement/score.ts'
-import { PLACEMENT_DEFAULTS } from '../../agent/placement/service.ts'
 import type { SimCluster, SimNode } from './cluster.ts'
 
 /** Where one arrival goes: the node that runs it, or queues it when it is full; plus refusals seen. */

@@ -44,7 +44,7 @@ export function registerStartCommand(program: Command): void {
         ...(Object.keys(cluster).length ? { cluster } : {}),
         ...(o.apiListen || o.apiInsecurePlainHttp
           ? {
-              http: {
+              openwhiskApi: {
                 ...(o.apiListen ? { listen: o.apiListen } : {}),
                 ...(o.apiInsecurePlainHttp ? { insecurePlainHttp: true } : {}),
               },

@@ -150,7 +150,7 @@ describe('ansible rollout: static checks', () => {
       expect(config.cluster.bootstrapPeers).toEqual(['192.168.0.6:7700', '10.0.0.7:7700'])
       expect(config.cluster.announce).toEqual(['/ip4/10.0.0.5/tcp/7700'])
       expect(config.cluster.keyFile).toBe('/etc/fnagent/cluster.key')
-      expect(config.api.socketGroup).toBe('fnagent')
+      expect(config.localApi.socketGroup).toBe('fnagent')
       expect(config.drainMs).toBe(10000)
       expect(config.invoker.memoryShare).toBe(0.5)
       const node2 = JSON.parse(readFileSync(join(out, 'node2', 'config.json'), 'utf8'))

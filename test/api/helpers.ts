@@ -1,4 +1,5 @@
-import { type AgentHandle, Cleanup, removeDir, startAgent, waitFor } from '../helpers/agent-process.ts'
+import { type AgentHandle, Cleanup, removeDir, startAgent } from '../helpers/agent-process.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 
 export interface ApiAgent {
   agent: AgentHandle
@@ -22,7 +23,7 @@ export async function startApiAgent(
   const apihost = await waitFor(
     () =>
       /"url":"(https?:\/\/127\.0\.0\.1:\d+)","msg":"OpenWhisk API listening"/.exec(agent.output())?.[1] ?? '',
-    'the OpenWhisk API listener',
+    { what: 'the OpenWhisk API listener', timeoutMs: 30_000 },
   )
   const newKey = async (description?: string) => {
     const r = await agent.cli(['auth', 'create', ...(description ? ['--description', description] : [])])

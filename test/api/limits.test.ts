@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { waitFor } from '../helpers/agent-process.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 import { type ApiAgent, Cleanup, owFetch, startApiAgent } from './helpers.ts'
 
 const cleanup = new Cleanup()
@@ -12,11 +12,11 @@ let slow: string
 beforeAll(async () => {
   api = await startApiAgent(cleanup, {
     env: {
-      FNAGENT_HTTP_RATE_LIMIT_PER_MINUTE: '60',
-      FNAGENT_HTTP_RATE_LIMIT_BURST: '10',
-      FNAGENT_HTTP_MAX_BODY_BYTES: '4096',
-      FNAGENT_HTTP_HEADERS_TIMEOUT_MS: '1000',
-      FNAGENT_HTTP_BLOCKING_WAIT_MS: '1500',
+      FNAGENT_OPENWHISK_API_RATE_LIMIT_PER_MINUTE: '60',
+      FNAGENT_OPENWHISK_API_RATE_LIMIT_BURST: '10',
+      FNAGENT_OPENWHISK_API_MAX_BODY_BYTES: '4096',
+      FNAGENT_OPENWHISK_API_HEADERS_TIMEOUT_MS: '1000',
+      FNAGENT_OPENWHISK_API_BLOCKING_WAIT_MS: '1500',
     },
   })
   flooder = await api.newKey('flooder')
@@ -43,7 +43,7 @@ describe('limits of the OpenWhisk API', () => {
     expect(theirs.status).toBe(200)
   })
 
-  it('refuses a body over http.maxBodyBytes with 413', async () => {
+  it('refuses a body over openwhiskApi.maxBodyBytes with 413', async () => {
     const r = await owFetch(api.apihost, other, 'PUT', '/api/v1/namespaces/_/actions/big', {
       exec: { kind: 'nodejs:24', code: `// ${'x'.repeat(8000)}` },
     })
@@ -98,9 +98,7 @@ describe('limits of the OpenWhisk API', () => {
         )
         return a.status === 200 ? a.body : null
       },
-      'the activation to finish',
-      20_000,
-      1000,
+      { what: 'the activation to finish', timeoutMs: 20_000, everyMs: 1000 },
     )
     expect(done).toMatchObject({ result: { done: true }, success: true })
   })

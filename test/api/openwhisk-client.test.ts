@@ -1,6 +1,6 @@
 import openwhisk from 'openwhisk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { waitFor } from '../helpers/agent-process.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 import { type ApiAgent, Cleanup, owFetch, startApiAgent } from './helpers.ts'
 
 const HELLO =
@@ -91,10 +91,10 @@ describe('the openwhisk npm client against the agent', () => {
 
     const { activationId } = await ow.actions.invoke({ name: 'hello', params: { name: 'Async' } })
     expect(activationId).toMatch(/^[0-9a-f]{32}$/)
-    const record = await waitFor(
-      () => ow.activations.get({ name: activationId }).catch(() => null),
-      'the async activation record',
-    )
+    const record = await waitFor(() => ow.activations.get({ name: activationId }).catch(() => null), {
+      what: 'the async activation record',
+      timeoutMs: 30_000,
+    })
     expect(record?.response?.result).toEqual({ payload: 'Hello, Async' })
     expect(await ow.activations.result({ name: activationId })).toMatchObject({
       result: { payload: 'Hello, Async' },

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { httpOptionsSchema, parseListen } from '../../agent/api/openwhisk/options.ts'
+import { openwhiskApiOptionsSchema, parseListen } from '../../agent/api/openwhisk/options.ts'
 
 describe('http options', () => {
   it('are off by default and parse host:port', () => {
-    const o = httpOptionsSchema.parse({})
+    const o = openwhiskApiOptionsSchema.parse({})
     expect(o.listen).toBeUndefined()
     expect(o.rateLimit).toEqual({ perMinute: 600, burst: 100 })
     expect(parseListen('127.0.0.1:3233')).toEqual({ host: '127.0.0.1', port: 3233 })
@@ -12,8 +12,8 @@ describe('http options', () => {
   })
 
   it('refuse a bad address and half a TLS pair', () => {
-    expect(httpOptionsSchema.safeParse({ listen: 'nope:port' }).success).toBe(false)
-    expect(httpOptionsSchema.safeParse({ tlsCert: '/c.pem' }).success).toBe(false)
-    expect(httpOptionsSchema.safeParse({ tlsCert: '/c.pem', tlsKey: '/k.pem' }).success).toBe(true)
+    expect(openwhiskApiOptionsSchema.safeParse({ listen: 'nope:port' }).success).toBe(false)
+    expect(openwhiskApiOptionsSchema.safeParse({ tlsCert: '/c.pem' }).success).toBe(false)
+    expect(openwhiskApiOptionsSchema.safeParse({ tlsCert: '/c.pem', tlsKey: '/k.pem' }).success).toBe(true)
   })
 })

@@ -32,12 +32,14 @@ beforeAll(async () => {
     ],
     { stdio: 'ignore' },
   )
-  api = await startApiAgent(cleanup, { env: { FNAGENT_HTTP_TLS_CERT: cert, FNAGENT_HTTP_TLS_KEY: key } })
+  api = await startApiAgent(cleanup, {
+    env: { FNAGENT_OPENWHISK_API_TLS_CERT: cert, FNAGENT_OPENWHISK_API_TLS_KEY: key },
+  })
 })
 afterAll(() => cleanup.run())
 
 describe('the OpenWhisk API over TLS', () => {
-  it('serves HTTPS when http.tlsCert and http.tlsKey are set', async () => {
+  it('serves HTTPS when openwhiskApi.tlsCert and openwhiskApi.tlsKey are set', async () => {
     expect(api.apihost).toMatch(/^https:\/\//)
     const ow = openwhisk({ apihost: api.apihost, api_key: await api.newKey(), ignore_certs: true })
     expect(await ow.namespaces.list()).toEqual(['guest'])

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { waitFor } from '../helpers/agent-process.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 import { converged, createCluster } from './fixtures/create-cluster.ts'
 
 describe('cluster (in process)', () => {
@@ -15,7 +15,7 @@ describe('cluster (in process)', () => {
     const [a, b, cc] = c.nodes
     await b.cluster.join(a.cluster.addresses()[0])
     await cc.cluster.join(b.cluster.addresses()[0])
-    await waitFor(() => converged(c.nodes), 'all three alive in every view', 20_000)
+    await waitFor(() => converged(c.nodes), { what: 'all three alive in every view', timeoutMs: 20_000 })
     const viewOfC = a.cluster.member(cc.cluster.peerId)!
     expect(viewOfC.capacity.cpus).toBeGreaterThan(0)
     expect(viewOfC.capacity.memTotalMiB).toBeGreaterThan(0)
@@ -27,7 +27,7 @@ describe('cluster (in process)', () => {
     const c = await createCluster({ n: 12 })
     stop = c.stop
     for (let i = 1; i < 12; i++) await c.nodes[i].cluster.join(c.nodes[i - 1].cluster.addresses()[0])
-    await waitFor(() => converged(c.nodes), 'all twelve alive in every view', 60_000)
+    await waitFor(() => converged(c.nodes), { what: 'all twelve alive in every view', timeoutMs: 60_000 })
     expect(c.nodes[0].cluster.stats().meshPeers).toBeGreaterThan(0)
   })
 
@@ -37,7 +37,7 @@ describe('cluster (in process)', () => {
     const [a, b, cc] = c.nodes
     await b.cluster.join(a.cluster.addresses()[0])
     await cc.cluster.join(b.cluster.addresses()[0])
-    await waitFor(() => converged(c.nodes), 'all three alive', 20_000)
+    await waitFor(() => converged(c.nodes), { what: 'all three alive', timeoutMs: 20_000 })
     await cc.cluster.handle('/fnagent/echo/1.0.0', async (stream) => {
       for await (const chunk of stream) stream.send(chunk)
       await stream.close()
@@ -61,11 +61,10 @@ describe('cluster (in process)', () => {
     })
     cc.state.warm['guest/hello@1'] = 1
     cc.cluster.publishNow()
-    await waitFor(
-      () => a.cluster.member(cc.cluster.peerId)?.warm['guest/hello@1'] === 1,
-      'A sees C warm',
-      10_000,
-    )
+    await waitFor(() => a.cluster.member(cc.cluster.peerId)?.warm['guest/hello@1'] === 1, {
+      what: 'A sees C warm',
+      timeoutMs: 10_000,
+    })
     expect(changes.length).toBeGreaterThan(0)
     off()
   })

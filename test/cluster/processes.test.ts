@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeClusterKey } from '../../agent/cluster/index.ts'
-import { waitFor } from '../helpers/agent-process.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 import { FAST } from './fixtures/create-cluster.ts'
 import { allAlive, type NodeProcess, spawnNode } from './fixtures/processes.ts'
 import { rawNode } from './fixtures/raw-node.ts'
@@ -35,7 +35,7 @@ describe('cluster (separate processes)', () => {
   })
 
   it('five nodes joined in a chain all list all five alive', async () => {
-    await waitFor(() => allAlive(nodes), 'every view lists five alive members', 30_000)
+    await waitFor(() => allAlive(nodes), { what: 'every view lists five alive members', timeoutMs: 30_000 })
     const view = await nodes[0].view()
     expect(view).toHaveLength(5)
     expect(view.filter((m) => m.self).map((m) => m.peerId)).toEqual([nodes[0].peerId])
@@ -46,8 +46,7 @@ describe('cluster (separate processes)', () => {
     await waitFor(
       async () =>
         (await nodes[0].view()).find((m) => m.peerId === nodes[2].peerId)?.warm['guest/hello@1'] === 2,
-      "A's view shows C warm for guest/hello@1",
-      15_000,
+      { what: "A's view shows C warm for guest/hello@1", timeoutMs: 15_000 },
     )
   })
 
@@ -56,26 +55,30 @@ describe('cluster (separate processes)', () => {
     await victim.kill9()
     const others = nodes.filter((n) => n !== victim)
     const stateOf = async (n: NodeProcess) => (await n.view()).find((m) => m.peerId === victim.peerId)?.state
-    await waitFor(
-      async () => (await Promise.all(others.map(stateOf))).every((s) => s === 'dead'),
-      'the four others mark the killed node dead',
-      30_000,
-    )
+    await waitFor(async () => (await Promise.all(others.map(stateOf))).every((s) => s === 'dead'), {
+      what: 'the four others mark the killed node dead',
+      timeoutMs: 30_000,
+    })
     const again = await start('n2') // same identity dir; no join command
     expect(again.peerId).toBe(victim.peerId)
     nodes[2] = again
-    await waitFor(() => allAlive(nodes), 'the restarted node is alive everywhere and sees everyone', 30_000)
+    await waitFor(() => allAlive(nodes), {
+      what: 'the restarted node is alive everywhere and sees everyone',
+      timeoutMs: 30_000,
+    })
   })
 
   it('a node that leaves is marked left at once', async () => {
     const leaver = await start('leaver')
     await leaver.send(`join ${nodes[0].addrs[0]}`)
-    await waitFor(() => allAlive([...nodes, leaver]), 'the new node is alive everywhere', 30_000)
+    await waitFor(() => allAlive([...nodes, leaver]), {
+      what: 'the new node is alive everywhere',
+      timeoutMs: 30_000,
+    })
     await leaver.send('leave')
     await waitFor(
       async () => (await nodes[4].view()).find((m) => m.peerId === leaver.peerId)?.state === 'left',
-      'the others mark it left',
-      10_000,
+      { what: 'the others mark it left', timeoutMs: 10_000 },
     )
   })
 
@@ -110,8 +113,7 @@ describe('cluster (separate processes)', () => {
         const reasons = ['malformed', 'oversized', 'stale', 'spoofed', 'unsigned']
         return reasons.every((r) => grew(s.dropped, r)) ? s : undefined
       },
-      'the target counts each kind of bad message',
-      15_000,
+      { what: 'the target counts each kind of bad message', timeoutMs: 15_000 },
     )
     expect(stats?.dropped.malformed).toBeGreaterThan(0)
     // The valid one was accepted: the raw node is a member in the target's view, still alive.

@@ -4,6 +4,7 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import Dockerode from 'dockerode'
+import { waitFor } from './wait-for.ts'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
 /** Node 24 from the project's devDependencies (libp2p v3 needs >= 22). */
@@ -36,28 +37,6 @@ export function cli(
       },
     )
   })
-}
-
-/** Polls `check` until it returns a truthy value, at most `timeoutMs`. */
-export async function waitFor<T>(
-  check: () => Promise<T> | T,
-  what: string,
-  timeoutMs = 30_000,
-  everyMs = 100,
-): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const v = await check()
-      if (v) return v as NonNullable<T>
-    } catch (err) {
-      last = err
-    }
-    if (Date.now() > end)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`)
-    await new Promise((r) => setTimeout(r, everyMs))
-  }
 }
 
 function socketAnswers(socket: string): Promise<boolean> {
@@ -130,8 +109,7 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentHan
         if (proc.exitCode !== null) throw new Error(`agent exited with ${proc.exitCode}:\n${out}`)
         return socketAnswers(socket)
       },
-      `agent on ${socket}`,
-      60_000,
+      { what: `agent on ${socket}`, timeoutMs: 60_000 },
     )
   }
   return handle

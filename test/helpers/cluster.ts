@@ -1,14 +1,7 @@
 import { join } from 'node:path'
 import type { MemberView } from '../../agent/cluster/index.ts'
-import {
-  type AgentHandle,
-  type Cleanup,
-  cli,
-  removeDir,
-  startAgent,
-  tempDir,
-  waitFor,
-} from './agent-process.ts'
+import { type AgentHandle, type Cleanup, cli, removeDir, startAgent, tempDir } from './agent-process.ts'
+import { waitFor } from './wait-for.ts'
 
 export interface LocalCluster {
   root: string
@@ -78,8 +71,6 @@ export async function waitAllAlive(agents: AgentHandle[], n: number, timeoutMs =
       }
       return true
     },
-    `${agents.length} agents to see ${n} alive members`,
-    timeoutMs,
-    250,
+    { what: `${agents.length} agents to see ${n} alive members`, timeoutMs: timeoutMs, everyMs: 250 },
   )
 }

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ActivationRecord } from '../../agent/store/types.ts'
-import { Cleanup, cli, startAgent, waitFor } from '../helpers/agent-process.ts'
+import { Cleanup, cli, startAgent } from '../helpers/agent-process.ts'
 import {
   addressOf,
   createCluster,
@@ -11,6 +11,7 @@ import {
   peersOf,
   waitAllAlive,
 } from '../helpers/cluster.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 
 const cleanup = new Cleanup()
 let cluster: LocalCluster
@@ -46,9 +47,7 @@ describe('a cluster of agent processes', () => {
       await waitFor(
         async () =>
           ((await peersOf(other)).find((m) => m.peerId === rec.node)?.warm['guest/warmfn@1'] ?? 0) > 0,
-        `warm container of warmfn on ${rec.node} in the view`,
-        30_000,
-        250,
+        { what: `warm container of warmfn on ${rec.node} in the view`, timeoutMs: 30_000, everyMs: 250 },
       )
     }
   })
@@ -58,12 +57,11 @@ describe('a cluster of agent processes', () => {
     const id = await nodeIdOf(victim)
     await victim.kill9()
     for (const a of cluster.agents.slice(0, 2)) {
-      await waitFor(
-        async () => (await peersOf(a)).find((m) => m.peerId === id)?.state === 'dead',
-        'the killed peer marked dead',
-        60_000,
-        250,
-      )
+      await waitFor(async () => (await peersOf(a)).find((m) => m.peerId === id)?.state === 'dead', {
+        what: 'the killed peer marked dead',
+        timeoutMs: 60_000,
+        everyMs: 250,
+      })
     }
     const again = await startAgent({
       dataDir: victim.dataDir,

@@ -3,14 +3,8 @@ import { join } from 'node:path'
 import Dockerode from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ActivationRecord } from '../../agent/store/types.ts'
-import {
-  type AgentHandle,
-  Cleanup,
-  removeDir,
-  startAgent,
-  tempDir,
-  waitFor,
-} from '../helpers/agent-process.ts'
+import { type AgentHandle, Cleanup, removeDir, startAgent, tempDir } from '../helpers/agent-process.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 
 const docker = new Dockerode()
 const cleanup = new Cleanup()
@@ -101,10 +95,13 @@ describe('invoking through the CLI', () => {
   it('returns the id at once with --async and records the activation when it ends', async () => {
     expect((await agent.cli(['fn', 'create', 'slow', join(dir, 'slow.js')])).code).toBe(0)
     const r = await json<{ activationId: string }>(['invoke', 'slow', '-p', 'ms', '300', '--async'])
-    const rec = await waitFor(async () => {
-      const g = await agent.cli(['--json', 'activation', 'get', r.activationId])
-      return g.code === 0 ? (JSON.parse(g.stdout) as ActivationRecord) : null
-    }, 'the async activation record')
+    const rec = await waitFor(
+      async () => {
+        const g = await agent.cli(['--json', 'activation', 'get', r.activationId])
+        return g.code === 0 ? (JSON.parse(g.stdout) as ActivationRecord) : null
+      },
+      { what: 'the async activation record', timeoutMs: 30_000 },
+    )
     expect(rec.response.result).toEqual({ slept: 300 })
     const list = await agent.cli(['activation', 'list', '--fn', 'slow'])
     expect(list.stdout).toMatch(
@@ -131,10 +128,10 @@ describe('containers the agent leaves behind', () => {
     const orphaned = (await containersOf(nodeId)).map((c) => c.Id)
     expect(orphaned).toEqual(expect.arrayContaining(before)) // still there: nobody cleaned up
     agent = await startAgent({ dataDir: agent.dataDir, args: ['--no-cluster'] })
-    await waitFor(
-      async () => (await containersOf(nodeId)).every((c) => !before.includes(c.Id)),
-      "the killed run's containers to be removed",
-    )
+    await waitFor(async () => (await containersOf(nodeId)).every((c) => !before.includes(c.Id)), {
+      what: "the killed run's containers to be removed",
+      timeoutMs: 30_000,
+    })
   })
 })
 
@@ -142,10 +139,13 @@ describe('stopping the agent', () => {
   it('finishes in-flight work on SIGTERM, keeps its record, and exits 0', async () => {
     expect((await agent.cli(['fn', 'update', 'slow', join(dir, 'slow.js')])).code).toBe(0)
     const started = await json<{ activationId: string }>(['invoke', 'slow', '-p', 'ms', '2000', '--async'])
-    await waitFor(async () => {
-      const s = await json<{ invoker: { inflight: number } }>(['status'])
-      return s.invoker.inflight > 0
-    }, 'the activation to run')
+    await waitFor(
+      async () => {
+        const s = await json<{ invoker: { inflight: number } }>(['status'])
+        return s.invoker.inflight > 0
+      },
+      { what: 'the activation to run', timeoutMs: 30_000 },
+    )
     expect(await agent.stop('SIGTERM')).toBe(0)
     expect(agent.output()).toContain('stopping: draining in-flight work')
     agent = await startAgent({ dataDir: agent.dataDir, args: ['--no-cluster'] })

@@ -2,8 +2,9 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ActivationRecord } from '../../agent/store/types.ts'
-import { type AgentHandle, Cleanup, waitFor } from '../helpers/agent-process.ts'
+import { type AgentHandle, Cleanup } from '../helpers/agent-process.ts'
 import { createCluster, type LocalCluster, nodeIdOf } from '../helpers/cluster.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 
 const cleanup = new Cleanup()
 let cluster: LocalCluster
@@ -29,12 +30,11 @@ function placement(rec: ActivationRecord): { reason: string; receivedBy: string;
 /** Waits until every node knows the function (metadata replicates to all). */
 async function deployed(name: string): Promise<void> {
   for (const a of cluster.agents) {
-    await waitFor(
-      async () => (await a.cli(['fn', 'get', name])).code === 0,
-      `${name} on every node`,
-      30_000,
-      200,
-    )
+    await waitFor(async () => (await a.cli(['fn', 'get', name])).code === 0, {
+      what: `${name} on every node`,
+      timeoutMs: 30_000,
+      everyMs: 200,
+    })
   }
 }
 
@@ -57,13 +57,16 @@ describe('placement across agent processes', () => {
     const warmNode = first.node
     // Wait until every node's view shows the warm container there.
     for (const other of cluster.agents) {
-      await waitFor(async () => {
-        const view = JSON.parse((await other.cli(['--json', 'peers'])).stdout) as Array<{
-          peerId: string
-          warm: Record<string, number>
-        }>
-        return (view.find((m) => m.peerId === warmNode)?.warm['guest/warmth@1'] ?? 0) > 0
-      }, 'the warm container in every view')
+      await waitFor(
+        async () => {
+          const view = JSON.parse((await other.cli(['--json', 'peers'])).stdout) as Array<{
+            peerId: string
+            warm: Record<string, number>
+          }>
+          return (view.find((m) => m.peerId === warmNode)?.warm['guest/warmth@1'] ?? 0) > 0
+        },
+        { what: 'the warm container in every view', timeoutMs: 30_000 },
+      )
     }
     const elsewhere = cluster.agents[ids.findIndex((id) => id !== warmNode)]!
     const rec = await invoke(elsewhere, 'warmth')
@@ -109,10 +112,13 @@ describe('a target that dies mid-flight', () => {
   it('reports a whisk internal error naming the lost node', async () => {
     const { caller, victim, target } = await longRunningElsewhere('fragile', [])
     const pending = invoke(caller, 'fragile', ['-p', 'ms', '20000'])
-    await waitFor(async () => {
-      const s = JSON.parse((await victim.cli(['--json', 'status'])).stdout)
-      return s.invoker.inflight > 0
-    }, 'the activation to start on the target')
+    await waitFor(
+      async () => {
+        const s = JSON.parse((await victim.cli(['--json', 'status'])).stdout)
+        return s.invoker.inflight > 0
+      },
+      { what: 'the activation to start on the target', timeoutMs: 30_000 },
+    )
     await victim.kill9()
     const rec = await pending
     expect(rec.response.status).toBe('whisk internal error')
@@ -123,10 +129,13 @@ describe('a target that dies mid-flight', () => {
   it('retries a retry-safe function on another node', async () => {
     const { caller, victim, target } = await longRunningElsewhere('sturdy', ['-a', 'retry', 'true'])
     const pending = invoke(caller, 'sturdy', ['-p', 'ms', '3000'])
-    await waitFor(async () => {
-      const s = JSON.parse((await victim.cli(['--json', 'status'])).stdout)
-      return s.invoker.inflight > 0
-    }, 'the activation to start on the target')
+    await waitFor(
+      async () => {
+        const s = JSON.parse((await victim.cli(['--json', 'status'])).stdout)
+        return s.invoker.inflight > 0
+      },
+      { what: 'the activation to start on the target', timeoutMs: 30_000 },
+    )
     await victim.kill9()
     const rec = await pending
     expect(rec.response.success).toBe(true)

@@ -2,8 +2,9 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ActivationRecord, FunctionRecord } from '../../agent/store/types.ts'
-import { type AgentHandle, Cleanup, removeContainersOf, waitFor } from '../helpers/agent-process.ts'
+import { type AgentHandle, Cleanup, removeContainersOf } from '../helpers/agent-process.ts'
 import { addressOf, createCluster, type LocalCluster, nodeIdOf, waitAllAlive } from '../helpers/cluster.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 
 const cleanup = new Cleanup()
 let cluster: LocalCluster
@@ -38,7 +39,10 @@ describe('replication across agent processes', () => {
     ) as ActivationRecord
     expect(rec.response.result).toEqual({ echo: 1 })
     for (const agent of [a, b, c]) {
-      const got = await waitFor(() => getRecord(agent, rec.activationId), 'the record on every node')
+      const got = await waitFor(() => getRecord(agent, rec.activationId), {
+        what: 'the record on every node',
+        timeoutMs: 30_000,
+      })
       expect(got.response.result).toEqual({ echo: 1 })
     }
     const merged = JSON.parse(
@@ -57,15 +61,19 @@ describe('replication across agent processes', () => {
     const others = cluster.agents.filter((_, i) => ids[i] !== runner)
     // Every record has reached the other nodes (pushed to owners, fetched on demand otherwise).
     for (const agent of others)
-      for (const r of recs) await waitFor(() => getRecord(agent, r.activationId), 'record replicated')
+      for (const r of recs)
+        await waitFor(() => getRecord(agent, r.activationId), {
+          what: 'record replicated',
+          timeoutMs: 30_000,
+        })
     await cluster.agents[ids.indexOf(runner)]!.kill9()
     cleanup.add(() => removeContainersOf(runner)) // never restarted: nobody else would remove them
     for (const agent of others) {
       for (const r of recs) {
-        const got = await waitFor(
-          () => getRecord(agent, r.activationId),
-          `record ${r.activationId} after the kill`,
-        )
+        const got = await waitFor(() => getRecord(agent, r.activationId), {
+          what: `record ${r.activationId} after the kill`,
+          timeoutMs: 30_000,
+        })
         expect(got.response.result).toEqual(r.response.result)
       }
     }
@@ -77,9 +85,7 @@ describe('replication across agent processes', () => {
         }>
         return view.find((m) => m.peerId === runner)?.state === 'dead'
       },
-      'the runner marked dead',
-      60_000,
-      250,
+      { what: 'the runner marked dead', timeoutMs: 60_000, everyMs: 250 },
     )
     const again = JSON.parse(
       (await others[0]!.cli(['--json', 'invoke', 'echo', '-p', 'v', 'after'])).stdout,
@@ -94,12 +100,11 @@ describe('replication across agent processes', () => {
     const newcomer = await cluster.add('newcomer')
     expect((await newcomer.cli(['join', await addressOf(alive[0]!)])).code).toBe(0)
     await waitAllAlive([...alive, newcomer], alive.length + 1)
-    await waitFor(
-      async () => (await newcomer.cli(['fn', 'get', 'echo'])).code === 0,
-      'the function on the newcomer',
-      60_000,
-      250,
-    )
+    await waitFor(async () => (await newcomer.cli(['fn', 'get', 'echo'])).code === 0, {
+      what: 'the function on the newcomer',
+      timeoutMs: 60_000,
+      everyMs: 250,
+    })
     const listed = JSON.parse(
       (await alive[0]!.cli(['--json', 'activation', 'list', '--fn', 'echo', '--limit', '200'])).stdout,
     ) as ActivationRecord[]
@@ -118,9 +123,7 @@ describe('replication across agent processes', () => {
         const have = new Set(local.map((r) => r.activationId))
         return [...wanted].every((id) => have.has(id))
       },
-      'the newcomer to hold every record locally',
-      90_000,
-      500,
+      { what: 'the newcomer to hold every record locally', timeoutMs: 90_000, everyMs: 500 },
     )
   })
 })

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { containersOf, docker, fnRecord, makeInvoker, request, type TestInvoker, until } from './helpers.ts'
+import { waitFor } from '../helpers/wait-for.ts'
+import { containersOf, docker, fnRecord, makeInvoker, request, type TestInvoker } from './helpers.ts'
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
@@ -19,7 +20,11 @@ describe('invoker capacity and lifecycle', () => {
     await t.invoker.start()
     const fn = fnRecord({ limits: { memory: 256 } })
     const running = t.invoker.invoke(request(fn, { sleepMs: 1500 }))
-    await until(() => t.invoker.state().inflight === 1, 10_000, 'activation running')
+    await waitFor(() => t.invoker.state().inflight === 1, {
+      what: 'activation running',
+      timeoutMs: 10_000,
+      everyMs: 25,
+    })
     const other = fnRecord({ limits: { memory: 128 } })
     expect(t.invoker.canAccept(other)).toBe(false)
     await expect(t.invoker.invoke(request(other))).rejects.toMatchObject({
@@ -64,7 +69,11 @@ describe('invoker capacity and lifecycle', () => {
     await t.invoker.invoke(request(fn))
     const [info] = await containersOf(t.nodeId)
     const pending = t.invoker.invoke(request(fn, { sleepMs: 30_000 }))
-    await until(() => t.invoker.state().inflight === 1, 10_000, 'activation running')
+    await waitFor(() => t.invoker.state().inflight === 1, {
+      what: 'activation running',
+      timeoutMs: 10_000,
+      everyMs: 25,
+    })
     await docker.getContainer(info!.Id).kill()
     const rec = await pending
     expect(rec.response.status).toBe('whisk internal error')
@@ -79,7 +88,11 @@ describe('invoker capacity and lifecycle', () => {
     await t.invoker.invoke(request(fn))
     const [info] = await containersOf(t.nodeId)
     await docker.getContainer(info!.Id).kill()
-    await until(() => Object.keys(t.invoker.state().warm).length === 0, 10_000, 'dead container dropped')
+    await waitFor(() => Object.keys(t.invoker.state().warm).length === 0, {
+      what: 'dead container dropped',
+      timeoutMs: 10_000,
+      everyMs: 25,
+    })
     const rec = await t.invoker.invoke(request(fn))
     expect(rec.response.status).toBe('success')
     expect(rec.cold).toBe(true)
@@ -90,7 +103,11 @@ describe('invoker capacity and lifecycle', () => {
     await t.invoker.start()
     const fn = fnRecord()
     await t.invoker.invoke(request(fn))
-    await until(async () => (await containersOf(t.nodeId))[0]?.State === 'paused', 10_000, 'pause')
+    await waitFor(async () => (await containersOf(t.nodeId))[0]?.State === 'paused', {
+      what: 'pause',
+      timeoutMs: 10_000,
+      everyMs: 25,
+    })
     const rec = await t.invoker.invoke(request(fn, { x: 1 }))
     expect(rec.cold).toBe(false)
     expect(rec.response.result).toMatchObject({ echo: { x: 1 } })
@@ -101,7 +118,11 @@ describe('invoker capacity and lifecycle', () => {
     await t.invoker.start()
     const fn = fnRecord()
     const inflight = t.invoker.invoke(request(fn, { sleepMs: 300 }))
-    await until(() => t.invoker.state().inflight === 1, 10_000, 'activation running')
+    await waitFor(() => t.invoker.state().inflight === 1, {
+      what: 'activation running',
+      timeoutMs: 10_000,
+      everyMs: 25,
+    })
     const stopping = t.invoker.stop({ drainMs: 20_000 })
     await expect(t.invoker.invoke(request(fn))).rejects.toMatchObject({ code: 'DRAINING' })
     expect((await inflight).response.status).toBe('success')

@@ -83,16 +83,3 @@ export function request(fn: FunctionRecord, params: Record<string, unknown> = {}
 export function annotation(record: { annotations: { key: string; value: unknown }[] }, key: string): unknown {
   return record.annotations.find((a) => a.key === key)?.value
 }
-
-/** Polls `check` until it returns true, at most `ms`. */
-export async function until(
-  check: () => boolean | Promise<boolean>,
-  ms = 10_000,
-  what = 'condition',
-): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { annotation, fnRecord, makeInvoker, request, type TestInvoker, until } from './helpers.ts'
+import { waitFor } from '../helpers/wait-for.ts'
+import { annotation, fnRecord, makeInvoker, request, type TestInvoker } from './helpers.ts'
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 120_000 })
 
@@ -30,7 +31,11 @@ describe('invoker pool: warm reuse, stem cells, logs', () => {
     expect(annotation(rec, 'start')).toBe('prewarmed')
     expect(rec.cold).toBe(true)
     expect(annotation(rec, 'initTime')).toBeTypeOf('number')
-    await until(() => t.invoker.state().prewarm['nodejs:24@256'] === 1, 30_000, 'stem cell refill')
+    await waitFor(() => t.invoker.state().prewarm['nodejs:24@256'] === 1, {
+      what: 'stem cell refill',
+      timeoutMs: 30_000,
+      everyMs: 25,
+    })
   })
 
   it('reuses the warm container for the second invocation and passes the OpenWhisk /run fields', async () => {

@@ -1,25 +1,20 @@
-import { lpStream } from '@libp2p/utils'
 import { afterEach, describe, expect, it } from 'vitest'
+import { RpcChannels } from '../../agent/cluster/index.ts'
 import { REPL_PROTOCOL } from '../../agent/replication/index.ts'
 import { sha256 } from '../../agent/store/index.ts'
 import type { FunctionRecord } from '../../agent/store/types.ts'
 import { functionRecord } from '../helpers/records.ts'
 import { activation, createReplicated, type ReplNode } from './fixtures.ts'
 
-/** Sends raw bytes as one replication request from `from` to `to`; returns the parsed answer. */
-async function raw(
-  from: ReplNode,
-  to: ReplNode,
-  body: Uint8Array,
-): Promise<{ type: string; reason?: string }> {
-  const stream = await from.cluster.dialProtocol(to.peerId, REPL_PROTOCOL, AbortSignal.timeout(5000))
-  const lp = lpStream(stream)
-  await lp.write(body)
-  const answer = JSON.parse(new TextDecoder().decode((await lp.read()).subarray()))
-  await stream.close()
-  return answer
+/** Sends any JSON value as one replication request from `from` to `to`, unchecked; returns the answer. */
+async function raw(from: ReplNode, to: ReplNode, body: unknown): Promise<{ type: string; reason?: string }> {
+  const channels = new RpcChannels(from.cluster, REPL_PROTOCOL, { maxBytes: 1024 * 1024 })
+  try {
+    return (await channels.request(to.peerId, body, AbortSignal.timeout(5000))) as { type: string }
+  } finally {
+    channels.closeAll()
+  }
 }
-const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v))
 
 function fnRecord(node: ReplNode, codeHash: string): FunctionRecord {
   const now = node.clock.now()
@@ -48,30 +43,27 @@ describe('replication refuses bad messages', () => {
 
     // Code whose bytes do not match the record's hash, next to a valid record: nothing is applied.
     const good = activation(b)
-    const forged = await raw(
-      b,
-      a,
-      json({
-        type: 'push',
-        hlc,
-        functions: [
-          { record: fnRecord(b, sha256(Buffer.from('real'))), code: Buffer.from('evil').toString('base64') },
-        ],
-        activations: [good],
-      }),
-    )
+    const forged = await raw(b, a, {
+      type: 'push',
+      hlc,
+      functions: [
+        { record: fnRecord(b, sha256(Buffer.from('real'))), code: Buffer.from('evil').toString('base64') },
+      ],
+      activations: [good],
+    })
     expect(forged).toMatchObject({ type: 'error', reason: 'badHash' })
     expect(await a.store.functions.head('guest', 'forged')).toBeNull()
     expect(await a.store.activations.get(good.activationId)).toBeNull()
 
-    // A record that fails the schema, and bytes that are not JSON.
-    const bad = await raw(
-      b,
-      a,
-      json({ type: 'push', hlc, functions: [], activations: [{ ...good, activationId: 'x' }] }),
-    )
+    // A record that fails the schema, and a body that is not a request.
+    const bad = await raw(b, a, {
+      type: 'push',
+      hlc,
+      functions: [],
+      activations: [{ ...good, activationId: 'x' }],
+    })
     expect(bad).toMatchObject({ type: 'error', reason: 'invalid' })
-    expect(await raw(b, a, new TextEncoder().encode('{not json'))).toMatchObject({
+    expect(await raw(b, a, '{not json')).toMatchObject({
       type: 'error',
       reason: 'invalid',
     })
@@ -79,7 +71,7 @@ describe('replication refuses bad messages', () => {
 
     // A record older than the retention period is refused (it would be deleted at once).
     const old = activation(b, { start: Date.now() - 3_600_000 })
-    expect(await raw(b, a, json({ type: 'push', hlc, functions: [], activations: [old] }))).toMatchObject({
+    expect(await raw(b, a, { type: 'push', hlc, functions: [], activations: [old] })).toMatchObject({
       type: 'ack',
     })
     expect(await a.store.activations.get(old.activationId)).toBeNull()

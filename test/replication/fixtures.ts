@@ -12,8 +12,8 @@ import {
 import { HybridClock } from '../../agent/store/hlc.ts'
 import { type ActivationRecord, Store } from '../../agent/store/index.ts'
 import { converged, createCluster, type TestNode } from '../cluster/fixtures/create-cluster.ts'
-import { waitFor } from '../helpers/agent-process.ts'
 import { activationRecord } from '../helpers/records.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 
 /** Fast anti-entropy for tests; the logic is the same. */
 export const FAST_REPL: Partial<ReplicationOptions> = { antiEntropyMs: 300, requestTimeoutMs: 5000 }
@@ -143,8 +143,14 @@ export async function createReplicated(opts: { n: number; options?: Partial<Repl
   }
   try {
     for (let i = 0; i < opts.n; i++) await add()
-    await waitFor(() => converged(nodes.map((x) => x.node)), 'every node alive in every view', 30_000)
-    await waitFor(() => nodes.every((x) => x.replication.ownership.members.length === nodes.length), 'owners')
+    await waitFor(() => converged(nodes.map((x) => x.node)), {
+      what: 'every node alive in every view',
+      timeoutMs: 30_000,
+    })
+    await waitFor(() => nodes.every((x) => x.replication.ownership.members.length === nodes.length), {
+      what: 'owners',
+      timeoutMs: 30_000,
+    })
   } catch (err) {
     await stop()
     throw err

@@ -1,16 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { chunkOf, decoder, FrameReader, FrameWriter } from '../../agent/cluster/frames.ts'
 import type { Stream } from '../../agent/cluster/index.ts'
-import { REPL_CHANNEL_PROTOCOL } from '../../agent/replication/messages.ts'
-import { waitFor } from '../helpers/agent-process.ts'
+import { REPL_PROTOCOL } from '../../agent/replication/messages.ts'
 import { functionRecord } from '../helpers/records.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 import { activation, code, createReplicated, type ReplNode } from './fixtures.ts'
 
 const MiB = 1024 * 1024
 
 /** Opens a replication channel from `from` to `to`, as a peer (hostile or not) would. */
 async function channel(from: ReplNode, to: ReplNode): Promise<Stream> {
-  return from.cluster.dialProtocol(to.peerId, REPL_CHANNEL_PROTOCOL, AbortSignal.timeout(5000), {
+  return from.cluster.dialProtocol(to.peerId, REPL_PROTOCOL, AbortSignal.timeout(5000), {
     negotiateFully: true,
   })
 }
@@ -58,7 +58,10 @@ describe('replication against a hostile peer', () => {
       await writer.write({ id, body: { type: 'blob', hlc: b.clock.now(), hash: record.codeHash } })
     }
     // Bounded: a ends the channel once its queue passes one largest answer plus 8 MiB.
-    await waitFor(() => closed, 'a to end the channel of a peer that does not read', 30_000)
+    await waitFor(() => closed, {
+      what: 'a to end the channel of a peer that does not read',
+      timeoutMs: 30_000,
+    })
   })
 
   it('validates every field of a replicated record: a namespace with a slash cannot alias another key', async () => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ActivationRecord } from '../../agent/store/index.ts'
-import { waitFor } from '../helpers/agent-process.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 import { code, createReplicated, type ReplNode, storeActivation } from './fixtures.ts'
 
 describe('replication (in process, real libp2p and LevelDB)', () => {
@@ -33,14 +33,17 @@ describe('replication (in process, real libp2p and LevelDB)', () => {
       code: code('exports.main = () => 1'),
     })
     const owners = a.replication.ownership.blobOwners(record.codeHash!)
-    await waitFor(async () => {
-      for (const n of c.nodes) if (!(await n.store.functions.get('guest', 'big'))) return false
-      for (const o of owners) {
-        const n = c.nodes.find((x) => x.peerId === o)!
-        if (!(await n.store.blobs.has(record.codeHash!))) return false
-      }
-      return true
-    }, 'metadata everywhere, code on the owners')
+    await waitFor(
+      async () => {
+        for (const n of c.nodes) if (!(await n.store.functions.get('guest', 'big'))) return false
+        for (const o of owners) {
+          const n = c.nodes.find((x) => x.peerId === o)!
+          if (!(await n.store.blobs.has(record.codeHash!))) return false
+        }
+        return true
+      },
+      { what: 'metadata everywhere, code on the owners', timeoutMs: 30_000 },
+    )
     for (const n of c.nodes) {
       const expected = owners.includes(n.peerId) || n === a
       expect(await n.store.blobs.has(record.codeHash!)).toBe(expected)
@@ -56,13 +59,16 @@ describe('replication (in process, real libp2p and LevelDB)', () => {
     const a = c.nodes[0]!
     const rec = await storeActivation(a)
     const owners = a.replication.ownership.activationOwners(rec.activationId)
-    await waitFor(async () => {
-      for (const o of owners) {
-        const n = c.nodes.find((x) => x.peerId === o)!
-        if (!(await n.store.activations.get(rec.activationId))) return false
-      }
-      return true
-    }, 'the record on its owners')
+    await waitFor(
+      async () => {
+        for (const o of owners) {
+          const n = c.nodes.find((x) => x.peerId === o)!
+          if (!(await n.store.activations.get(rec.activationId))) return false
+        }
+        return true
+      },
+      { what: 'the record on its owners', timeoutMs: 30_000 },
+    )
     for (const n of c.nodes) {
       const got = await n.replication.fetchActivation(rec.activationId, AbortSignal.timeout(5000))
       expect(got?.activationId).toBe(rec.activationId)
@@ -78,16 +84,22 @@ describe('replication (in process, real libp2p and LevelDB)', () => {
     const { record } = await a.functions.put('hello', { kind: 'nodejs:24', code: code('main') })
     const recs: ActivationRecord[] = []
     for (let i = 0; i < 20; i++) recs.push(await storeActivation(a))
-    await waitFor(() => a.replication.status().underReplicated === 0, 'every record handed off')
-    await waitFor(async () => {
-      for (const r of recs) {
-        for (const o of a.replication.ownership.activationOwners(r.activationId)) {
-          const n = c.nodes.find((x) => x.peerId === o)!
-          if (!(await n.store.activations.get(r.activationId))) return false
+    await waitFor(() => a.replication.status().underReplicated === 0, {
+      what: 'every record handed off',
+      timeoutMs: 30_000,
+    })
+    await waitFor(
+      async () => {
+        for (const r of recs) {
+          for (const o of a.replication.ownership.activationOwners(r.activationId)) {
+            const n = c.nodes.find((x) => x.peerId === o)!
+            if (!(await n.store.activations.get(r.activationId))) return false
+          }
         }
-      }
-      return true
-    }, 'every record on its owners')
+        return true
+      },
+      { what: 'every record on its owners', timeoutMs: 30_000 },
+    )
     await a.crash() // the node that ran them, received them and holds the code
     for (const n of [b, cc, d]) {
       for (const r of recs) {
@@ -106,17 +118,22 @@ describe('replication (in process, real libp2p and LevelDB)', () => {
     await b.functions.put('two', { kind: 'nodejs:24', code: code('2') })
     for (let i = 0; i < 300; i++) await storeActivation(i % 2 ? a : b)
     const n = await c.add()
-    await waitFor(
-      async () => (await n.store.activations.count()) === 300,
-      'every record on the new node',
-      60_000,
-    )
+    await waitFor(async () => (await n.store.activations.count()) === 300, {
+      what: 'every record on the new node',
+      timeoutMs: 60_000,
+    })
     expect((await n.store.functions.list('guest')).map((f) => f.name)).toEqual(['one', 'two'])
-    await waitFor(async () => {
-      const ds = await Promise.all(c.nodes.map((x) => x.replication.digests()))
-      return ds.every((d) => d.functions === ds[0]!.functions && d.activations === ds[0]!.activations)
-    }, 'identical digests')
+    await waitFor(
+      async () => {
+        const ds = await Promise.all(c.nodes.map((x) => x.replication.digests()))
+        return ds.every((d) => d.functions === ds[0]!.functions && d.activations === ds[0]!.activations)
+      },
+      { what: 'identical digests', timeoutMs: 30_000 },
+    )
     const hash = (await a.store.functions.get('guest', 'one'))!.codeHash!
-    await waitFor(() => n.store.blobs.has(hash), 'the code blobs it owns (all of them: R = 3 > n)')
+    await waitFor(() => n.store.blobs.has(hash), {
+      what: 'the code blobs it owns (all of them: R = 3 > n)',
+      timeoutMs: 30_000,
+    })
   })
 })

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { compareVersions } from '../../agent/store/hlc.ts'
 import type { FunctionRecord } from '../../agent/store/index.ts'
-import { waitFor } from '../helpers/agent-process.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 import { code, createReplicated, type ReplNode, storeActivation } from './fixtures.ts'
 
 const lww = (r: FunctionRecord) => ({ hlc: r.updated, origin: r.origin })
@@ -33,7 +33,10 @@ describe('replication across a partition', () => {
     const [a, b, cc] = c.nodes as [ReplNode, ReplNode, ReplNode]
     await a.functions.put('hello', { kind: 'nodejs:24', code: code('v1') })
     await a.functions.put('gone', { kind: 'nodejs:24', code: code('g1') })
-    await waitFor(async () => (await cc.store.functions.list('guest')).length === 2, 'both functions on C')
+    await waitFor(async () => (await cc.store.functions.list('guest')).length === 2, {
+      what: 'both functions on C',
+      timeoutMs: 30_000,
+    })
 
     partition([a, b], [cc])
     // The same version number written on both sides, a delete racing an update, records on both sides.
@@ -44,14 +47,14 @@ describe('replication across a partition', () => {
     await cc.functions.put('gone', { kind: 'nodejs:24', code: code('g2') })
     const recs = []
     for (let i = 0; i < 30; i++) recs.push(await storeActivation(i % 3 === 2 ? cc : i % 3 === 1 ? b : a))
-    await waitFor(
-      async () => (await b.store.functions.head('guest', 'gone'))?.deleted === true,
-      'delete on B',
-    )
+    await waitFor(async () => (await b.store.functions.head('guest', 'gone'))?.deleted === true, {
+      what: 'delete on B',
+      timeoutMs: 30_000,
+    })
     expect(await sameDigests([a, cc])).toBe(false)
 
     heal(c.nodes)
-    await waitFor(() => sameDigests(c.nodes), 'identical digests everywhere', 60_000)
+    await waitFor(() => sameDigests(c.nodes), { what: 'identical digests everywhere', timeoutMs: 60_000 })
     const winner = compareVersions(lww(left), lww(right)) > 0 ? left : right
     const goneHeads = await Promise.all(c.nodes.map((n) => n.store.functions.head('guest', 'gone')))
     for (const n of c.nodes) {

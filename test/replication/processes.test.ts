@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { writeClusterKey } from '../../agent/cluster/index.ts'
-import { waitFor } from '../helpers/agent-process.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 import { type ReplProcess, spawnRepl } from './fixtures/spawn.ts'
 
 describe('replication between processes', () => {
@@ -28,15 +28,14 @@ describe('replication between processes', () => {
     await waitFor(
       async () =>
         (await Promise.all(nodes.map((n) => n.send<string[]>('members')))).every((m) => m.length === 4),
-      'every process sees four live members',
-      30_000,
+      { what: 'every process sees four live members', timeoutMs: 30_000 },
     )
     const [a, ...others] = nodes as [ReplProcess, ...ReplProcess[]]
     const ids = await a.send<string[]>('store 50')
-    await waitFor(
-      async () => (await a.send<{ underReplicated: number }>('status')).underReplicated === 0,
-      'every record confirmed on its owners',
-    )
+    await waitFor(async () => (await a.send<{ underReplicated: number }>('status')).underReplicated === 0, {
+      what: 'every record confirmed on its owners',
+      timeoutMs: 30_000,
+    })
     await a.kill9()
     for (const n of others) {
       for (const id of ids)
@@ -46,7 +45,7 @@ describe('replication between processes', () => {
     await waitFor(
       async () =>
         (await Promise.all(others.map((n) => n.send<number>('count')))).reduce((x, y) => x + y) >= 100,
-      'two copies of every record among the survivors',
+      { what: 'two copies of every record among the survivors', timeoutMs: 30_000 },
     )
   })
 })

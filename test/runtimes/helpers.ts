@@ -1,6 +1,7 @@
 import { request } from 'node:http'
 import type Dockerode from 'dockerode'
 import yazl from 'yazl'
+import { waitFor } from '../helpers/wait-for.ts'
 
 export const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX'
 const DOCKER_TIMEOUT_MS = 30_000
@@ -42,26 +43,6 @@ export function post(ip: string, path: string, body: unknown, timeoutMs = 30_000
     req.on('error', reject)
     req.end(data)
   })
-}
-
-/** Polls `check` until it returns a value other than undefined, at most `timeoutMs`. */
-export async function until<T>(
-  check: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < end) {
-    try {
-      const value = await check()
-      if (value !== undefined) return value
-    } catch (err) {
-      last = err
-    }
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`)
 }
 
 /** Splits `docker logs` of a container without a TTY into its stdout and stderr text. */
@@ -116,7 +97,11 @@ export async function startRuntime(docker: Dockerode, image: string): Promise<Ru
     const info = await container.inspect({ abortSignal: signal() })
     const ip = Object.values(info.NetworkSettings.Networks)[0]?.IPAddress ?? ''
     // Any answer means the server listens; GET is not part of the protocol, so it initializes nothing.
-    await until(() => getStatus(ip), `${image} to listen on ${ip}:8080`)
+    await waitFor(() => getStatus(ip), {
+      what: `${image} to listen on ${ip}:8080`,
+      timeoutMs: 20_000,
+      everyMs: 25,
+    })
     const logs = async () =>
       demux(
         (await container.logs({
@@ -127,10 +112,13 @@ export async function startRuntime(docker: Dockerode, image: string): Promise<Ru
         })) as Buffer,
       )
     const logsAfter = (n: number) =>
-      until(async () => {
-        const l = await logs()
-        return count(l.stdout) >= n && count(l.stderr) >= n ? l : undefined
-      }, `${n} log sentinels`)
+      waitFor(
+        async () => {
+          const l = await logs()
+          return count(l.stdout) >= n && count(l.stderr) >= n ? l : undefined
+        },
+        { what: `${n} log sentinels`, timeoutMs: 20_000, everyMs: 25 },
+      )
     return { id: container.id, ip, post: (path, body) => post(ip, path, body), logs, logsAfter, remove }
   } catch (err) {
     await remove()

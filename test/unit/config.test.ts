@@ -28,6 +28,23 @@ describe('configuration layers', () => {
     }
   })
 
+  it('names each API for what it is, and takes placement options like any other section', () => {
+    const dir = tempDir()
+    try {
+      const c = loadConfig({
+        flags: { dataDir: dir, localApi: { socketGroup: 'fnagent' } },
+        env: { FNAGENT_OPENWHISK_API_LISTEN: '127.0.0.1:3233', FNAGENT_PLACEMENT_MAX_CANDIDATES: '16' },
+      })
+      expect(c.localApi.socketGroup).toBe('fnagent')
+      expect(c.openwhiskApi.listen).toBe('127.0.0.1:3233')
+      expect(c.placement.maxCandidates).toBe(16)
+      expect(c.placement.warm).toBe(3)
+      expect(() => loadConfig({ flags: { dataDir: dir, http: { listen: '3233' } }, env: {} })).toThrow(/http/)
+    } finally {
+      removeDir(dir)
+    }
+  })
+
   it('names the key, the value and the rule of an invalid value', () => {
     const dir = tempDir()
     try {

@@ -3,7 +3,7 @@ import type { FunctionService } from '../../functions/index.ts'
 import type { Logger } from '../../log.ts'
 import type { Store } from '../../store/index.ts'
 import type { ApiKeyStore } from './keys.ts'
-import type { HttpOptions } from './options.ts'
+import type { OpenWhiskApiOptions } from './options.ts'
 import type { RecordWaiter } from './waiter.ts'
 
 /** What the OpenWhisk API uses of the agent. */
@@ -15,7 +15,7 @@ export interface OpenWhiskApiComponents {
   keys: ApiKeyStore
 }
 
-export interface OpenWhiskApiInit extends HttpOptions {
+export interface OpenWhiskApiInit extends OpenWhiskApiOptions {
   /** The node's namespace (`config.namespace`); `_` means it too. */
   namespace: string
   /** Largest invocation or web action body, bytes (`invoker.maxPayloadBytes`; OpenWhisk: 1 MB). */

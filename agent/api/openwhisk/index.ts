@@ -1,6 +1,6 @@
 export type { OpenWhiskApiComponents, OpenWhiskApiInit } from './components.ts'
 export { type ApiKeyInfo, ApiKeyStore } from './keys.ts'
 export { apiKeyRoutes, createOpenWhiskApi } from './local.ts'
-export { DEFAULT_HTTP_OPTIONS, type HttpOptions, httpOptionsSchema } from './options.ts'
+export { OPENWHISK_API_DEFAULTS, type OpenWhiskApiOptions, openwhiskApiOptionsSchema } from './options.ts'
 export { RateLimiter } from './ratelimit.ts'
 export type { OpenWhiskApiServer } from './server.ts'

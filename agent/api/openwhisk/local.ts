@@ -24,17 +24,17 @@ export function apiKeyRoutes(keys: ApiKeyStore, server?: () => OpenWhiskApiServe
 }
 
 /**
- * Builds the listener from the agent's config, or null when `http.listen` is not set: the REST API
+ * Builds the listener from the agent's config, or null when `openwhiskApi.listen` is not set: the REST API
  * and web action modules are loaded only by an agent that serves them.
  */
 export async function createOpenWhiskApi(
   components: OpenWhiskApiComponents,
   config: Config,
 ): Promise<OpenWhiskApiServer | null> {
-  if (!config.http.listen) return null
+  if (!config.openwhiskApi.listen) return null
   const { OpenWhiskApiServer } = await import('./server.ts')
   return new OpenWhiskApiServer(components, {
-    ...config.http,
+    ...config.openwhiskApi,
     namespace: config.namespace,
     maxPayloadBytes: config.invoker.maxPayloadBytes,
   })

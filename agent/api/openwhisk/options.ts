@@ -13,7 +13,7 @@ export const rateLimitOptionsSchema = z
   .strict()
 
 /** The optional OpenWhisk REST API + web actions listener (off unless `listen` is given). */
-export const httpOptionsSchema = z
+export const openwhiskApiOptionsSchema = z
   .object({
     /** `host:port` to listen on, e.g. `0.0.0.0:3233`; absent = no TCP listener. */
     listen: z.string().regex(LISTEN_RE, 'host:port').optional(),
@@ -40,14 +40,16 @@ export const httpOptionsSchema = z
     rateLimit: rateLimitOptionsSchema.default(rateLimitOptionsSchema.parse({})),
   })
   .strict()
-  .refine((o) => !o.tlsCert === !o.tlsKey, { message: 'give both http.tlsCert and http.tlsKey, or neither' })
+  .refine((o) => !o.tlsCert === !o.tlsKey, {
+    message: 'give both openwhiskApi.tlsCert and openwhiskApi.tlsKey, or neither',
+  })
   .superRefine((o, ctx) => {
     const refusal = plainHttpRefusal(o)
     if (refusal) ctx.addIssue({ code: 'custom', path: ['listen'], message: refusal })
   })
 
-export type HttpOptions = z.infer<typeof httpOptionsSchema>
-export const DEFAULT_HTTP_OPTIONS: HttpOptions = httpOptionsSchema.parse({})
+export type OpenWhiskApiOptions = z.infer<typeof openwhiskApiOptionsSchema>
+export const OPENWHISK_API_DEFAULTS: OpenWhiskApiOptions = openwhiskApiOptionsSchema.parse({})
 
 /** Whether `host` only accepts connections from this machine. */
 export function isLoopback(host: string): boolean {
@@ -67,10 +69,10 @@ export function plainHttpRefusal(o: {
   const { host } = parseListen(o.listen)
   if (isLoopback(host)) return null
   return (
-    `http.listen ${o.listen} is reachable from the network but has no TLS certificate: API keys ` +
-    'would cross it in clear text. Set http.tlsCert and http.tlsKey, listen on 127.0.0.1 behind a ' +
+    `openwhiskApi.listen ${o.listen} is reachable from the network but has no TLS certificate: API keys ` +
+    'would cross it in clear text. Set openwhiskApi.tlsCert and openwhiskApi.tlsKey, listen on 127.0.0.1 behind a ' +
     'TLS proxy, or, on a network you trust, start with --api-insecure-plain-http ' +
-    '(http.insecurePlainHttp: true)'
+    '(openwhiskApi.insecurePlainHttp: true)'
   )
 }
 

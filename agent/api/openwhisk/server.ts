@@ -59,7 +59,9 @@ export class OpenWhiskApiServer {
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(
           err.code === 'EADDRINUSE'
-            ? errors.invalidConfig(`http.listen ${this.#init.listen}: the address is in use`, { cause: err })
+            ? errors.invalidConfig(`openwhiskApi.listen ${this.#init.listen}: the address is in use`, {
+                cause: err,
+              })
             : err,
         ),
       )
