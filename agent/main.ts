@@ -18,7 +18,6 @@ export interface RunAgentOptions {
 export async function runAgent(opts: RunAgentOptions): Promise<number> {
   const config = loadConfig({ flags: opts.flags, configFile: opts.configFile })
   const logger: Logger = createLogger({ level: config.logLevel, pretty: opts.pretty })
-  const agent = new Agent({ logger }, config)
   let stopping = false
   let signalled: (() => void) | null = null
   const stopRequested = new Promise<void>((resolve) => {
@@ -35,7 +34,9 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  let agent: Agent
   try {
+    agent = await Agent.init({ logger }, config)
     await agent.start()
     // Everything the daemon loads at start is loaded: write the compile cache now (cli/bin.js), not
     // only at a clean exit, which a kill -9 or a crash never reaches.

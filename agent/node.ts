@@ -3,373 +3,329 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import si from 'systeminformation'
 import { ActivationService } from './activations/index.ts'
+import { NodeAdvert } from './advert.ts'
 import { type AgentApi, LocalApiServer } from './api/index.ts'
-import {
-  ApiKeyStore,
-  apiKeyRoutes,
-  createOpenWhiskApi,
-  type OpenWhiskApiServer,
-} from './api/openwhisk/index.ts'
-import { Cluster, type LocalState, readClusterKey } from './cluster/index.ts'
+import { ApiKeyStore, apiKeyRoutes, createOpenWhiskApi } from './api/openwhisk/index.ts'
+import { Cluster, readClusterKey } from './cluster/index.ts'
 import { CONFIG_FILE, type Config } from './config/index.ts'
 import { createDocker } from './docker.ts'
 import { errors } from './errors.ts'
 import { FunctionService } from './functions/index.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { Invoker } from './invoker/index.ts'
+import { Lifecycle, type ServiceState, type Startable } from './lifecycle.ts'
 import type { Logger } from './log.ts'
-import { Placement, type PlacementCluster } from './placement/index.ts'
+import { Placement } from './placement/index.ts'
 import { Replication } from './replication/index.ts'
 import { HybridClock } from './store/hlc.ts'
-import { type ActivationRecord, type FunctionRecord, Store } from './store/index.ts'
+import { type ActivationRecord, Store } from './store/index.ts'
 import { AGENT_VERSION } from './version.ts'
 
 export interface AgentComponents {
   logger: Logger
 }
 
-interface Stoppable {
-  name: string
-  stop: () => Promise<void>
-}
-
 /**
- * The composition root: builds the services in dependency order, starts them, and stops them in
- * reverse. A failed start stops what already started. start/stop are safe to call twice.
+ * The composition root. `Agent.init` opens the store, loads the node identity (so the node id is
+ * known before anything else is built), builds every service in dependency order and returns the
+ * finished agent; `start` starts the services in that order, `stop` stops them in reverse, the
+ * drain of in-flight activations first (docs/architecture.md#services-and-their-lifecycle).
+ * start/stop are safe to call twice; nothing here touches the process (agent/main.ts does).
  */
-export class Agent {
+export class Agent implements Startable {
   readonly config: Config
+  readonly nodeId: string
   readonly #logger: Logger
-  readonly clock = new HybridClock()
-  #started: Stoppable[] = []
-  #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
-  #startedAt = 0
-  nodeId = ''
-  store!: Store
-  functions!: FunctionService
-  activations!: ActivationService
-  invoker!: Invoker
-  cluster: Cluster | null = null
-  placement!: Placement
-  replication!: Replication
-  #blobs: string[] = []
-  apiKeys!: ApiKeyStore
-  openwhiskApi: OpenWhiskApiServer | null = null
+  readonly #lifecycle: Lifecycle
+  readonly #status: () => Promise<AgentStatus>
 
-  constructor(components: AgentComponents, config: Config) {
-    this.#logger = components.logger
-    this.config = config
-  }
-
-  get state() {
-    return this.#state
-  }
-
-  async start(): Promise<void> {
-    if (this.#state !== 'new') return
-    this.#state = 'starting'
+  /** Builds a finished agent from its config; nothing listens or runs until `start`. */
+  static async init(components: AgentComponents, config: Config): Promise<Agent> {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
+    const store = await Store.open(config.dataDir)
     try {
-      await this.#start()
-      this.#state = 'running'
-      this.#startedAt = Date.now()
-      this.#logger.info(
-        { nodeId: this.nodeId, version: AGENT_VERSION, socket: this.config.socket },
-        'agent started',
-      )
+      await writeDefaultConfig(config.dataDir)
+      const { nodeId, lifecycle, status } = await build(components.logger, config, store)
+      return new Agent(components.logger, config, nodeId, lifecycle, status)
     } catch (err) {
-      await this.#stopAll()
-      this.#state = 'stopped'
+      await store.close()
       throw err
     }
   }
 
-  async #start(): Promise<void> {
-    const { config } = this
-    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
-    const store = await Store.open(config.dataDir)
-    this.store = store
-    this.#started.push({ name: 'store', stop: () => store.close() })
-    await writeDefaultConfig(config.dataDir)
-    const identity = await loadOrCreateIdentity(config.dataDir)
-    this.nodeId = identity.peerId
-    const log = (component: string) => this.#logger.child({ component })
+  private constructor(
+    logger: Logger,
+    config: Config,
+    nodeId: string,
+    lifecycle: Lifecycle,
+    status: () => Promise<AgentStatus>,
+  ) {
+    this.#logger = logger
+    this.config = config
+    this.nodeId = nodeId
+    this.#lifecycle = lifecycle
+    this.#status = status
+  }
 
-    this.functions = new FunctionService(
-      {
-        logger: log('functions'),
-        store,
-        clock: this.clock,
-        nodeId: () => this.nodeId,
-        onWrite: (record, code, waitReplicas) => {
-          this.#noteBlob(record)
-          return this.replication.functionWritten(record, code, waitReplicas)
+  get state(): ServiceState {
+    return this.#lifecycle.state
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') return
+    await this.#lifecycle.start()
+    this.#logger.info(
+      { nodeId: this.nodeId, version: AGENT_VERSION, socket: this.config.socket },
+      'agent started',
+    )
+  }
+
+  /** Stops taking work, drains in-flight activations within `drainMs`, then stops every service in reverse. */
+  async stop(): Promise<void> {
+    if (this.state !== 'running') return
+    await this.#lifecycle.stop()
+    this.#logger.info({ nodeId: this.nodeId }, 'agent stopped')
+  }
+
+  /** What `fnagent status` shows. */
+  status(): Promise<AgentStatus> {
+    return this.#status()
+  }
+}
+
+export type AgentStatus = Awaited<ReturnType<typeof statusOf>>
+
+/**
+ * Builds every service of one agent in dependency order, each added to the lifecycle as it is
+ * built (so each starts after what it uses, and stops before it).
+ */
+async function build(logger: Logger, config: Config, store: Store) {
+  const log = (component: string) => logger.child({ component })
+  const { privateKey, peerId: nodeId } = await loadOrCreateIdentity(config.dataDir)
+  const clock = new HybridClock()
+  const lifecycle = new Lifecycle(logger)
+  lifecycle.add('store', { start: async () => {}, stop: () => store.close() })
+
+  const invoker = new Invoker(
+    {
+      logger: log('invoker'),
+      docker: createDocker(),
+      nodeId,
+      clock,
+      systemMemoryMiB: async () => (await si.mem()).total / 2 ** 20,
+    },
+    config.invoker,
+  )
+  lifecycle.add('invoker', {
+    start: () => invoker.start(),
+    stop: () => invoker.stop({ drainMs: config.drainMs }),
+  })
+
+  const advert = new NodeAdvert(invoker, () => activations.inflight, await store.blobs.list(256))
+  const cluster = config.cluster.enabled
+    ? new Cluster(
+        { logger: log('cluster'), clock, peerBook: store.peers, localState: () => advert.localState() },
+        {
+          ...config.cluster,
+          privateKey,
+          clusterKey: await clusterKey(config),
+          agentVersion: AGENT_VERSION,
         },
+      )
+    : null
+  if (cluster) {
+    invoker.onStateChange(() => cluster.publishNow())
+    // A graceful stop announces the departure, so peers drop this node at once (it rejoins on restart).
+    lifecycle.add('cluster', {
+      start: () => cluster.start(),
+      stop: async () => {
+        await cluster.leave().catch((err: unknown) => logger.warn({ err }, 'leave announcement failed'))
+        await cluster.stop()
       },
-      { namespace: config.namespace, maxCodeBytes: config.store.maxCodeBytes },
-    )
-    this.#blobs = await store.blobs.list(256)
+    })
+  }
 
-    const docker = createDocker()
-    const invoker = new Invoker(
-      {
-        logger: log('invoker'),
-        docker,
-        nodeId: this.nodeId,
-        clock: this.clock,
-        systemMemoryMiB: async () => (await si.mem()).total / 2 ** 20,
-      },
-      config.invoker,
-    )
-    this.invoker = invoker
-    await invoker.start()
-    this.#started.push({ name: 'invoker', stop: () => invoker.stop({ drainMs: config.drainMs }) })
-
-    if (config.cluster.enabled) {
-      const keyFile = config.cluster.keyFile ?? join(config.dataDir, 'cluster.key')
-      const clusterKey = await readClusterKey(keyFile).catch((err: unknown) => {
-        throw errors.invalidConfig(
-          `${(err as Error).message}. Create one on the first node with 'fnagent cluster init', copy it to the others (--cluster-key FILE), or start alone with --no-cluster`,
-          { cause: err },
+  const replication = lifecycle.add(
+    'replication',
+    new Replication({ logger: log('replication'), store, clock, cluster, nodeId }, config.replication),
+  )
+  // After the answer has gone out: the push (handoff bookkeeping, encoding, streams) is not the
+  // caller's latency.
+  const replicate = (record: ActivationRecord, holders?: readonly string[]) => {
+    setImmediate(() => {
+      replication.activationStored(record, undefined, holders).catch((err: unknown) => {
+        logger.warn(
+          { err, activationId: record.activationId },
+          'replicating the record failed; anti-entropy will repair it',
         )
       })
-      const cluster = new Cluster(
-        {
-          logger: log('cluster'),
-          clock: this.clock,
-          peerBook: store.peers,
-          localState: () => this.#localState(),
-        },
-        { ...config.cluster, privateKey: identity.privateKey, clusterKey, agentVersion: AGENT_VERSION },
-      )
-      this.cluster = cluster
-      await cluster.start()
-      // A graceful stop announces the departure, so peers drop this node at once (it rejoins on restart).
-      this.#started.push({
-        name: 'cluster',
-        stop: async () => {
-          await cluster
-            .leave()
-            .catch((err: unknown) => this.#logger.warn({ err }, 'leave announcement failed'))
-          await cluster.stop()
-        },
-      })
-      invoker.onStateChange(() => cluster.publishNow())
-    }
+    })
+  }
+  const loadCode = (fn: Parameters<Replication['code']>[0], signal: AbortSignal) =>
+    replication.code(fn, signal)
 
-    const replication = new Replication(
-      {
-        logger: log('replication'),
-        store,
-        clock: this.clock,
-        cluster: this.cluster,
-        nodeId: () => this.nodeId,
+  const functions = new FunctionService(
+    {
+      logger: log('functions'),
+      store,
+      clock,
+      nodeId,
+      onWrite: (record, code, waitReplicas) => {
+        advert.noteWrite(record)
+        return replication.functionWritten(record, code, waitReplicas)
       },
-      config.replication,
-    )
-    this.replication = replication
-    await replication.start()
-    this.#started.push({ name: 'replication', stop: () => replication.stop() })
-    // After the answer has gone out: the push (handoff bookkeeping, encoding, streams) is not the
-    // caller's latency.
-    const replicate = (record: ActivationRecord, holders?: readonly string[]) => {
-      setImmediate(() => {
-        replication.activationStored(record, undefined, holders).catch((err: unknown) => {
-          this.#logger.warn(
-            { err, activationId: record.activationId },
-            'replicating the record failed; anti-entropy will repair it',
-          )
-        })
-      })
-    }
+    },
+    { namespace: config.namespace, maxCodeBytes: config.store.maxCodeBytes },
+  )
 
-    this.placement = new Placement(
+  const placement = lifecycle.add(
+    'placement',
+    new Placement(
       {
         logger: log('placement'),
         store,
-        clock: this.clock,
-        nodeId: () => this.nodeId,
-        invoker: {
-          invoke: (req) => invoker.invoke(req),
-          canAccept: (fn) => invoker.canAccept(fn),
-          hasIdleWarm: (fn) => invoker.hasIdleWarm(fn),
-          freeSlots: (fn) => invoker.freeSlots(fn),
-          fitsWithoutEviction: (fn) => {
-            const st = invoker.state()
-            return (
-              (st.prewarm[`${fn.kind}@${fn.limits.memory}`] ?? 0) > 0 || st.budgetFreeMiB >= fn.limits.memory
-            )
-          },
-        },
-        cluster: this.cluster as PlacementCluster | null,
+        clock,
+        nodeId,
+        invoker,
+        cluster,
         keepRecord: async (record, receivedBy) => {
           await store.activations.put(record)
           replicate(record, [receivedBy])
         },
-        loadCode: (fn, signal) => replication.code(fn, signal),
-        draining: () => this.#state !== 'running',
+        loadCode,
+        draining: () => lifecycle.state !== 'running',
       },
       config.placement,
-    )
-    await this.placement.start()
-    this.#started.push({ name: 'placement', stop: () => this.placement.stop() })
+    ),
+  )
 
-    this.activations = new ActivationService(
-      {
-        logger: log('activations'),
-        store,
-        clock: this.clock,
-        functions: this.functions,
-        nodeId: () => this.nodeId,
-        runner: (req) => this.placement.run(req),
-        // A record that came back from a live peer that ran it is pushed by that peer.
-        onRecord: (record) => {
-          if (record.node === this.nodeId || this.cluster?.member(record.node)?.state !== 'alive')
-            replicate(record)
-        },
-        loadCode: (fn, signal) => replication.code(fn, signal),
-        fetchRecord: (id, signal) => replication.fetchActivation(id, signal),
-        listCluster: (q) => replication.listCluster(q),
+  const activations: ActivationService = new ActivationService(
+    {
+      logger: log('activations'),
+      store,
+      clock,
+      functions,
+      nodeId,
+      runner: (req) => placement.run(req),
+      // A record that came back from a live peer that ran it is pushed by that peer.
+      onRecord: (record) => {
+        if (record.node === nodeId || cluster?.member(record.node)?.state !== 'alive') replicate(record)
       },
-      { maxParamsBytes: config.invoker.maxPayloadBytes },
-    )
-    this.#started.push({ name: 'activations', stop: () => this.activations.drain(config.drainMs) })
+      loadCode,
+      fetchRecord: (id, signal) => replication.fetchActivation(id, signal),
+      listCluster: (q) => replication.listCluster(q),
+    },
+    { maxParamsBytes: config.invoker.maxPayloadBytes, drainMs: config.drainMs },
+  )
 
-    this.apiKeys = new ApiKeyStore(store.db)
-    const { functions, activations } = this
-    const owApi = await createOpenWhiskApi(
-      { logger: log('openwhisk'), functions, activations, store, keys: this.apiKeys },
-      config,
-    )
-    if (owApi) {
-      await owApi.start()
-      this.openwhiskApi = owApi
-      this.#started.push({ name: 'openwhisk-api', stop: () => owApi.stop() })
-    }
+  const apiKeys = new ApiKeyStore(store.db)
+  const openwhiskApi = await createOpenWhiskApi(
+    { logger: log('openwhisk'), functions, activations, store, keys: apiKeys },
+    config,
+  )
+  if (openwhiskApi) lifecycle.add('openwhisk-api', openwhiskApi)
 
-    const api = new LocalApiServer(
-      { logger: log('api'), api: this.#api() },
+  const status = () =>
+    statusOf({ config, nodeId, lifecycle, store, functions, activations, invoker, cluster, replication })
+  const api: AgentApi = {
+    status,
+    config: () => config,
+    functions: {
+      list: () => functions.list(),
+      get: (name) => functions.get(name),
+      put: (name, body) => functions.put(name, body),
+      remove: (name) => functions.remove(name),
+    },
+    invoke: (name, body) => activations.invoke(name, body),
+    auth: apiKeyRoutes(apiKeys, () => openwhiskApi),
+    activations: {
+      list: (q) => activations.list(q),
+      get: (id) => activations.get(id),
+    },
+    peers: async () => requireCluster(cluster).view(),
+    join: async (body) => {
+      const peer = (body as { peer?: unknown })?.peer
+      if (typeof peer !== 'string' || peer.length === 0 || peer.length > 1024) {
+        throw errors.invalidArgument(`join needs {"peer": "<multiaddr or host:port>"}`)
+      }
+      const joined = await requireCluster(cluster).join(peer, AbortSignal.timeout(15_000))
+      return { joined: joined.peerId }
+    },
+    leave: async () => {
+      await requireCluster(cluster).leave()
+      return { left: true }
+    },
+  }
+  lifecycle.add(
+    'local-api',
+    new LocalApiServer(
+      { logger: log('api'), api },
       {
         socket: config.socket,
         maxBodyBytes: config.localApi.maxBodyBytes,
         maxPayloadBytes: config.invoker.maxPayloadBytes,
         socketGroup: config.localApi.socketGroup,
       },
+    ),
+  )
+  // Added last, so stopped first: its stop is the drain of in-flight activations.
+  lifecycle.add('activations', activations)
+  return { nodeId, lifecycle, status }
+}
+
+async function clusterKey(config: Config): Promise<Uint8Array> {
+  const keyFile = config.cluster.keyFile ?? join(config.dataDir, 'cluster.key')
+  return readClusterKey(keyFile).catch((err: unknown) => {
+    throw errors.invalidConfig(
+      `${(err as Error).message}. Create one on the first node with 'fnagent cluster init', copy it to the others (--cluster-key FILE), or start alone with --no-cluster`,
+      { cause: err },
     )
-    await api.start()
-    this.#started.push({ name: 'api', stop: () => api.stop() })
-  }
+  })
+}
 
-  /** What this node gossips each heartbeat. */
-  #localState(): LocalState {
-    const st = this.invoker.state()
-    return {
-      capacity: {
-        budgetMiB: st.budgetMiB,
-        budgetFreeMiB: st.budgetFreeMiB,
-        freeSlots: st.freeSlots,
-        inflight: st.inflight + (this.activations?.inflight ?? 0),
-      },
-      warm: st.warm,
-      prewarm: st.prewarm,
-      blobs: this.#blobs,
-    }
-  }
+function requireCluster(cluster: Cluster | null): Cluster {
+  if (!cluster)
+    throw errors.unavailable('this agent runs alone (--no-cluster); restart it with a cluster key')
+  return cluster
+}
 
-  #noteBlob(record: FunctionRecord): void {
-    if (!record.codeHash || this.#blobs.includes(record.codeHash)) return
-    this.#blobs = [record.codeHash, ...this.#blobs].slice(0, 256)
-  }
-
-  #api(): AgentApi {
-    return {
-      status: async () => this.status(),
-      config: () => this.config,
-      functions: {
-        list: () => this.functions.list(),
-        get: (name) => this.functions.get(name),
-        put: (name, body) => this.functions.put(name, body),
-        remove: (name) => this.functions.remove(name),
-      },
-      invoke: (name, body) => this.activations.invoke(name, body),
-      auth: apiKeyRoutes(this.apiKeys, () => this.openwhiskApi),
-      activations: {
-        list: (q) => this.activations.list(q),
-        get: (id) => this.activations.get(id),
-      },
-      peers: async () => this.#requireCluster().view(),
-      join: async (body) => {
-        const peer = (body as { peer?: unknown })?.peer
-        if (typeof peer !== 'string' || peer.length === 0 || peer.length > 1024) {
-          throw errors.invalidArgument(`join needs {"peer": "<multiaddr or host:port>"}`)
+async function statusOf(a: {
+  config: Config
+  nodeId: string
+  lifecycle: Lifecycle
+  store: Store
+  functions: FunctionService
+  activations: ActivationService
+  invoker: Invoker
+  cluster: Cluster | null
+  replication: Replication
+}) {
+  const view = a.cluster?.view() ?? []
+  const count = (state: string) => view.filter((m) => m.state === state).length
+  return {
+    nodeId: a.nodeId,
+    version: AGENT_VERSION,
+    state: a.lifecycle.state,
+    uptimeMs: a.lifecycle.startedAt ? Date.now() - a.lifecycle.startedAt : 0,
+    dataDir: a.config.dataDir,
+    socket: a.config.socket,
+    namespace: a.config.namespace,
+    functions: (await a.functions.list()).length,
+    activations: { stored: await a.store.activations.count(), inflight: a.activations.inflight },
+    invoker: a.invoker.state(),
+    cluster: a.cluster
+      ? {
+          addresses: a.cluster.addresses(),
+          members: view.length,
+          alive: count('alive'),
+          suspect: count('suspect'),
+          dead: count('dead'),
+          left: count('left'),
+          gossip: a.cluster.stats(),
         }
-        const joined = await this.#requireCluster().join(peer, AbortSignal.timeout(15_000))
-        return { joined: joined.peerId }
-      },
-      leave: async () => {
-        await this.#requireCluster().leave()
-        return { left: true }
-      },
-    }
-  }
-
-  #requireCluster(): Cluster {
-    if (!this.cluster)
-      throw errors.unavailable('this agent runs alone (--no-cluster); restart it with a cluster key')
-    return this.cluster
-  }
-
-  async status() {
-    const view = this.cluster?.view() ?? []
-    const count = (state: string) => view.filter((m) => m.state === state).length
-    return {
-      nodeId: this.nodeId,
-      version: AGENT_VERSION,
-      state: this.#state,
-      uptimeMs: this.#startedAt ? Date.now() - this.#startedAt : 0,
-      dataDir: this.config.dataDir,
-      socket: this.config.socket,
-      namespace: this.config.namespace,
-      functions: (await this.functions.list()).length,
-      activations: { stored: await this.store.activations.count(), inflight: this.activations.inflight },
-      invoker: this.invoker.state(),
-      cluster: this.cluster
-        ? {
-            addresses: this.cluster.addresses(),
-            members: view.length,
-            alive: count('alive'),
-            suspect: count('suspect'),
-            dead: count('dead'),
-            left: count('left'),
-            gossip: this.cluster.stats(),
-          }
-        : null,
-      replication: this.replication.status(),
-      memory: memoryMiB(),
-    }
-  }
-
-  /** Stops taking work, drains in-flight activations within `drainMs`, then stops every service in reverse. */
-  async stop(): Promise<void> {
-    if (this.#state === 'stopping' || this.#state === 'stopped' || this.#state === 'new') return
-    this.#state = 'stopping'
-    await this.#stopAll()
-    this.#state = 'stopped'
-    this.#logger.info({ nodeId: this.nodeId }, 'agent stopped')
-  }
-
-  async #stopAll(): Promise<void> {
-    // Drain first (activations), then the rest in reverse order of start.
-    const order = [...this.#started].reverse()
-    const activations = order.find((s) => s.name === 'activations')
-    const rest = order.filter((s) => s !== activations)
-    for (const s of activations ? [activations, ...rest] : rest) {
-      try {
-        await s.stop()
-      } catch (err) {
-        this.#logger.error({ err, service: s.name }, 'stop failed')
-      }
-    }
-    this.#started = []
+      : null,
+    replication: a.replication.status(),
+    memory: memoryMiB(),
   }
 }
 

@@ -40,7 +40,7 @@ async function sample(agents: AgentHandle[]) {
 }
 
 /**
- * Ten real agents left idle (no stem cells), started as `fnagent start` (so with the daemon's own
+ * Ten real agents left idle (no prewarmed containers), started as `fnagent start` (so with the daemon's own
  * Node flags): every member's view polled every 2 s, counting any live member seen as not alive (a
  * false 'dead'), and the agents' RSS (from /proc) and heap at the start and then every minute.
  */

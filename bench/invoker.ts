@@ -1,6 +1,6 @@
 /**
  * Invoker benchmark: warm invoke latency through `Invoker.invoke` next to the floor (a direct HTTP
- * round trip to the same container's /run), cold starts with and without a stem cell, concurrent
+ * round trip to the same container's /run), cold starts with and without a prewarmed container, concurrent
  * warm throughput, and `docker run --rm` per invocation as the naive baseline.
  *
  *   node_modules/.bin/node bench/invoker.ts        (needs a Docker engine)
@@ -11,10 +11,10 @@ import http from 'node:http'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import Dockerode from 'dockerode'
-import { Invoker, newActivationId } from '../agent/invoker/index.ts'
+import { Invoker } from '../agent/invoker/index.ts'
 import { silentLogger } from '../agent/log.ts'
 import { HybridClock } from '../agent/store/hlc.ts'
-import { DEFAULT_LIMITS, type FunctionRecord } from '../agent/store/types.ts'
+import { DEFAULT_LIMITS, type FunctionRecord, newActivationId } from '../agent/store/types.ts'
 import { waitFor } from '../test/helpers/wait-for.ts'
 import { ensureBlackboxImage } from '../test/invoker/fixtures/images.ts'
 
@@ -53,7 +53,7 @@ export async function benchInvoker(): Promise<Record<string, unknown>> {
   }
   const results: Record<string, unknown> = { image }
 
-  // Warm latency, the floor and throughput on a pool without stem cells: every container is labelled
+  // Warm latency, the floor and throughput on a pool without prewarmed containers: every container is labelled
   // with its function from creation, which the floor measurement uses to find it.
   const inv = make(0)
   await inv.start()
@@ -65,7 +65,7 @@ export async function benchInvoker(): Promise<Record<string, unknown>> {
       await inv.invoke(req(fnRecord()))
       cold.push(performance.now() - t)
     }
-    results.coldWithoutStemCell = summary(cold)
+    results.coldWithoutPrewarm = summary(cold)
     await inv.invoke(req(fn))
     const warm: number[] = []
     for (let i = 0; i < 50; i++) await inv.invoke(req(fn)) // warm-up
@@ -93,25 +93,25 @@ export async function benchInvoker(): Promise<Record<string, unknown>> {
     await inv.stop()
   }
 
-  const stems = make(1)
-  await stems.start()
+  const withPrewarm = make(1)
+  await withPrewarm.start()
   try {
     const times: number[] = []
     for (let i = 0; i < 10; i++) {
-      await waitFor(() => (stems.state().prewarm['nodejs:24@256'] ?? 0) >= 1, {
-        what: 'a stem cell',
+      await waitFor(() => (withPrewarm.state().prewarm['nodejs:24@256'] ?? 0) >= 1, {
+        what: 'a prewarmed container',
         timeoutMs: 30_000,
         everyMs: 10,
       })
       const t = performance.now()
-      const r = await stems.invoke(req(fnRecord()))
+      const r = await withPrewarm.invoke(req(fnRecord()))
       times.push(performance.now() - t)
       const start = r.annotations.find((a) => a.key === 'start')?.value
-      if (start !== 'prewarmed') throw new Error(`expected a stem cell, got ${String(start)}`)
+      if (start !== 'prewarmed') throw new Error(`expected a prewarmed container, got ${String(start)}`)
     }
-    results.coldWithStemCell = summary(times)
+    results.coldWithPrewarm = summary(times)
   } finally {
-    await stems.stop()
+    await withPrewarm.stop()
   }
 
   const naive: number[] = []

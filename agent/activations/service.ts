@@ -1,14 +1,16 @@
-import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { errors, type FnError, toFnError } from '../errors.ts'
 import type { FunctionService } from '../functions/index.ts'
 import { describeZodError } from '../functions/input.ts'
+import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import {
+  ACTIVATION_ID_RE,
   type ActivationQuery,
   type ActivationRecord,
   type FunctionRecord,
+  newActivationId,
   owVersion,
   type Store,
   statusCode,
@@ -31,7 +33,7 @@ export interface ActivationServiceComponents {
   store: Store
   clock: HybridClock
   functions: FunctionService
-  nodeId: () => string
+  nodeId: string
   runner: Runner
   /** Called after a record is stored locally (replication pushes it to its owners). */
   onRecord?: (record: ActivationRecord) => void
@@ -46,6 +48,8 @@ export interface ActivationServiceComponents {
 export interface ActivationServiceInit {
   /** Largest parameters object, bytes (OpenWhisk: 1 MB). */
   maxParamsBytes: number
+  /** Longest a stop waits for in-flight activations before cancelling them, ms. */
+  drainMs: number
 }
 
 const invokeBodySchema = z
@@ -57,12 +61,8 @@ const invokeBodySchema = z
   })
   .strict()
 
-export function newActivationId(): string {
-  return randomBytes(16).toString('hex')
-}
-
 /** Receives invocations, has them run, and keeps their records. */
-export class ActivationService {
+export class ActivationService implements Startable {
   readonly #c: ActivationServiceComponents
   readonly #init: ActivationServiceInit
   readonly #inflight = new Map<string, Promise<ActivationRecord>>()
@@ -175,15 +175,15 @@ export class ActivationService {
         { key: 'limits', value: fn.limits },
       ],
       publish: false,
-      node: this.#c.nodeId(),
+      node: this.#c.nodeId,
       cold: false,
       hlc: this.#c.clock.now(),
-      origin: this.#c.nodeId(),
+      origin: this.#c.nodeId,
     }
   }
 
   async get(id: string): Promise<ActivationRecord> {
-    if (!/^[0-9a-f]{32}$/.test(id)) {
+    if (!ACTIVATION_ID_RE.test(id)) {
       throw errors.invalidArgument(`'${id}' is not an activation id (32 hexadecimal characters)`)
     }
     const rec =
@@ -202,9 +202,14 @@ export class ActivationService {
     return cluster ? this.#c.listCluster(query) : this.#c.store.activations.list(query)
   }
 
-  /** Stops taking work and waits up to `ms` for in-flight activations, then cancels the rest. */
-  async drain(ms: number): Promise<void> {
+  /** Nothing to start: invocations are taken from construction until `stop`. */
+  async start(): Promise<void> {}
+
+  /** Stops taking work and waits up to `drainMs` for in-flight activations, then cancels the rest. */
+  async stop(): Promise<void> {
+    if (this.#draining) return
     this.#draining = true
+    const ms = this.#init.drainMs
     const all = Promise.allSettled([...this.#inflight.values()])
     let timer: NodeJS.Timeout | undefined
     const timedOut = await Promise.race([

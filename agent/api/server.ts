@@ -2,6 +2,7 @@ import { chmodSync, chownSync, existsSync, readFileSync, unlinkSync } from 'node
 import type { Server } from 'node:http'
 import { connect } from 'node:net'
 import { errors, toFnError } from '../errors.ts'
+import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
 import { sendError, sendJson } from './http.ts'
 import { type AgentApi, buildRouter } from './routes.ts'
@@ -26,7 +27,7 @@ export interface LocalApiInit {
 }
 
 /** The local API: HTTP/1.1 JSON on a unix socket, mode 0660. */
-export class LocalApiServer {
+export class LocalApiServer implements Startable {
   readonly #c: LocalApiComponents
   readonly #init: LocalApiInit
   #server: Server | null = null

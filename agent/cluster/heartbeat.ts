@@ -11,7 +11,7 @@ export interface LocalState {
   capacity: LocalCapacity
   /** 'namespace/name@version' → its containers on this node, busy ones included. */
   warm: Record<string, number>
-  /** 'nodejs:24@256' → idle stem cells. */
+  /** 'nodejs:24@256' → idle prewarmed containers. */
   prewarm: Record<string, number>
   /** sha256 of code blobs held (bounded; a digest when large). */
   blobs: string[]

@@ -14,8 +14,7 @@
  *   cluster.publishNow()                  // warm inventory changed: heartbeat soon
  *   await cluster.leave(); await cluster.stop()
  *
- * Key and identity helpers for the daemon and CLI: loadOrCreateIdentity, generateClusterKey,
- * writeClusterKey, readClusterKey (errors CLUSTER_KEY_MISSING / CLUSTER_KEY_INVALID).
+ * Cluster key helpers for the daemon and CLI: generateClusterKey, writeClusterKey, readClusterKey (errors CLUSTER_KEY_MISSING / CLUSTER_KEY_INVALID).
  */
 import type { PrivateKey, Stream, StreamHandler } from '@libp2p/interface'
 import type { Logger } from '../log.ts'
@@ -25,19 +24,18 @@ import type { LocalState } from './heartbeat.ts'
 import type { MemberState } from './membership.ts'
 import type { Capacity } from './messages.ts'
 import type { ClusterOptions } from './options.ts'
-import { ClusterService } from './service.ts'
 
 export { RpcChannels, type ServeChannelOptions, serveChannel } from './channel.ts'
 export type { ByteMeter } from './frames.ts'
 export {
   clusterKeyErrors,
   generateClusterKey,
-  loadOrCreateIdentity,
   readClusterKey,
   writeClusterKey,
 } from './keys.ts'
 export { CLUSTER_DEFAULTS, type ClusterOptions, clusterOptionsSchema } from './options.ts'
 export { type RpcDialer, RpcError, type RpcServer } from './rpc.ts'
+export { Cluster } from './service.ts'
 export type { Capacity, LocalState, MemberState, PeerBook, Stream, StreamHandler }
 
 export interface MemberView {
@@ -65,7 +63,7 @@ export interface ClusterComponents {
 }
 
 export interface ClusterInit extends Partial<ClusterOptions> {
-  /** The node identity (Ed25519, from loadOrCreateIdentity). */
+  /** The node identity (Ed25519, from agent/identity.ts's loadOrCreateIdentity). */
   privateKey: PrivateKey
   /** The pnet swarm key file bytes (readClusterKey). */
   clusterKey: Uint8Array
@@ -82,76 +80,4 @@ export interface ClusterStats {
   connections: number
   topicPeers: number
   meshPeers: number
-}
-
-/** A cluster member: start/stop are safe to call twice. */
-export class Cluster {
-  readonly #svc: ClusterService
-
-  constructor(components: ClusterComponents, init: ClusterInit) {
-    this.#svc = new ClusterService(components, init)
-  }
-
-  start(): Promise<void> {
-    return this.#svc.start()
-  }
-
-  stop(): Promise<void> {
-    return this.#svc.stop()
-  }
-
-  get peerId(): string {
-    return this.#svc.peerId
-  }
-
-  /** Listening multiaddrs with /p2p/<peerId>, ready to give to `join` on another node. */
-  addresses(): string[] {
-    return this.#svc.addresses()
-  }
-
-  /** Connects to a member (multiaddr, or host:port) and persists it; the rest arrive by gossip. */
-  join(target: string, signal?: AbortSignal): Promise<{ peerId: string }> {
-    return this.#svc.join(target, signal)
-  }
-
-  /** Announces a graceful departure (peers mark this node 'left' at once) and stops heartbeating. */
-  leave(): Promise<void> {
-    return this.#svc.leave()
-  }
-
-  view(): MemberView[] {
-    return this.#svc.view()
-  }
-
-  member(peerId: string): MemberView | undefined {
-    return this.#svc.member(peerId)
-  }
-
-  /** Called on every heartbeat applied and every state change; returns the unsubscribe function. */
-  onChange(listener: (m: MemberView) => void): () => void {
-    return this.#svc.onChange(listener)
-  }
-
-  handle(protocol: string, handler: StreamHandler): Promise<void> {
-    return this.#svc.handle(protocol, handler)
-  }
-
-  /** Opens a stream to a member, dialling it from its gossiped addresses when not connected. */
-  dialProtocol(
-    peerId: string,
-    protocol: string,
-    signal: AbortSignal,
-    opts?: { negotiateFully?: boolean },
-  ): Promise<Stream> {
-    return this.#svc.dialProtocol(peerId, protocol, signal, opts)
-  }
-
-  /** The local state changed (warm inventory, say): publish a heartbeat soon. */
-  publishNow(): void {
-    this.#svc.publishNow()
-  }
-
-  stats(): ClusterStats {
-    return this.#svc.stats()
-  }
 }

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
-import type { PrivateKey } from '@libp2p/interface'
 import { errors } from '../errors.ts'
-import { loadOrCreateIdentity as loadIdentity } from '../identity.ts'
 
 /**
  * The cluster key is a libp2p pnet "swarm key" file: every node of a cluster holds the same
@@ -58,9 +56,4 @@ export async function readClusterKey(file: string): Promise<Uint8Array> {
   }
   if (!isClusterKey(bytes)) throw clusterKeyErrors.invalid(file)
   return new Uint8Array(bytes)
-}
-
-/** The node's Ed25519 identity, created on first use and saved 0600 as `<dataDir>/identity.key`. */
-export async function loadOrCreateIdentity(dataDir: string): Promise<PrivateKey> {
-  return (await loadIdentity(dataDir)).privateKey
 }

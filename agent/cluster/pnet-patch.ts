@@ -7,13 +7,16 @@ interface WasmXor {
 }
 
 /**
- * Mends a bug in `xsalsa20` 1.2.0, the cipher under `@libp2p/pnet` (the cluster key). All its
+ * Mends a bug in `xsalsa20` 1.2.0 (the latest release; `@libp2p/pnet` 3.0.27 depends on
+ * `^1.2.0`), the cipher under the cluster key. All its
  * instances share one WebAssembly memory; growing it detaches every other instance's view, and
  * each stale instance then grows the memory again on its next write (by the size of that write)
  * instead of re-reading it. A few hundred alternations after one large write exhaust the 64 MiB
  * maximum and the process dies with `WebAssembly.Memory.grow(): Maximum memory size exceeded`.
  * The fix: a stale instance first adopts the current buffer and grows only when that is too small.
- * Process-wide and idempotent; remove it when xsalsa20 is fixed upstream.
+ * Process-wide and idempotent. test/cluster/pnet-patch.test.ts runs the unpatched cipher in a
+ * child process and expects that crash: when an upgrade fixes it, that test fails, and this file
+ * and its call in cluster/node.ts go.
  */
 export function patchPnetCipher(): void {
   const require = createRequire(import.meta.resolve('@libp2p/pnet'))

@@ -1,6 +1,7 @@
 import type { PrivateKey, Stream, StreamHandler } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { errors } from '../errors.ts'
+import type { ServiceState, Startable } from '../lifecycle.ts'
 import { CapacitySampler } from './capacity.ts'
 import { Connector } from './connector.ts'
 import { dialTarget, isConnected, peerAddrs, stripPeer } from './dialer.ts'
@@ -17,8 +18,11 @@ import { advertised, memberView } from './view.ts'
 
 const DIAL_TIMEOUT_MS = 5000
 
-/** The wiring and lifecycle behind `Cluster` (index.ts): libp2p node, gossip, heartbeat, membership. */
-export class ClusterService {
+/**
+ * A cluster member: the libp2p node, gossip, heartbeat and membership (README.md beside this
+ * file); start/stop are safe to call twice, and a stopped member can start again.
+ */
+export class Cluster implements Startable {
   readonly peerId: string
   readonly #c: ClusterComponents
   readonly #opts: ClusterOptions
@@ -29,7 +33,7 @@ export class ClusterService {
   readonly #membership: Membership
   readonly #sampler: CapacitySampler
   readonly #listeners = new Set<(m: MemberView) => void>()
-  #state: 'stopped' | 'starting' | 'running' | 'stopping' = 'stopped'
+  #state: ServiceState = 'new'
   #run: { node: ClusterNode; gossip: Gossip; heartbeat: Heartbeat; connector: Connector } | undefined
   #controller = new AbortController()
   #ticker: NodeJS.Timeout | undefined
@@ -48,7 +52,7 @@ export class ClusterService {
   }
 
   async start(): Promise<void> {
-    if (this.#state !== 'stopped') return
+    if (this.#state !== 'new' && this.#state !== 'stopped') return
     this.#state = 'starting'
     this.#controller = new AbortController()
     this.#left = false
@@ -139,10 +143,12 @@ export class ClusterService {
     this.#state = 'stopped'
   }
 
+  /** Listening multiaddrs with /p2p/<peerId>, ready to give to `join` on another node. */
   addresses(): string[] {
     return this.#run?.node.getMultiaddrs().map((a) => a.toString()) ?? []
   }
 
+  /** Connects to a member (multiaddr, or host:port) and persists it; the rest arrive by gossip. */
   async join(target: string, signal?: AbortSignal): Promise<{ peerId: string }> {
     const run = this.#running()
     const dialSignal = AbortSignal.any([
@@ -161,6 +167,7 @@ export class ClusterService {
     return { peerId }
   }
 
+  /** Announces a graceful departure (peers mark this node 'left' at once) and stops heartbeating. */
   async leave(): Promise<void> {
     const run = this.#running()
     if (this.#left) return
@@ -181,6 +188,7 @@ export class ClusterService {
     return m ? memberView(m) : undefined
   }
 
+  /** Called on every heartbeat applied and every state change; returns the unsubscribe function. */
   onChange(listener: (m: MemberView) => void): () => void {
     this.#listeners.add(listener)
     return () => this.#listeners.delete(listener)
@@ -216,6 +224,7 @@ export class ClusterService {
     }
   }
 
+  /** The local state changed (warm inventory, say): publish a heartbeat soon. */
   publishNow(): void {
     this.#run?.heartbeat.soon()
   }

@@ -8,7 +8,7 @@ export interface FunctionServiceComponents {
   logger: Logger
   store: Store
   clock: HybridClock
-  nodeId: () => string
+  nodeId: string
   /**
    * Called after a local write (replication pushes it to peers); resolves with the number of
    * nodes holding it once `waitReplicas` are confirmed (or the push settles).
@@ -91,7 +91,7 @@ export class FunctionService {
       codeHash: undefined,
       codeSize: 0,
       updated: now,
-      origin: this.#c.nodeId(),
+      origin: this.#c.nodeId,
       deleted: true,
     }
     delete tombstone.codeHash
@@ -152,7 +152,7 @@ export class FunctionService {
       limits: { ...DEFAULT_LIMITS, ...prev?.limits, ...input.limits },
       created: prev?.created ?? now,
       updated: now,
-      origin: this.#c.nodeId(),
+      origin: this.#c.nodeId,
     }
     if (image && kind === 'blackbox') record.image = image
     const codeHash = code ? sha256(code) : keepCode ? prev.codeHash : undefined

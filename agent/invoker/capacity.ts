@@ -8,13 +8,13 @@ export function resolveBudgetMiB(options: InvokerOptions, systemMemoryMiB: numbe
 export interface Evictable {
   memoryMiB: number
   lastUsed: number
-  /** Stem cells are evicted after idle warm containers (they serve any new function of their kind). */
+  /** Prewarmed containers are evicted after idle warm containers (they serve any new function of their kind). */
   prewarm: boolean
 }
 
 /**
  * Which idle containers to evict so that `needMiB` fits, least recently used first (idle warm
- * containers before stem cells); `null` when even evicting all of them is not enough.
+ * containers before prewarmed containers); `null` when even evicting all of them is not enough.
  */
 export function pickEvictions<T extends Evictable>(idle: T[], needMiB: number, freeMiB: number): T[] | null {
   if (needMiB <= freeMiB) return []

@@ -12,7 +12,7 @@ import { LogCapture } from './logs.ts'
 import type { InvokerOptions } from './options.ts'
 import { deadlineSignal, withTimeout } from './timeout.ts'
 
-export interface ContainerDeps {
+export interface ContainerComponents {
   docker: Dockerode
   logger: Logger
   nodeId: string
@@ -41,13 +41,13 @@ export class FnContainer {
   /** Paused, or a pause in flight: `resume()` waits for it then unpauses. */
   pausing: Promise<boolean> | null = null
   idleTimers: NodeJS.Timeout[] = []
-  readonly #deps: ContainerDeps
+  readonly #deps: ContainerComponents
   readonly #container: Dockerode.Container
   readonly #agent: http.Agent
   #removing: Promise<void> | null = null
 
   private constructor(
-    deps: ContainerDeps,
+    deps: ContainerComponents,
     spec: ContainerSpec,
     container: Dockerode.Container,
     name: string,
@@ -67,7 +67,11 @@ export class FnContainer {
   }
 
   /** Creates, attaches and starts a container; on any failure nothing is left behind. */
-  static async create(deps: ContainerDeps, spec: ContainerSpec, signal?: AbortSignal): Promise<FnContainer> {
+  static async create(
+    deps: ContainerComponents,
+    spec: ContainerSpec,
+    signal?: AbortSignal,
+  ): Promise<FnContainer> {
     const { docker, options } = deps
     const name = `fnagent-${deps.nodeId.slice(-12).replace(/[^A-Za-z0-9_.-]/g, '_')}-${randomBytes(5).toString('hex')}`
     const timeout = () => deadlineSignal(options.dockerTimeoutMs, signal)
@@ -135,7 +139,7 @@ export class FnContainer {
     }
   }
 
-  /** Resolves once the action server accepts connections (stem cells are pooled only when ready). */
+  /** Resolves once the action server accepts connections (prewarmed containers are pooled only when ready). */
   async waitReady(signal: AbortSignal): Promise<void> {
     for (;;) {
       const ok = await new Promise<boolean>((resolve) => {

@@ -5,7 +5,7 @@ export function warmKey(fn: Pick<FunctionRecord, 'namespace' | 'name' | 'version
   return `${fn.namespace}/${fn.name}@${fn.version}`
 }
 
-/** Stem-cell pool key: runtime kind and memory size. */
+/** prewarm pool key: runtime kind and memory size. */
 export function prewarmKey(kind: string, memoryMiB: number): string {
   return `${kind}@${memoryMiB}`
 }

@@ -16,7 +16,7 @@ export const invokerOptionsSchema = z
     memoryBudgetMiB: z.number().int().min(128).optional(),
     /** Share of total memory used when `memoryBudgetMiB` is not set. */
     memoryShare: z.number().min(0.05).max(0.95).default(0.5),
-    /** Stem cells: runtime containers started ahead of need, per kind and memory size. */
+    /** Prewarmed containers: runtime containers started ahead of need, per kind and memory size. */
     prewarm: z.array(prewarmSchema).default([{ kind: 'nodejs:24', memory: 256, count: 1 }]),
     /** An idle warm container is removed after this long (ms). */
     idleTtlMs: z.number().int().min(1000).default(600_000),

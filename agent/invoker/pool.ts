@@ -9,7 +9,7 @@ export interface PoolInit {
 
 export interface PoolComponents {
   logger: Logger
-  /** Warm or stem-cell inventory changed. */
+  /** Warm or prewarm inventory changed. */
   onChange: () => void
   /** An idle container outlived `idleTtlMs` or died: the owner drops and removes it. */
   onExpire: (c: FnContainer) => void
@@ -17,7 +17,7 @@ export interface PoolComponents {
 
 /**
  * Every container this invoker owns, and the idle ones indexed for reuse: warm containers by
- * function version (most recently used first), stem cells by kind and memory.
+ * function version (most recently used first), prewarmed containers by kind and memory.
  */
 export class Pool {
   readonly all = new Set<FnContainer>()
@@ -31,7 +31,7 @@ export class Pool {
     this.#init = init
   }
 
-  /** A new container, busy with its first activation (or about to become a stem cell). */
+  /** A new container, busy with its first activation (or about to become a prewarmed container). */
   add(c: FnContainer): void {
     this.all.add(c)
     c.state = 'busy'
@@ -61,7 +61,7 @@ export class Pool {
     return (this.#prewarm.get(key)?.length ?? 0) > 0
   }
 
-  /** Puts a healthy container back: warm (it has a function) or stem cell; arms pause and TTL timers. */
+  /** Puts a healthy container back: warm (it has a function) or prewarmed container; arms pause and TTL timers. */
   putIdle(c: FnContainer): void {
     if (c.state === 'gone') return
     c.state = 'idle'
@@ -89,7 +89,7 @@ export class Pool {
     if (wasIdle || c.key) this.#c.onChange()
   }
 
-  /** Idle containers (warm and stem cells): the candidates for eviction. */
+  /** Idle containers (warm and prewarmed containers): the candidates for eviction. */
   idle(): FnContainer[] {
     return [...this.all].filter((c) => c.state === 'idle' || c.state === 'paused')
   }
@@ -106,7 +106,7 @@ export class Pool {
     return n
   }
 
-  /** Warm containers per function version (busy or idle), and idle stem cells per kind@memory. */
+  /** Warm containers per function version (busy or idle), and idle prewarmed containers per kind@memory. */
   inventory(): { warm: Record<string, number>; prewarm: Record<string, number> } {
     const warm: Record<string, number> = {}
     for (const c of this.all) if (c.key) warm[c.key] = (warm[c.key] ?? 0) + 1

@@ -13,21 +13,21 @@ export interface PrewarmerComponents {
   reserve: (mib: number) => void
   unreserve: (mib: number) => void
   create: (spec: ContainerSpec) => Promise<FnContainer>
-  /** Removes a stem cell that never became ready. */
+  /** Removes a prewarmed container that never became ready. */
   discard: (c: FnContainer) => void
   /** Aborted when the invoker stops. */
   signal: () => AbortSignal
   readyTimeoutMs: number
-  /** Hands a started stem cell to the pool (and moves its reservation there). */
+  /** Hands a started prewarmed container to the pool (and moves its reservation there). */
   adopt: (c: FnContainer) => void
   idleCount: (key: string) => number
   running: () => boolean
 }
 
 /**
- * Keeps `count` stem cells per (kind, memory): runtime containers started ahead of need, so the
+ * Keeps `count` prewarmed containers per (kind, memory): runtime containers started ahead of need, so the
  * first activation of a new function only pays `/init`. Refilled in the background when taken; a
- * stem cell never evicts anything (it only uses free budget).
+ * prewarmed container never evicts anything (it only uses free budget).
  */
 export class Prewarmer {
   readonly #c: PrewarmerComponents
@@ -41,7 +41,7 @@ export class Prewarmer {
     this.#specs = specs
   }
 
-  /** Starts whatever stem cells are missing and waits for them. */
+  /** Starts whatever prewarmed containers are missing and waits for them. */
   async fill(): Promise<void> {
     const jobs: Promise<void>[] = []
     for (const spec of this.#specs) {
@@ -52,12 +52,12 @@ export class Prewarmer {
     await Promise.all(jobs)
   }
 
-  /** Background refill after a stem cell was taken. */
+  /** Background refill after a prewarmed container was taken. */
   refill(): void {
     this.fill().catch((err: unknown) => this.#c.logger.warn({ err }, 'prewarm refill failed'))
   }
 
-  /** Waits for stem cells being started (stop() calls it after aborting). */
+  /** Waits for prewarmed containers being started (stop() calls it after aborting). */
   async settled(): Promise<void> {
     await Promise.allSettled([...this.#pending])
   }
@@ -73,7 +73,7 @@ export class Prewarmer {
     try {
       this.#c.reserve(memoryMiB)
     } catch {
-      this.#c.logger.debug({ key }, 'no free budget for a stem cell')
+      this.#c.logger.debug({ key }, 'no free budget for a prewarmed container')
       return
     }
     this.#starting.set(key, (this.#starting.get(key) ?? 0) + 1)
@@ -82,7 +82,7 @@ export class Prewarmer {
       if (!(await this.#c.images.has(image))) {
         if (!this.#warned.has(image)) {
           this.#warned.add(image)
-          this.#c.logger.warn({ image, kind }, 'runtime image missing: no stem cells for this kind')
+          this.#c.logger.warn({ image, kind }, 'runtime image missing: no prewarmed containers for this kind')
         }
         this.#c.unreserve(memoryMiB)
         return
@@ -104,7 +104,7 @@ export class Prewarmer {
       this.#c.adopt(c)
     } catch (err) {
       this.#c.unreserve(memoryMiB)
-      if (this.#c.running()) this.#c.logger.warn({ err, key }, 'could not start a stem cell')
+      if (this.#c.running()) this.#c.logger.warn({ err, key }, 'could not start a prewarmed container')
     } finally {
       this.#starting.set(key, (this.#starting.get(key) ?? 1) - 1)
     }

@@ -40,9 +40,9 @@ export interface ChooseOptions {
   /** d of the power-of-d choices. */
   d: number
   /**
-   * Longest list returned (bounds the attempts). 24 with a window of 14: at 1,000 nodes, where
-   * views are up to 10 s old, the longer walk finds idle containers the view does not show (16 and
-   * 6: 1.20× omniscient's cold starts; 24 and 14: 1.04×), for about 2 ms more p99 placement round trips.
+   * Longest list returned (bounds the attempts). Long enough that at 1,000 nodes, with views up to
+   * 10 s old, the walk finds idle containers the view does not show (the trade against round
+   * trips is measured in docs/performance.md, "Placement simulator").
    */
   maxCandidates: number
   random: () => number

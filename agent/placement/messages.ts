@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { ERROR_CODE_LIST } from '../errors.ts'
-import { activationRecordSchema, functionRecordSchema } from '../store/types.ts'
+import { ACTIVATION_ID_RE, activationRecordSchema, functionRecordSchema } from '../store/types.ts'
 
 /** Forwarded invocations: many requests and answers per long-lived stream (agent/cluster/channel.ts). */
 export const FORWARD_PROTOCOL = '/fnagent/invoke/1.1.0'
@@ -24,7 +24,7 @@ export const forwardRequestSchema = z
     v: z.literal(1),
     fn: functionRecordSchema,
     params: z.record(z.string(), z.unknown()),
-    activationId: z.string().regex(/^[0-9a-f]{32}$/),
+    activationId: z.string().regex(ACTIVATION_ID_RE),
     deadline: z.number().int().positive(),
     hops: z.number().int().min(0).max(16),
     explain: explainSchema,

@@ -10,9 +10,9 @@ interface Taken {
 /**
  * Optimistic updates of the local view: after sending work to a peer, its free slots go down here,
  * and it counts as holding a container of the function sent (busy for now, as gossip counts them),
- * until its next heartbeat (a new `seq`) reports fresh state. (Measured in the simulator: with
- * views up to 10 s old at 1,000 nodes, knowing where one's own work went finds warm containers the
- * view does not show yet — docs/performance.md.)
+ * until its next heartbeat (a new `seq`) reports fresh state: with views up to 10 s old at 1,000
+ * nodes, knowing where one's own work went finds warm containers the view does not show yet
+ * (docs/performance.md, "Placement simulator").
  */
 export class OptimisticView {
   readonly #taken = new Map<string, Taken>()

@@ -17,9 +17,8 @@ export function refused(err: FnError, freeSlots?: number): Refused {
  * A target's answer from its fresh state, or null to accept: an idle warm container is always
  * taken; asked as `warm`, it refuses without one; as `home` or `load`, it takes the work cold only
  * when that evicts no other function's warm container; as `force` (the sender's last pass), it
- * takes any room. (Measured in the simulator: evicting on the first pass, even on a home node,
- * cascades into cold starts; refusing, then forcing only on a last pass, does not —
- * docs/performance.md.)
+ * takes any room: evicting on the first pass, even on a home node, cascades into cold starts
+ * (docs/performance.md, "Placement simulator").
  */
 export function refusalFor(
   inv: LocalInvoker,
@@ -76,10 +75,8 @@ export async function invokeOrRefuse<R>(
 /**
  * The order of the sender's forced pass over its soft refusers: the most free slots first, list
  * order on ties, refusers that did not say last. The freest node evicts a container
- * its own traffic needs least, as a central scheduler's "least busy node" would. (Measured in the
- * simulator on two traces: against list order, 1.12–1.14× / 1.16–1.17× omniscient's cold starts
- * fall to 1.00–1.03× / 1.03–1.07× at 10 / 100 nodes; ordering by the gossip view's free slots
- * instead gained nothing — docs/performance.md.)
+ * its own traffic needs least, as a central scheduler's "least busy node" would (measured against
+ * list order and against the view's free slots in docs/performance.md, "Placement simulator").
  */
 export function forcedOrder<T extends { freeSlots?: number | undefined }>(soft: readonly T[]): T[] {
   return [...soft].sort((a, b) => (b.freeSlots ?? -1) - (a.freeSlots ?? -1))

@@ -4,7 +4,7 @@
  *   score = 100 · warm       a warm container of this exact function version
  *         +  20 · containers how many it has, up to 8: the view counts busy containers too, and
  *                            the more a node has, the likelier one of them is idle now
- *         +  40 · prewarm    a prewarmed container (stem cell) of the kind and memory size
+ *         +  40 · prewarm    a prewarmed container (prewarmed container) of the kind and memory size
  *         +  10 · cached     the code blob is already on the node
  *         −  50 · busy       in-flight work relative to its slots: inflight / (inflight + freeSlots)
  *         −  30 · tight      the function's memory does not fit in the free budget (eviction needed)

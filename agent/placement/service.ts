@@ -1,6 +1,9 @@
 import type { RunRequest } from '../activations/index.ts'
 import { RpcChannels, type RpcDialer, RpcError, type RpcServer } from '../cluster/index.ts'
 import { errors } from '../errors.ts'
+import type { InvokeRequest } from '../invoker/index.ts'
+import { prewarmKey, warmKey } from '../invoker/keys.ts'
+import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import type { ActivationRecord, FunctionRecord, Store } from '../store/index.ts'
@@ -19,17 +22,9 @@ import { forcedOrder, invokeOrRefuse, type Refused, refused, refusedAnswer } fro
 import type { PlacementMember, PlacementTarget } from './score.ts'
 import { ForwardTarget } from './target.ts'
 
-/** The invoker as placement sees it. */
+/** The invoker as placement sees it (the `Invoker`, its acceptance rules beside `invoke`). */
 export interface LocalInvoker {
-  invoke(req: {
-    fn: FunctionRecord
-    code: Buffer | null
-    params: Record<string, unknown>
-    activationId: string
-    deadline?: number
-    signal?: AbortSignal
-    extraAnnotations?: Array<{ key: string; value: unknown }>
-  }): Promise<ActivationRecord>
+  invoke(req: InvokeRequest): Promise<ActivationRecord>
   canAccept(fn: FunctionRecord): boolean
   hasIdleWarm(fn: FunctionRecord): boolean
   /** Room for the function without evicting another function's idle container. */
@@ -47,7 +42,7 @@ export interface PlacementComponents {
   logger: Logger
   store: Store
   clock: HybridClock
-  nodeId: () => string
+  nodeId: string
   invoker: LocalInvoker
   cluster: PlacementCluster | null
   /**
@@ -65,8 +60,8 @@ export type PlacementInit = PlacementOptions
 
 export function targetOf(fn: FunctionRecord): PlacementTarget {
   return {
-    warmKey: `${fn.namespace}/${fn.name}@${fn.version}`,
-    prewarmKey: `${fn.kind}@${fn.limits.memory}`,
+    warmKey: warmKey(fn),
+    prewarmKey: prewarmKey(fn.kind, fn.limits.memory),
     homeKey: `${fn.namespace}/${fn.name}`,
     codeHash: fn.codeHash,
     memoryMiB: fn.limits.memory,
@@ -79,7 +74,7 @@ type RunArgs = RunRequest
  * Decides where an invocation runs and takes it there: the ordered candidates (warm, home, load),
  * each asked in turn; a target refuses at once from its fresh state and the next is tried.
  */
-export class Placement {
+export class Placement implements Startable {
   readonly #c: PlacementComponents
   readonly #init: PlacementInit
   readonly #optimistic = new OptimisticView()
@@ -105,7 +100,7 @@ export class Placement {
 
   /** The Runner of the activation service: runs `req` here or on the best peer. */
   async run(req: RunArgs): Promise<ActivationRecord> {
-    const self = this.#c.nodeId()
+    const self = this.#c.nodeId
     const t = targetOf(req.fn)
     const members = this.#c.cluster ? this.#optimistic.apply(this.#c.cluster.view()) : []
     const idleHere = this.#c.invoker.hasIdleWarm(req.fn)
@@ -159,7 +154,7 @@ export class Placement {
     members: Array<PlacementMember & { seq: number }>,
     t: PlacementTarget,
   ): Promise<{ type: 'done'; record: ActivationRecord } | Refused | { type: 'lost'; message: string }> {
-    if (cand.peerId === this.#c.nodeId()) {
+    if (cand.peerId === this.#c.nodeId) {
       const refusal = refusedAnswer(this.#c.invoker, this.#c.draining(), req.fn, cand.reason)
       if (refusal) return refusal
       const inv = this.#c.invoker

@@ -1,12 +1,12 @@
 import type { Logger } from '../log.ts'
 import { type FunctionRecord, type Store, sha256 } from '../store/index.ts'
-import type { FunctionSet } from './fn-set.ts'
+import type { FunctionSet } from './function-set.ts'
 import { blobSchema } from './messages.ts'
 import type { Ownership } from './owners.ts'
 import type { ReplicationStats } from './stats.ts'
 import type { Wire } from './wire.ts'
 
-export interface BlobDeps {
+export interface BlobReplicationComponents {
   logger: Logger
   store: Store
   wire: Wire
@@ -19,12 +19,12 @@ export interface BlobDeps {
 
 /** Code blobs: each is kept on its R owners; a node missing one it owns pulls it, hash-verified. */
 export class BlobReplication {
-  readonly #d: BlobDeps
+  readonly #d: BlobReplicationComponents
   /** Owned blobs missing here at the last check. */
   missing = 0
 
-  constructor(deps: BlobDeps) {
-    this.#d = deps
+  constructor(components: BlobReplicationComponents) {
+    this.#d = components
   }
 
   /** Pulls missing owned blobs until `budget` bytes moved; returns how many it got and whether work is left. */

@@ -1,12 +1,12 @@
 import { type ActivationRecord, type FunctionRecord, type Store, sha256 } from '../store/index.ts'
-import type { ActivationSet } from './act-set.ts'
-import type { FunctionSet } from './fn-set.ts'
+import type { ActivationSet } from './activation-set.ts'
+import type { SyncSet } from './digest-sync.ts'
+import type { FunctionSet } from './function-set.ts'
 import type { RequestOf } from './messages.ts'
 import type { ReplicationStats } from './stats.ts'
-import type { SyncSet } from './sync.ts'
 import { Dropped } from './wire.ts'
 
-export interface HandlerDeps {
+export interface ReplicationHandlersComponents {
   store: Store
   stats: ReplicationStats
   fnSet: FunctionSet
@@ -15,12 +15,12 @@ export interface HandlerDeps {
   maxMessageBytes: number
 }
 
-/** The answering side of `/fnagent/repl/1.0.0` (requests arrive validated; see wire.ts). */
+/** The answering side of `/fnagent/repl/1.1.0` (requests arrive validated; see wire.ts). */
 export class ReplicationHandlers {
-  readonly #d: HandlerDeps
+  readonly #d: ReplicationHandlersComponents
 
-  constructor(deps: HandlerDeps) {
-    this.#d = deps
+  constructor(components: ReplicationHandlersComponents) {
+    this.#d = components
   }
 
   /** Applies pushed records. Every code blob is checked against its hash first: one bad blob refuses all. */

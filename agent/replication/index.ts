@@ -22,8 +22,8 @@ export { REPL_PROTOCOL } from './messages.ts'
 export { REPLICATION_DEFAULTS, type ReplicationOptions, replicationOptionsSchema } from './options.ts'
 export { liveMembers, Ownership, partitionOf } from './owners.ts'
 export {
+  Replication,
   type ReplicationComponents,
-  ReplicationService as Replication,
   type ReplicationStatus,
 } from './service.ts'
 export type { ReplicationCluster } from './wire.ts'

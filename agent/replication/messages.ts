@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { isHlc } from '../store/hlc.ts'
-import { activationRecordSchema, functionRecordSchema } from '../store/types.ts'
+import { ACTIVATION_ID_RE, activationRecordSchema, functionRecordSchema } from '../store/types.ts'
 
 /** Replication requests and answers, many per long-lived stream (agent/cluster/channel.ts; see wire.ts). */
 export const REPL_PROTOCOL = '/fnagent/repl/1.1.0'
@@ -12,7 +12,7 @@ export type Kind = z.infer<typeof kind>
 const prefix = z.string().regex(/^[0-9a-f]{0,3}$/)
 const digest = z.string().regex(/^[0-9a-f]{32}$/)
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/)
-const activationId = z.string().regex(/^[0-9a-f]{32}$/)
+const activationId = z.string().regex(ACTIVATION_ID_RE)
 
 /** A function version, with its code (base64) when the receiver owns the blob. */
 export const fnEntrySchema = z.object({ record: functionRecordSchema, code: z.string().optional() }).strict()

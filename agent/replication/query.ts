@@ -5,7 +5,7 @@ import { activationSchema, listSchema } from './messages.ts'
 import type { Ownership } from './owners.ts'
 import type { Wire } from './wire.ts'
 
-export interface QueryDeps {
+export interface ClusterQueryComponents {
   logger: Logger
   store: Store
   wire: Wire
@@ -16,10 +16,10 @@ export interface QueryDeps {
 
 /** Reads of activation records across the cluster. */
 export class ClusterQuery {
-  readonly #d: QueryDeps
+  readonly #d: ClusterQueryComponents
 
-  constructor(deps: QueryDeps) {
-    this.#d = deps
+  constructor(components: ClusterQueryComponents) {
+    this.#d = components
   }
 
   /** A record from this node, else from its owners, else from any live peer; null when nobody has it. */

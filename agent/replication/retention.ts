@@ -1,15 +1,15 @@
 import type { Logger } from '../log.ts'
 import { hlcWall } from '../store/hlc.ts'
 import type { Store } from '../store/index.ts'
-import type { ActivationSet } from './act-set.ts'
-import type { FunctionSet } from './fn-set.ts'
+import type { ActivationSet } from './activation-set.ts'
+import type { FunctionSet } from './function-set.ts'
 import type { ReplicationOptions } from './options.ts'
 
 const CHUNK = 5000
 /** Deletions per run at most, so a run stays short; the next run continues. */
 const MAX_PER_RUN = 200_000
 
-export interface RetentionDeps {
+export interface RetentionComponents {
   logger: Logger
   store: Store
   actSet: ActivationSet
@@ -21,13 +21,13 @@ export interface RetentionDeps {
  * their grace period. Cheap when there is nothing to do: one short range read.
  */
 export class Retention {
-  readonly #d: RetentionDeps
+  readonly #d: RetentionComponents
   readonly #o: ReplicationOptions
   /** Records that started before this were trimmed by count here: refused when replicated back. */
   #countFloor = 0
 
-  constructor(deps: RetentionDeps, opts: ReplicationOptions) {
-    this.#d = deps
+  constructor(components: RetentionComponents, opts: ReplicationOptions) {
+    this.#d = components
     this.#o = opts
   }
 

@@ -1,23 +1,24 @@
+import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import type { ActivationQuery, ActivationRecord, FunctionRecord, Store } from '../store/index.ts'
-import { ActivationSet } from './act-set.ts'
-import { AntiEntropyLoop } from './antientropy.ts'
+import { ActivationSet } from './activation-set.ts'
 import { BlobReplication } from './blobs.ts'
-import { CatchUp } from './catchup.ts'
 import { waitCopies } from './copies.ts'
-import { FunctionSet } from './fn-set.ts'
+import { type SyncContext, syncWith } from './digest-sync.ts'
+import { FunctionSet } from './function-set.ts'
 import { ReplicationHandlers } from './handlers.ts'
 import { Handoff } from './handoff.ts'
 import type { Request } from './messages.ts'
 import { type ReplicationOptions, replicationOptionsSchema } from './options.ts'
 import { liveMembers, Ownership } from './owners.ts'
+import { CatchUp } from './ownership-catchup.ts'
 import { Pusher } from './push.ts'
 import { ClusterQuery } from './query.ts'
+import { AntiEntropyLoop } from './repair-loop.ts'
 import { Retention } from './retention.ts'
-import { activationSync, functionSync } from './sets.ts'
 import { ReplicationStats } from './stats.ts'
-import { type SyncContext, syncWith } from './sync.ts'
+import { activationSync, functionSync } from './sync-sets.ts'
 import { Dropped, type ReplicationCluster, Wire } from './wire.ts'
 
 export interface ReplicationComponents {
@@ -26,7 +27,7 @@ export interface ReplicationComponents {
   clock: HybridClock
   /** Absent when the agent runs alone: every call then answers from this node only. */
   cluster: ReplicationCluster | null
-  nodeId: string | (() => string)
+  nodeId: string
 }
 
 export interface ReplicationStatus {
@@ -46,7 +47,7 @@ export interface ReplicationStatus {
 
 const MiB = 1024 * 1024
 
-export class ReplicationService {
+export class Replication implements Startable {
   readonly #c: ReplicationComponents
   readonly #o: ReplicationOptions
   readonly #log: Logger
@@ -86,11 +87,7 @@ export class ReplicationService {
       fn: functionSync(this.#fnSet, this.#stats),
       act: activationSync(this.#actSet, this.#stats, () => this.#own),
     }
-    this.#own = new Ownership(this.#self(), [], this.#o.replicas)
-  }
-
-  #self(): string {
-    return typeof this.#c.nodeId === 'function' ? this.#c.nodeId() : this.#c.nodeId
+    this.#own = new Ownership(this.#c.nodeId, [], this.#o.replicas)
   }
 
   get ownership(): Ownership {
@@ -104,7 +101,7 @@ export class ReplicationService {
     await this.#handoff.load()
     this.#actSet.table().catch((err: unknown) => this.#log.error({ err }, 'activation digest build failed'))
     const { cluster, clock } = this.#c
-    this.#own = new Ownership(this.#self(), [], this.#o.replicas)
+    this.#own = new Ownership(this.#c.nodeId, [], this.#o.replicas)
     if (!cluster) return
     const now = () => clock.now()
     const wire = new Wire(cluster, clock, this.#stats, this.#o.maxMessageBytes, this.#log)
@@ -279,7 +276,7 @@ export class ReplicationService {
   #checkView(): void {
     const cluster = this.#c.cluster
     if (!cluster || !this.#controller) return
-    const next = new Ownership(this.#self(), liveMembers(cluster.view()), this.#o.replicas)
+    const next = new Ownership(this.#c.nodeId, liveMembers(cluster.view()), this.#o.replicas)
     if (next.key === this.#own.key) return
     const prev = this.#own
     this.#own = next

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { isHlc } from './hlc.ts'
 
@@ -83,10 +84,18 @@ export function statusCode(status: ActivationStatus): number {
 export const keyValueSchema = z.object({ key: z.string(), value: z.unknown() })
 export type KeyValue = z.infer<typeof keyValueSchema>
 
+/** An activation id: 32 hex digits, as OpenWhisk's. */
+export const ACTIVATION_ID_RE = /^[0-9a-f]{32}$/
+
+/** A new activation id (the one place ids are made). */
+export function newActivationId(): string {
+  return randomBytes(16).toString('hex')
+}
+
 /** An activation record in OpenWhisk's shape, plus where it ran (`node`) and its HLC. */
 export const activationRecordSchema = z
   .object({
-    activationId: z.string().regex(/^[0-9a-f]{32}$/),
+    activationId: z.string().regex(ACTIVATION_ID_RE),
     namespace: z.string().regex(NAMESPACE_RE),
     name: z.string().regex(NAME_RE),
     version: z.string().max(64),

@@ -2,12 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import {
-  generateClusterKey,
-  loadOrCreateIdentity,
-  readClusterKey,
-  writeClusterKey,
-} from '../../agent/cluster/index.ts'
+import { generateClusterKey, readClusterKey, writeClusterKey } from '../../agent/cluster/index.ts'
+import { loadOrCreateIdentity } from '../../agent/identity.ts'
 
 describe('cluster key and identity', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fnagent-keys-'))
@@ -36,7 +32,8 @@ describe('cluster key and identity', () => {
   it('the identity is created once and kept', async () => {
     const a = await loadOrCreateIdentity(dir)
     const b = await loadOrCreateIdentity(dir)
-    expect(a.equals(b)).toBe(true)
+    expect(a.privateKey.equals(b.privateKey)).toBe(true)
+    expect(a.peerId).toBe(b.peerId)
     expect(statSync(join(dir, 'identity.key')).mode & 0o777).toBe(0o600)
   })
 })

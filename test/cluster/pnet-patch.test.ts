@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { patchPnetCipher } from '../../agent/cluster/pnet-patch.ts'
 
@@ -7,6 +9,22 @@ const require = createRequire(import.meta.resolve('@libp2p/pnet'))
 const XSalsa20 = require('xsalsa20') as (nonce: Uint8Array, key: Uint8Array) => Cipher
 
 describe('the cluster-key cipher', () => {
+  it('still needs the patch: unpatched, the cipher dies after alternating writes (xsalsa20 1.2.0)', () => {
+    const { version } = require('xsalsa20/package.json') as { version: string }
+    const run = spawnSync(process.execPath, [join(import.meta.dirname, 'fixtures/pnet-unpatched.ts')], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    // If this fails, xsalsa20 (now ${version}) no longer has the bug: remove agent/cluster/pnet-patch.ts.
+    expect({ version, status: run.status, crashed: /Maximum memory size exceeded/.test(run.stderr) }).toEqual(
+      {
+        version,
+        status: 1,
+        crashed: true,
+      },
+    )
+  })
+
   it('survives connections alternating after one large write (no runaway memory growth)', () => {
     patchPnetCipher()
     patchPnetCipher() // idempotent

@@ -123,7 +123,7 @@ describe('containers the agent leaves behind', () => {
   it('removes them at the next start after a kill -9', async () => {
     const nodeId = (await json<{ nodeId: string }>(['status'])).nodeId
     const before = (await containersOf(nodeId)).map((c) => c.Id)
-    expect(before.length).toBeGreaterThan(1) // warm containers of the functions above, and a stem cell
+    expect(before.length).toBeGreaterThan(1) // warm containers of the functions above, and a prewarmed container
     await agent.kill9()
     const orphaned = (await containersOf(nodeId)).map((c) => c.Id)
     expect(orphaned).toEqual(expect.arrayContaining(before)) // still there: nobody cleaned up

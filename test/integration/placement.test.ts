@@ -10,7 +10,7 @@ const cleanup = new Cleanup()
 let cluster: LocalCluster
 let ids: string[]
 
-/** Two 256 MiB slots per node and no stem cells, so that a few activations fill a node. */
+/** Two 256 MiB slots per node and no prewarmed containers, so that a few activations fill a node. */
 const SMALL_NODE = { FNAGENT_INVOKER_MEMORY_BUDGET_MIB: '512', FNAGENT_INVOKER_PREWARM: '[]' }
 
 async function invoke(agent: AgentHandle, name: string, params: string[] = []): Promise<ActivationRecord> {

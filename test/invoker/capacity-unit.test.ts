@@ -16,7 +16,7 @@ describe('capacity', () => {
     expect(resolveBudgetMiB(invokerOptionsSchema.parse({}), 8192)).toBe(4096)
   })
 
-  it('evicts least recently used idle warm containers first, stem cells last', () => {
+  it('evicts least recently used idle warm containers first, prewarmed containers last', () => {
     const idle = [c('stem', 256, 0, true), c('new', 256, 30), c('old', 256, 10), c('mid', 256, 20)]
     expect(pickEvictions(idle, 256, 0)?.map((x) => x.name)).toEqual(['old'])
     expect(pickEvictions(idle, 512, 100)?.map((x) => x.name)).toEqual(['old', 'mid'])

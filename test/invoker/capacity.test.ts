@@ -131,7 +131,7 @@ describe('invoker capacity and lifecycle', () => {
     expect(await containersOf(t.nodeId)).toHaveLength(0)
   })
 
-  it('leaves no container behind when stopped while stem cells are being refilled', async () => {
+  it('leaves no container behind when stopped while prewarmed containers are being refilled', async () => {
     const t = await make({ prewarm: [{ kind: 'nodejs:24', memory: 256, count: 2 }] }, { fixtureAsNode: true })
     await t.invoker.start()
     const pending = t.invoker.invoke(request(fnRecord(), { sleepMs: 5_000 }))

@@ -1,14 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import Dockerode from 'dockerode'
-import {
-  type InvokeRequest,
-  Invoker,
-  type InvokerOptions,
-  newActivationId,
-} from '../../agent/invoker/index.ts'
+import { type InvokeRequest, Invoker, type InvokerOptions } from '../../agent/invoker/index.ts'
 import { silentLogger } from '../../agent/log.ts'
 import { HybridClock } from '../../agent/store/hlc.ts'
-import { DEFAULT_LIMITS, type FunctionRecord, type Limits } from '../../agent/store/types.ts'
+import { DEFAULT_LIMITS, type FunctionRecord, type Limits, newActivationId } from '../../agent/store/types.ts'
 import { imageFor } from '../../runtimes/build/index.ts'
 import { removeContainersOf } from '../helpers/agent-process.ts'
 import { functionRecord } from '../helpers/records.ts'
@@ -28,7 +23,7 @@ export interface TestInvoker {
 
 /**
  * An invoker with its own node id. `fixtureAsNode: true` maps the nodejs:24 kind to the blackbox test
- * image, to exercise the pool (stem cells, warm reuse) without depending on the runtime images.
+ * image, to exercise the pool (prewarmed containers, warm reuse) without depending on the runtime images.
  */
 export async function makeInvoker(
   opts: Partial<InvokerOptions> = {},

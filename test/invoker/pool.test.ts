@@ -6,7 +6,7 @@ vi.setConfig({ testTimeout: 60_000, hookTimeout: 120_000 })
 
 // The nodejs:24 kind is mapped to the blackbox test server here: these tests are about the pool,
 // not about the runtime images (see runtimes.test.ts for those).
-describe('invoker pool: warm reuse, stem cells, logs', () => {
+describe('invoker pool: warm reuse, prewarmed containers, logs', () => {
   let t: TestInvoker
   beforeAll(async () => {
     t = await makeInvoker(
@@ -19,11 +19,11 @@ describe('invoker pool: warm reuse, stem cells, logs', () => {
     await t?.cleanup()
   })
 
-  it('fills the stem-cell pool at start', () => {
+  it('fills the prewarm pool at start', () => {
     expect(t.invoker.state().prewarm).toEqual({ 'nodejs:24@256': 1 })
   })
 
-  it('runs the first invocation of a new function in a stem cell, which is refilled', async () => {
+  it('runs the first invocation of a new function in a prewarmed container, which is refilled', async () => {
     const fn = fnRecord()
     const rec = await t.invoker.invoke(request(fn, { hello: 'world' }))
     expect(rec.response.status).toBe('success')
@@ -32,7 +32,7 @@ describe('invoker pool: warm reuse, stem cells, logs', () => {
     expect(rec.cold).toBe(true)
     expect(annotation(rec, 'initTime')).toBeTypeOf('number')
     await waitFor(() => t.invoker.state().prewarm['nodejs:24@256'] === 1, {
-      what: 'stem cell refill',
+      what: 'prewarmed container refill',
       timeoutMs: 30_000,
       everyMs: 25,
     })

@@ -21,7 +21,7 @@ describe('invoker with the nodejs:24 and python:3 runtimes', () => {
   const js = (code: string, limits = {}) => fnRecord({ kind: 'nodejs:24', limits, codeSize: code.length })
   const py = (code: string, limits = {}) => fnRecord({ kind: 'python:3', limits, codeSize: code.length })
 
-  it('runs a JS action with parameters, in a stem cell first and warm after', async () => {
+  it('runs a JS action with parameters, in a prewarmed container first and warm after', async () => {
     const code = `function main(params) { console.log('hi from', params.name); return { payload: 'Hello, ' + params.name } }`
     const fn = js(code)
     const first = await t.invoker.invoke(request(fn, { name: 'Niko' }, code))

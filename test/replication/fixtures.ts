@@ -105,7 +105,7 @@ export async function createReplicated(opts: { n: number; options?: Partial<Repl
         logger: silentLogger(),
         store,
         clock,
-        nodeId: () => peerId,
+        nodeId: peerId,
         onWrite: (record, code, waitReplicas) => replication.functionWritten(record, code, waitReplicas),
       },
       { namespace: 'guest', maxCodeBytes: 1024 * 1024 },

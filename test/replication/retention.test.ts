@@ -41,7 +41,7 @@ describe('retention (one node)', () => {
     // A function deleted two minutes ago (its tombstone carries that time), and one alive.
     const past = new HybridClock({ now: () => now - 120_000 })
     const fns = new FunctionService(
-      { logger: silentLogger(), store, clock: past, nodeId: () => 'self' },
+      { logger: silentLogger(), store, clock: past, nodeId: 'self' },
       { namespace: 'guest', maxCodeBytes: 1024 },
     )
     await fns.put('gone', { kind: 'nodejs:24', code: Buffer.from('x').toString('base64') })

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { errors } from '../../errors.ts'
+import type { Startable } from '../../lifecycle.ts'
 import { authenticate } from './auth.ts'
 import type { ApiContext, OpenWhiskApiComponents, OpenWhiskApiInit, Reply } from './components.ts'
 import { parseListen } from './options.ts'
@@ -16,7 +17,7 @@ import { handleWeb } from './web.ts'
  * The OpenWhisk REST API (`/api/v1`, basic auth with API keys) and web actions (`/api/v1/web`)
  * on an optional TCP listener, HTTPS when a certificate is configured.
  */
-export class OpenWhiskApiServer {
+export class OpenWhiskApiServer implements Startable {
   readonly #c: ApiContext
   readonly #init: OpenWhiskApiInit
   readonly #limiter: RateLimiter

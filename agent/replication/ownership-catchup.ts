@@ -1,7 +1,7 @@
 import type { Logger } from '../log.ts'
 import type { ActivationRecord, FunctionRecord } from '../store/index.ts'
+import { type SyncContext, type SyncSet, syncWith } from './digest-sync.ts'
 import { type Ownership, PARTITIONS, partitionName } from './owners.ts'
-import { type SyncContext, type SyncSet, syncWith } from './sync.ts'
 
 interface Task {
   /** Pull all function metadata from the peer (it is new to this node's view). */

@@ -1,9 +1,9 @@
 import type { ActivationRecord, FunctionRecord } from '../store/index.ts'
-import type { ActivationSet } from './act-set.ts'
-import { FN_DEPTH, type FunctionSet, fnLeafOfKey } from './fn-set.ts'
+import type { ActivationSet } from './activation-set.ts'
+import type { SyncSet } from './digest-sync.ts'
+import { FN_DEPTH, type FunctionSet, fnLeafOfKey } from './function-set.ts'
 import { ACT_DEPTH, type Ownership, partitionOf } from './owners.ts'
 import type { ReplicationStats } from './stats.ts'
-import type { SyncSet } from './sync.ts'
 
 /** Function metadata: every node holds every version, so every leaf is shared. */
 export function functionSync(fnSet: FunctionSet, stats: ReplicationStats): SyncSet<FunctionRecord> {
