@@ -53,6 +53,12 @@ export const ERROR_CODES = {
     where: 'api',
     doc: '`mode: create` on an existing function, or a key file already there',
   },
+  WRITE_LOST: {
+    make: 'writeLost',
+    status: 409,
+    where: 'api',
+    doc: 'a create, update or delete lost by last-writer-wins to a concurrent write of the same function: not applied',
+  },
   DATA_DIR_LOCKED: {
     make: 'dataDirLocked',
     status: 409,

@@ -10,6 +10,7 @@ import { Cluster, readClusterKey } from './cluster/index.ts'
 import { CONFIG_FILE, type Config } from './config/index.ts'
 import { createDocker } from './docker.ts'
 import { errors } from './errors.ts'
+import { Faults } from './faults.ts'
 import { FunctionService } from './functions/index.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { Invoker } from './invoker/index.ts'
@@ -102,8 +103,10 @@ export type AgentStatus = Awaited<ReturnType<typeof statusOf>>
 async function build(logger: Logger, config: Config, store: Store) {
   const log = (component: string) => logger.child({ component })
   const { privateKey, peerId: nodeId } = await loadOrCreateIdentity(config.dataDir)
-  const clock = new HybridClock()
+  const faults = new Faults({ logger: log('faults') }, config.faults)
+  const clock = new HybridClock({ now: faults.now, maxDriftMs: config.clock.maxDriftMs })
   const lifecycle = new Lifecycle(logger)
+  lifecycle.add('faults', { start: () => faults.start(), stop: async () => faults.stop() })
   lifecycle.add('store', { start: async () => {}, stop: () => store.close() })
 
   const invoker = new Invoker(
@@ -124,7 +127,13 @@ async function build(logger: Logger, config: Config, store: Store) {
   const advert = new NodeAdvert(invoker, () => activations.inflight, await store.blobs.list(256))
   const cluster = config.cluster.enabled
     ? new Cluster(
-        { logger: log('cluster'), clock, peerBook: store.peers, localState: () => advert.localState() },
+        {
+          logger: log('cluster'),
+          clock,
+          peerBook: store.peers,
+          localState: () => advert.localState(),
+          ...(config.faults.enabled ? { denyPeer: (peerId: string) => faults.isCut(peerId) } : {}),
+        },
         {
           ...config.cluster,
           privateKey,
@@ -135,6 +144,9 @@ async function build(logger: Logger, config: Config, store: Store) {
     : null
   if (cluster) {
     invoker.onStateChange(() => cluster.publishNow())
+    faults.onCut((cut) => {
+      for (const peerId of cut) void cluster.hangUp(peerId).catch(() => {})
+    })
     // A graceful stop announces the departure, so peers drop this node at once (it rejoins on restart).
     lifecycle.add('cluster', {
       start: () => cluster.start(),
@@ -207,13 +219,17 @@ async function build(logger: Logger, config: Config, store: Store) {
       functions,
       nodeId,
       runner: (req) => placement.run(req),
-      // A record that came back from a live peer that ran it is pushed by that peer.
+      // A record that came back from a live peer that ran it is pushed by that peer; this node's
+      // digest still has to cover the copy it stored.
       onRecord: (record) => {
         if (record.node === nodeId || cluster?.member(record.node)?.state !== 'alive') replicate(record)
+        else replication.activationChanged(record.activationId)
       },
       loadCode,
       fetchRecord: (id, signal) => replication.fetchActivation(id, signal),
       listCluster: (q) => replication.listCluster(q),
+      onMarker: (marker) => replication.activationStored(marker, 1),
+      memberState: (peerId) => cluster?.member(peerId)?.state,
     },
     { maxParamsBytes: config.invoker.maxPayloadBytes, drainMs: config.drainMs },
   )
@@ -229,12 +245,13 @@ async function build(logger: Logger, config: Config, store: Store) {
     statusOf({ config, nodeId, lifecycle, store, functions, activations, invoker, cluster, replication })
   const api: AgentApi = {
     status,
+    digests: () => replication.digests(),
     config: () => config,
     functions: {
       list: () => functions.list(),
       get: (name) => functions.get(name),
       put: (name, body) => functions.put(name, body),
-      remove: (name) => functions.remove(name),
+      remove: async (name) => (await functions.remove(name)).tombstone,
     },
     invoke: (name, body) => activations.invoke(name, body),
     auth: apiKeyRoutes(apiKeys, () => openwhiskApi),

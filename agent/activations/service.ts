@@ -15,6 +15,7 @@ import {
   type Store,
   statusCode,
 } from '../store/index.ts'
+import { ActivationRecovery, type RecoveryInit } from './recovery.ts'
 
 /** Runs one activation somewhere (locally, or on a peer chosen by placement) and returns its record. */
 export type Runner = (req: RunRequest) => Promise<ActivationRecord>
@@ -26,6 +27,8 @@ export interface RunRequest {
   activationId: string
   deadline: number
   signal: AbortSignal
+  /** The caller's API key, given to the action as `__OW_API_KEY` (`provide-api-key`). */
+  apiKey?: string
 }
 
 export interface ActivationServiceComponents {
@@ -43,6 +46,14 @@ export interface ActivationServiceComponents {
   fetchRecord: (id: string, signal: AbortSignal) => Promise<ActivationRecord | null>
   /** Activation records merged from every live node. */
   listCluster: (q: ActivationQuery) => Promise<ActivationRecord[]>
+  /**
+   * An async invocation's `running` marker, stored here: to its owners. Resolves once at least one
+   * owner other than this node holds it, or when that cannot be had (the marker is then retried by
+   * the handoff queue); the activation id is answered after that.
+   */
+  onMarker?: (marker: ActivationRecord) => Promise<unknown>
+  /** A peer's state in this node's view (`undefined`: not known): a dead node's markers resolve as lost. */
+  memberState?: (peerId: string) => string | undefined
 }
 
 export interface ActivationServiceInit {
@@ -50,7 +61,12 @@ export interface ActivationServiceInit {
   maxParamsBytes: number
   /** Longest a stop waits for in-flight activations before cancelling them, ms. */
   drainMs: number
+  /** How running markers are checked (see ActivationRecovery). */
+  recovery?: Partial<RecoveryInit>
 }
+
+/** A marker's deadline (its `end`) lies this long past the action's timeout. */
+const MARKER_GRACE_MS = 60_000
 
 const invokeBodySchema = z
   .object({
@@ -58,6 +74,8 @@ const invokeBodySchema = z
     blocking: z.boolean().default(true),
     /** Blocking only: answer the result alone instead of the whole record. */
     result: z.boolean().default(false),
+    /** The caller's OpenWhisk key for an action annotated `provide-api-key` (never stored). */
+    apiKey: z.string().min(1).max(512).optional(),
   })
   .strict()
 
@@ -69,9 +87,24 @@ export class ActivationService implements Startable {
   readonly #abort = new AbortController()
   #draining = false
 
+  readonly #recovery: ActivationRecovery
+
   constructor(components: ActivationServiceComponents, init: ActivationServiceInit) {
     this.#c = components
     this.#init = init
+    this.#recovery = new ActivationRecovery(
+      {
+        logger: components.logger,
+        store: components.store,
+        clock: components.clock,
+        nodeId: components.nodeId,
+        running: (id) => this.#inflight.has(id),
+        memberState: (peerId) => components.memberState?.(peerId),
+        fetchRecord: components.fetchRecord,
+        onRecord: (record) => components.onRecord?.(record),
+      },
+      init.recovery,
+    )
   }
 
   get inflight(): number {
@@ -82,7 +115,7 @@ export class ActivationService implements Startable {
     if (this.#draining) throw errors.draining('this agent is shutting down and takes no new invocations')
     const parsed = invokeBodySchema.safeParse(body)
     if (!parsed.success) throw errors.invalidArgument(describeZodError(parsed.error, 'invalid invocation'))
-    const { params, blocking, result } = parsed.data
+    const { params, blocking, result, apiKey } = parsed.data
     const size = Buffer.byteLength(JSON.stringify(params))
     if (size > this.#init.maxParamsBytes) {
       throw errors.tooLarge(
@@ -97,11 +130,28 @@ export class ActivationService implements Startable {
       )
     }
     const activationId = newActivationId()
-    const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, blocking)
     if (!blocking) {
+      // The caller gets the id before the run ends: a marker on the owners first, so that the id
+      // resolves to a record even if this node dies mid-run (ActivationRecovery).
+      let started!: () => void
+      const gate = new Promise<void>((r) => {
+        started = r
+      })
+      const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, false, { gate, apiKey })
       run.catch(() => {}) // recorded inside #run
+      try {
+        const marker = this.#marker(fn, activationId)
+        await this.#c.store.activations.put(marker)
+        // Not confirmed by an owner (none reachable): the marker is here, in the handoff queue.
+        await this.#c.onMarker?.(marker).catch((err: unknown) => {
+          this.#c.logger.warn({ err, activationId }, 'the running marker reached no other owner yet')
+        })
+      } finally {
+        started()
+      }
       return { status: 202, body: { activationId } }
     }
+    const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, true, { apiKey })
     const record = await run
     return { status: 200, body: result ? (record.response.result ?? {}) : record }
   }
@@ -112,11 +162,28 @@ export class ActivationService implements Startable {
     params: Record<string, unknown>,
     activationId: string,
     blocking: boolean,
+    opts: {
+      /** The run waits for this (the marker stored first); the activation counts as in flight meanwhile. */
+      gate?: Promise<void>
+      /** `__OW_API_KEY` for an action with `provide-api-key`. */
+      apiKey?: string
+    } = {},
   ) {
     const received = Date.now()
     const deadline = received + fn.limits.timeout + 60_000
-    const p = this.#c
-      .runner({ fn, code, params, activationId, deadline, signal: this.#abort.signal })
+    const { gate, apiKey } = opts
+    const p = (gate ?? Promise.resolve())
+      .then(() =>
+        this.#c.runner({
+          fn,
+          code,
+          params,
+          activationId,
+          deadline,
+          signal: this.#abort.signal,
+          ...(apiKey ? { apiKey } : {}),
+        }),
+      )
       .catch((err: unknown) => {
         const e = toFnError(err)
         // A refusal before anything ran (node full, runtime missing) is the caller's error when blocking…
@@ -135,14 +202,30 @@ export class ActivationService implements Startable {
         // A blocking caller hears of a refusal directly; an async one only has the record to look at.
         if (blocking) throw e
         const record = this.#internalErrorRecord(fn, activationId, received, e)
-        await this.#c.store.activations.put(record).catch((putErr: unknown) => {
-          this.#c.logger.error({ err: putErr, activationId }, 'cannot store the activation record')
-        })
+        await this.#c.store.activations
+          .put(record)
+          .then(() => this.#c.onRecord?.(record))
+          .catch((putErr: unknown) => {
+            this.#c.logger.error({ err: putErr, activationId }, 'cannot store the activation record')
+          })
         throw e
       })
       .finally(() => this.#inflight.delete(activationId))
     this.#inflight.set(activationId, p)
     return p
+  }
+
+  /** The `running` marker of an async activation; its `end` is the deadline past which it resolves as lost. */
+  #marker(fn: FunctionRecord, activationId: string): ActivationRecord {
+    const start = Date.now()
+    return {
+      ...this.#internalErrorRecord(fn, activationId, start, errors.notFound('still running')),
+      end: start + fn.limits.timeout + MARKER_GRACE_MS,
+      duration: 0,
+      response: { status: 'success', statusCode: 0, success: false, result: {} },
+      statusCode: 0,
+      phase: 'running',
+    }
   }
 
   #internalErrorRecord(
@@ -186,11 +269,11 @@ export class ActivationService implements Startable {
     if (!ACTIVATION_ID_RE.test(id)) {
       throw errors.invalidArgument(`'${id}' is not an activation id (32 hexadecimal characters)`)
     }
-    const rec =
-      (await this.#c.store.activations.get(id)) ??
-      (await this.#c.fetchRecord(id, AbortSignal.timeout(10_000)))
+    const local = await this.#c.store.activations.get(id)
+    let rec = local && !local.phase ? local : await this.#c.fetchRecord(id, AbortSignal.timeout(10_000))
+    if (rec?.phase === 'running') rec = await this.#recovery.resolve(rec)
     if (!rec) {
-      if (this.#inflight.has(id))
+      if (this.#inflight.has(id) || local?.phase === 'running')
         throw errors.notFound(`activation ${id} is still running; try again when it ends`)
       throw errors.notFound(`activation ${id} does not exist on this node or its peers`)
     }
@@ -202,13 +285,19 @@ export class ActivationService implements Startable {
     return cluster ? this.#c.listCluster(query) : this.#c.store.activations.list(query)
   }
 
-  /** Nothing to start: invocations are taken from construction until `stop`. */
-  async start(): Promise<void> {}
+  /**
+   * Starts resolving the running markers of activations lost to a crash (this node's first);
+   * invocations are taken from construction until `stop`.
+   */
+  async start(): Promise<void> {
+    this.#recovery.start()
+  }
 
   /** Stops taking work and waits up to `drainMs` for in-flight activations, then cancels the rest. */
   async stop(): Promise<void> {
     if (this.#draining) return
     this.#draining = true
+    await this.#recovery.stop()
     const ms = this.#init.drainMs
     const all = Promise.allSettled([...this.#inflight.values()])
     let timer: NodeJS.Timeout | undefined

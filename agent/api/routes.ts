@@ -7,11 +7,14 @@ import { intParam, readJson, sendJson } from './http.ts'
 /** What the local API needs from the agent (implemented by the composition root). */
 export interface AgentApi {
   status(): Promise<unknown>
+  /** Roots of this node's function-metadata and activation-record digests (equal on nodes holding the same data). */
+  digests(): Promise<{ functions: string; activations: string }>
   config(): unknown
   functions: {
     list(): Promise<FunctionRecord[]>
     get(name: string): Promise<FunctionRecord>
     put(name: string, body: unknown): Promise<{ record: FunctionRecord; created: boolean; copies?: number }>
+    /** Answers the tombstone written (`deleted: true`, its stamp and version). */
     remove(name: string): Promise<FunctionRecord>
   }
   invoke(name: string, body: unknown): Promise<{ status: number; body: unknown }>
@@ -90,6 +93,7 @@ export function buildRouter(api: AgentApi, limits: { maxBodyBytes: number; maxPa
   route('GET', '/v1/auth/keys', async () => ok(await auth().list()))
   route('DELETE', '/v1/auth/keys/:uuid', async (_r, p) => ok(await auth().revoke(p.uuid ?? '')))
   route('GET', '/v1/peers', async () => ok(await api.peers()))
+  route('GET', '/v1/replication/digests', async () => ok(await api.digests()))
   route('POST', '/v1/cluster/join', async (req) => ok(await api.join(await body(req))))
   route('POST', '/v1/cluster/leave', async () => ok(await api.leave()))
 

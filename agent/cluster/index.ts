@@ -60,6 +60,8 @@ export interface ClusterComponents {
   clock: HybridClock
   peerBook: PeerBook
   localState: () => LocalState
+  /** Peers whose connections are refused both ways (test-only fault injection; see agent/faults.ts). */
+  denyPeer?: (peerId: string) => boolean
 }
 
 export interface ClusterInit extends Partial<ClusterOptions> {

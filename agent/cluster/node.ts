@@ -19,6 +19,8 @@ export interface NodeInit {
   maxConnections: number
   dialTimeoutMs: number
   gossip: GossipServiceInit
+  /** Peers whose connections are refused both ways (test-only fault injection; see agent/faults.ts). */
+  denyPeer?: (peerId: string) => boolean
 }
 
 /**
@@ -27,7 +29,18 @@ export interface NodeInit {
  */
 export function createNode(init: NodeInit) {
   patchPnetCipher()
+  const deny = init.denyPeer
+  const gate = async (peerId: { toString(): string }) => deny?.(peerId.toString()) ?? false
   return createLibp2p({
+    ...(deny
+      ? {
+          connectionGater: {
+            denyDialPeer: gate,
+            denyInboundEncryptedConnection: gate,
+            denyOutboundEncryptedConnection: gate,
+          },
+        }
+      : {}),
     start: false,
     privateKey: init.privateKey,
     addresses: { listen: init.listen, announce: init.announce },

@@ -77,6 +77,7 @@ export class Cluster implements Startable {
       announce: o.announce,
       maxConnections: o.maxConnections,
       dialTimeoutMs: DIAL_TIMEOUT_MS,
+      denyPeer: this.#c.denyPeer,
       gossip: {
         topics: [HEARTBEAT_TOPIC],
         maxDataBytes: Math.max(1024 * 1024, o.maxMessageBytes * 4),
@@ -180,6 +181,10 @@ export class Cluster implements Startable {
   view(): MemberView[] {
     const self = this.#selfView()
     return [...(self ? [self] : []), ...this.#membership.members().map(memberView)]
+  }
+
+  async hangUp(peerId: string): Promise<void> {
+    await this.#run?.node.hangUp(peerIdFromString(peerId))
   }
 
   member(peerId: string): MemberView | undefined {

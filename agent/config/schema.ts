@@ -8,6 +8,37 @@ import { replicationOptionsSchema } from '../replication/options.ts'
 import { storeOptionsSchema } from '../store/options.ts'
 import { DEFAULT_NAMESPACE, NAMESPACE_RE } from '../store/types.ts'
 
+export const clockOptionsSchema = z
+  .object({
+    /**
+     * How far a peer's timestamp may run ahead of this node's clock, ms. Records stamped further
+     * ahead are refused at the wire until they no longer are (see docs/architecture.md).
+     */
+    maxDriftMs: z.number().int().min(100).max(3_600_000).default(60_000),
+  })
+  .strict()
+
+/**
+ * Fault injection for the consistency tests (test/integration/jepsen.test.ts), refused unless
+ * `enabled` is set explicitly: a skewed clock and connections cut to chosen peers.
+ */
+export const faultsOptionsSchema = z
+  .object({
+    /** Must be true for any other fault setting to be accepted (tests only). */
+    enabled: z.boolean().default(false),
+    /** Added to this agent's wall clock, ms (skews its HLC). */
+    clockOffsetMs: z.number().int().default(0),
+    /**
+     * A JSON file re-read every 200 ms, `{"clockOffsetMs": n, "cut": [peerId, ...]}`: a clock offset
+     * that replaces the one above, and the peers whose connections are refused and closed.
+     */
+    file: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((f) => f.enabled || (f.clockOffsetMs === 0 && f.file === undefined), {
+    message: 'fault injection is for tests only: set faults.enabled (FNAGENT_FAULTS_ENABLED=true) to use it',
+  })
+
 export const configSchema = z
   .object({
     /** Where the agent keeps its LevelDB, identity, cluster key and config. */
@@ -28,6 +59,8 @@ export const configSchema = z
     cluster: clusterOptionsSchema.default(clusterOptionsSchema.parse({})),
     placement: placementOptionsSchema.default(placementOptionsSchema.parse({})),
     replication: replicationOptionsSchema.default(replicationOptionsSchema.parse({})),
+    clock: clockOptionsSchema.default(clockOptionsSchema.parse({})),
+    faults: faultsOptionsSchema.default(faultsOptionsSchema.parse({})),
   })
   .strict()
 

@@ -22,7 +22,7 @@ export function normalizeKind(kind: string): Kind {
 export function validateName(name: unknown): string {
   if (typeof name !== 'string' || !NAME_RE.test(name)) {
     throw errors.invalidName(
-      `invalid function name ${JSON.stringify(name)}: use 1–128 characters of letters, digits, '_', '.', '-' (not starting with '.' or '-'), optionally as package/name`,
+      `invalid function name ${JSON.stringify(name)}: use 1–256 characters of letters, digits, spaces and '_', '@', '.', '&', '-' (starting with a letter, digit or '_', not ending with a space), optionally as package/name`,
     )
   }
   return name

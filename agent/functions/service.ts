@@ -1,7 +1,8 @@
 import { errors } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
-import { DEFAULT_LIMITS, type FunctionRecord, type Store, sha256 } from '../store/index.ts'
+import { DEFAULT_LIMITS, type FunctionRecord, fnPath, type Store, sha256 } from '../store/index.ts'
+import { KeyedSerial } from '../store/serial.ts'
 import { type FunctionInput, looksLikeZip, normalizeKind, parseFunctionInput, validateName } from './input.ts'
 
 export interface FunctionServiceComponents {
@@ -25,10 +26,16 @@ export interface FunctionServiceInit {
   maxCodeBytes: number
 }
 
-/** Deploys, updates, reads and deletes functions in this node's store. */
+/**
+ * Deploys, updates, reads and deletes functions in this node's store. Local writes of one function
+ * run one at a time (read the head, build the next version, write it), and each is stamped after
+ * the head it read; a write that still loses by last-writer-wins (a newer replicated write landed
+ * meanwhile) is reported as WRITE_LOST, never as a success.
+ */
 export class FunctionService {
   readonly #c: FunctionServiceComponents
   readonly #init: FunctionServiceInit
+  readonly #serial = new KeyedSerial()
 
   constructor(components: FunctionServiceComponents, init: FunctionServiceInit) {
     this.#c = components
@@ -57,6 +64,17 @@ export class FunctionService {
   ): Promise<{ record: FunctionRecord; created: boolean; copies?: number }> {
     validateName(name)
     const input = parseFunctionInput(body)
+    const written = await this.#serial.run(fnPath(this.#init.namespace, name), () => this.#put(name, input))
+    const { record, code, prev } = written
+    if (input.waitReplicas !== undefined && this.#c.onWrite) {
+      const { copies } = await this.#c.onWrite(record, code, input.waitReplicas)
+      return { record, created: !prev, copies }
+    }
+    this.#notify(record, code)
+    return { record, created: !prev }
+  }
+
+  async #put(name: string, input: FunctionInput) {
     const ns = this.#init.namespace
     const head = await this.#c.store.functions.head(ns, name)
     const prev = head && !head.deleted ? head : null
@@ -68,37 +86,49 @@ export class FunctionService {
     if (input.mode === 'update' && !prev) {
       throw errors.notFound(`function '${name}' does not exist; create it with 'fnagent fn create'`)
     }
-    const { record, code } = this.#build(name, input, prev, head?.version ?? 0)
-    await this.#c.store.functions.write(record, code ?? undefined)
+    const { record, code } = this.#build(name, input, prev, head)
+    if (!(await this.#c.store.functions.write(record, code ?? undefined))) {
+      throw this.#lost(name, record, 'update')
+    }
     this.#c.logger.info(
       { fn: name, version: record.version, kind: record.kind },
       prev ? 'function updated' : 'function created',
     )
-    if (input.waitReplicas !== undefined && this.#c.onWrite) {
-      const { copies } = await this.#c.onWrite(record, code, input.waitReplicas)
-      return { record, created: !prev, copies }
-    }
-    this.#notify(record, code)
-    return { record, created: !prev }
+    return { record, code, prev }
   }
 
-  async remove(name: string): Promise<FunctionRecord> {
-    const fn = await this.get(name)
-    const now = this.#c.clock.now()
-    const tombstone: FunctionRecord = {
-      ...fn,
-      version: fn.version + 1,
-      codeHash: undefined,
-      codeSize: 0,
-      updated: now,
-      origin: this.#c.nodeId,
-      deleted: true,
-    }
-    delete tombstone.codeHash
-    await this.#c.store.functions.remove(tombstone)
-    this.#c.logger.info({ fn: name }, 'function deleted')
-    this.#notify(tombstone, null)
-    return fn
+  /** Deletes a function; returns the version it deleted and the tombstone that replaced it. */
+  async remove(name: string): Promise<{ removed: FunctionRecord; tombstone: FunctionRecord }> {
+    validateName(name)
+    return this.#serial.run(fnPath(this.#init.namespace, name), async () => {
+      const fn = await this.get(name)
+      const tombstone: FunctionRecord = {
+        ...fn,
+        version: fn.version + 1,
+        codeHash: undefined,
+        codeSize: 0,
+        updated: this.#stampAfter(fn),
+        origin: this.#c.nodeId,
+        deleted: true,
+      }
+      delete tombstone.codeHash
+      if (!(await this.#c.store.functions.remove(tombstone))) throw this.#lost(name, tombstone, 'delete')
+      this.#c.logger.info({ fn: name, version: tombstone.version }, 'function deleted')
+      this.#notify(tombstone, null)
+      return { removed: fn, tombstone }
+    })
+  }
+
+  /** A timestamp after the head's: a write that read the head is ordered after it. */
+  #stampAfter(head: FunctionRecord | null): string {
+    return head ? this.#c.clock.update(head.updated) : this.#c.clock.now()
+  }
+
+  #lost(name: string, record: FunctionRecord, what: string) {
+    return errors.writeLost(
+      `the ${what} of '${name}' (version ${record.version}) lost to a newer write of the same function; read it again and retry`,
+      { details: { name, version: record.version, updated: record.updated } },
+    )
   }
 
   #notify(record: FunctionRecord, code: Buffer | null): void {
@@ -114,7 +144,7 @@ export class FunctionService {
     name: string,
     input: FunctionInput,
     prev: FunctionRecord | null,
-    lastVersion: number,
+    head: FunctionRecord | null,
   ): { record: FunctionRecord; code: Buffer | null } {
     const kind = input.kind ? normalizeKind(input.kind) : prev?.kind
     if (!kind) throw errors.invalidKind(`a new function needs a kind: --kind nodejs:24, python:3 or blackbox`)
@@ -126,7 +156,6 @@ export class FunctionService {
           `the code of '${name}' is ${code.length} bytes, over the limit of ${this.#init.maxCodeBytes} bytes (store.maxCodeBytes)`,
         )
       }
-      if (code.length === 0) throw errors.invalidArgument(`the code of '${name}' is empty`)
     }
     const image = input.image ?? (kind === prev?.kind ? prev?.image : undefined)
     if (kind === 'blackbox' && !image)
@@ -137,11 +166,11 @@ export class FunctionService {
         `function '${name}' of kind ${kind} needs code: give a source file or a zip`,
       )
     }
-    const now = this.#c.clock.now()
+    const now = this.#stampAfter(head)
     const record: FunctionRecord = {
       namespace: this.#init.namespace,
       name,
-      version: lastVersion + 1,
+      version: (head?.version ?? 0) + 1,
       kind,
       main: input.main ?? prev?.main ?? 'main',
       binary: code ? (input.binary ?? looksLikeZip(code)) : keepCode ? prev.binary : false,

@@ -12,8 +12,8 @@ export interface ActivationInput {
   paramsJson: string
   activationId: string
   transactionId: string
-  /** Epoch ms passed to the action as `deadline`. */
-  deadline: number
+  /** Passed to the action as `api_key`. */
+  apiKey?: string
   needsInit: boolean
   /** Caller cancellation and invoker shutdown. */
   signal: AbortSignal
@@ -44,6 +44,7 @@ export async function activate(
   const start = Date.now()
   let initTime: number | undefined
   let out: { response: Response; reusable: boolean; timedOut: boolean }
+  let phase: 'init' | 'run' = input.needsInit ? 'init' : 'run'
   try {
     if (input.needsInit) {
       const t = performance.now()
@@ -57,11 +58,14 @@ export async function activate(
         return await finish(c, out, { start, initTime, blackbox: fn.kind === 'blackbox' }, deps)
       }
       c.key = `${fn.namespace}/${fn.name}@${fn.version}`
+      phase = 'run'
     }
     const reply = await bounded(fn.limits.timeout, input.signal, (signal) => c.run(runBody(input), signal))
-    out = { response: fromRun(reply, options.maxPayloadBytes), reusable: !reply.tooLarge, timedOut: false }
+    const res = fromRun(reply, options.maxPayloadBytes)
+    // As OpenWhisk: a developer error (the runtime refused or the action threw) retires the container.
+    out = { response: res, reusable: !reply.tooLarge && res.statusCode !== 2, timedOut: false }
   } catch (err) {
-    out = await failure(c, fn, err, input.signal, deps.logger)
+    out = await failure(c, fn, phase, err, input.signal, deps.logger)
   }
   return finish(c, out, { start, initTime, blackbox: fn.kind === 'blackbox' }, deps)
 }
@@ -85,6 +89,7 @@ async function finish(
 async function failure(
   c: FnContainer,
   fn: FunctionRecord,
+  phase: 'init' | 'run',
   err: unknown,
   signal: AbortSignal,
   logger: Logger,
@@ -93,7 +98,9 @@ async function failure(
     // Kill at once: the output streams then close and the log wait ends quickly.
     await c.remove().catch((e: unknown) => logger.warn({ err: e, container: c.name }, 'remove failed'))
     return {
-      response: response('action developer error', { error: messages.timeout(fn.limits.timeout) }),
+      response: response('action developer error', {
+        error: messages.timeout(fn.limits.timeout, phase === 'init'),
+      }),
       reusable: false,
       timedOut: true,
     }
@@ -106,13 +113,12 @@ async function failure(
       timedOut: false,
     }
   }
-  const oom = await c.oomKilled().catch(() => false)
-  if (oom) {
-    return {
-      response: response('action developer error', { error: messages.memory(fn.limits.memory) }),
-      reusable: false,
-      timedOut: false,
-    }
+  const ended = await c.exitState().catch(() => 'running' as const)
+  if (ended === 'oom' || ended === 'exited') {
+    // The action's own fault: it outgrew its memory, or its process exited.
+    const error =
+      ended === 'oom' ? messages.memory : phase === 'init' ? messages.abnormalInit : messages.abnormalRun
+    return { response: response('action developer error', { error }), reusable: false, timedOut: false }
   }
   logger.warn(
     { err, container: c.name, fn: `${fn.namespace}/${fn.name}` },
@@ -162,12 +168,14 @@ function initBody(input: ActivationInput): string {
 function runBody(input: ActivationInput): string {
   const { fn } = input
   const rest = JSON.stringify({
+    ...(input.apiKey ? { api_key: input.apiKey } : {}),
     namespace: fn.namespace,
     action_name: `/${fn.namespace}/${fn.name}`,
     action_version: `0.0.${fn.version}`,
     activation_id: input.activationId,
     transaction_id: input.transactionId,
-    deadline: String(input.deadline),
+    // As OpenWhisk: the run's start plus the action's time limit.
+    deadline: String(Date.now() + fn.limits.timeout),
   })
   return `{"value":${input.paramsJson},${rest.slice(1)}`
 }

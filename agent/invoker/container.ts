@@ -180,19 +180,42 @@ export class FnContainer {
   }
 
   /**
-   * Whether the kernel killed the container for exceeding its memory limit. The engine records it
-   * when it handles the exit, which may lag the broken connection: poll briefly while it still runs.
+   * How the container ended: `oom` when the kernel killed it for exceeding its memory limit,
+   * `exited` when its own process exited (the action called `exit`), `killed` when it was killed
+   * through the engine (`docker kill`, a removal), `running` when it still runs.
    */
-  async oomKilled(): Promise<boolean> {
+  async exitState(): Promise<'oom' | 'exited' | 'killed' | 'running'> {
     const until = performance.now() + 2_000
     for (;;) {
       const info = await this.#container.inspect({
         abortSignal: AbortSignal.timeout(this.#deps.options.dockerTimeoutMs),
       })
-      if (info.State.OOMKilled) return true
-      if (!info.State.Running || performance.now() > until) return false
+      if (info.State.OOMKilled) return 'oom'
+      if (!info.State.Running) {
+        // 128 + signal number: ended by a signal rather than exiting on its own.
+        if (info.State.ExitCode <= 128) return 'exited'
+        if (await this.#killedByEngine(info.Created)) return 'killed'
+        // Some engines (cgroup v1 on recent kernels, as on the test machine) never set OOMKilled:
+        // a SIGKILL that did not come through the engine came from the kernel, i.e. the memory
+        // limit; another signal (a crash) is the action's own.
+        return info.State.ExitCode === 137 ? 'oom' : 'exited'
+      }
+      if (performance.now() > until) return 'running'
       await new Promise((r) => setTimeout(r, 50))
     }
+  }
+
+  /** Whether the engine logged a `kill` of this container since it was created. */
+  async #killedByEngine(created: string): Promise<boolean> {
+    const stream = (await this.#deps.docker.getEvents({
+      since: Math.floor(Date.parse(created) / 1000) - 1,
+      until: Math.ceil(Date.now() / 1000),
+      filters: { container: [this.#container.id], event: ['kill'] },
+      abortSignal: AbortSignal.timeout(this.#deps.options.dockerTimeoutMs),
+    } as never)) as unknown as NodeJS.ReadableStream
+    let text = ''
+    for await (const chunk of stream) text += chunk.toString()
+    return text.trim().length > 0
   }
 
   /** Kills and removes the container (idempotent). */

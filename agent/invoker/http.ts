@@ -6,7 +6,7 @@ const http = process.getBuiltinModule('node:http')
 export interface Reply {
   status: number
   body: Buffer
-  /** The body exceeded `maxBytes` and was not read to its end. */
+  /** The body exceeded `maxBytes` and was not read to its end: `body` holds its first `maxBytes`. */
   tooLarge: boolean
   size: number
 }
@@ -48,7 +48,15 @@ export function postJson(
           if (size > opts.maxBytes) {
             res.destroy()
             req.destroy()
-            resolve({ status: res.statusCode ?? 0, body: Buffer.alloc(0), tooLarge: true, size })
+            // The whole size when the server declared it (OpenWhisk reports it), else what came.
+            const declared = Number(res.headers['content-length'])
+            const body = Buffer.concat([...chunks, chunk]).subarray(0, opts.maxBytes)
+            resolve({
+              status: res.statusCode ?? 0,
+              body,
+              tooLarge: true,
+              size: declared > size ? declared : size,
+            })
             return
           }
           chunks.push(chunk)

@@ -48,7 +48,10 @@ export function createOptions(
     Image: spec.image,
     Labels: labels,
     ...(spec.user === null ? {} : { User: spec.user }),
-    Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    Env: [
+      ...Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      ...(opts.apiHost ? [`__OW_API_HOST=${opts.apiHost}`] : []),
+    ],
     AttachStdout: true,
     AttachStderr: true,
     OpenStdin: false,

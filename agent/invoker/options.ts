@@ -12,6 +12,8 @@ export const prewarmSchema = z
 /** Invoker (container pool) options with their defaults. */
 export const invokerOptionsSchema = z
   .object({
+    /** The OpenWhisk API URL actions may call back, given to every container as `__OW_API_HOST`. */
+    apiHost: z.url().optional(),
     /** Memory the node gives to function containers, MiB; default `memoryShare` of total memory. */
     memoryBudgetMiB: z.number().int().min(128).optional(),
     /** Share of total memory used when `memoryBudgetMiB` is not set. */

@@ -8,50 +8,71 @@ export function response(status: ActivationStatus, result: unknown, size?: numbe
   return { status, statusCode: code, success: code === 0, result, ...(size === undefined ? {} : { size }) }
 }
 
+/** The messages an activation's `error` carries, as OpenWhisk words them (`http/ErrorResponse.scala`). */
 export const messages = {
-  timeout: (ms: number) => `The action exceeded its time limit of ${ms} milliseconds.`,
-  memory: (mib: number) => `The action exhausted its memory (limit ${mib} MB) and was aborted.`,
-  tooLarge: (size: number, max: number) =>
-    `The action produced a response that exceeded the allowed length: ${size} > ${max} bytes.`,
-  notJson: (body: string) => `The action did not produce a valid JSON response: ${body.slice(0, 200)}`,
-  notObject: 'The action did not return a dictionary.',
-  died: 'The action did not produce a valid response and exited unexpectedly (its container stopped).',
-  initFailed: 'The action failed to initialize.',
+  timeout: (ms: number, init: boolean) =>
+    `The action exceeded its time limits of ${ms} milliseconds${init ? ' during initialization.' : '.'}`,
+  memory: 'The action exhausted its memory and was aborted.',
+  tooLarge: (size: number, max: number, truncated: string) =>
+    `The action produced a response that exceeded the allowed length: ${size} > ${max} bytes. The truncated response was: ${truncated}`,
+  invalidRun: (body: string) =>
+    `The action did not produce a valid JSON or JSON Array response${body ? `: ${body.slice(0, 200)}` : '.'}`,
+  invalidInit: (body: string) =>
+    `The action failed during initialization${body ? `: ${body.slice(0, 200)}` : '.'}`,
+  /** The action's process exited during `/init` or `/run` (OpenWhisk's abnormal initialization / run). */
+  abnormalInit: 'The action did not initialize and exited unexpectedly.',
+  abnormalRun: 'The action did not produce a valid response and exited unexpectedly.',
+  /** The container was killed from outside (not by the action): the platform's fault. */
+  died: 'The action did not produce a valid response: its container was killed.',
 } as const
 
-/** Maps the `/run` answer to OpenWhisk's four outcomes. */
+/**
+ * Maps the `/run` answer to OpenWhisk's outcomes (`ActivationResponse.processRunResponseContent`):
+ * 200 with an object is success, or an application error when it carries `error`; 200 with an
+ * array is success; any other status is a developer error with the answer's `error`; anything not
+ * a JSON object or array is a developer error. A result over the limit is an application error.
+ */
 export function fromRun(reply: Reply, maxBytes: number): Response {
   if (reply.tooLarge)
-    return response('action developer error', { error: messages.tooLarge(reply.size, maxBytes) })
+    return response(
+      'application error',
+      { error: messages.tooLarge(reply.size, maxBytes, reply.body.toString('utf8')) },
+      reply.size,
+    )
   const text = reply.body.toString('utf8')
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
   } catch {
-    return response('action developer error', { error: messages.notJson(text) }, reply.size)
+    return response('action developer error', { error: messages.invalidRun(text) }, reply.size)
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    return response('action developer error', { error: messages.notObject }, reply.size)
+  const ok = reply.status === 200
+  if (Array.isArray(parsed)) {
+    return ok
+      ? response('success', parsed, reply.size)
+      : response('action developer error', { error: messages.invalidRun(text) }, reply.size)
+  }
+  if (parsed === null || typeof parsed !== 'object') {
+    return response('action developer error', { error: messages.invalidRun(text) }, reply.size)
   }
   const error = (parsed as { error?: unknown }).error
-  // As OpenWhisk: a result carrying `error` is an application error even when the proxy said 200
-  // (an action may return or resolve `{ error }` to report a failure).
-  if (reply.status === 200 && error === undefined) return response('success', parsed, reply.size)
-  if (error === undefined)
-    return response('action developer error', { error: messages.notObject }, reply.size)
+  if (!ok)
+    return response('action developer error', { error: error ?? messages.invalidRun(text) }, reply.size)
+  if (error === undefined) return response('success', parsed, reply.size)
   return response('application error', { error }, reply.size)
 }
 
 /** `null` when `/init` succeeded; otherwise the developer error carrying the runtime's message. */
 export function fromInit(reply: Reply): Response | null {
   if (reply.status === 200) return null
-  let error: unknown = messages.initFailed
+  const text = reply.body.toString('utf8')
+  let error: unknown = messages.invalidInit(text.trim())
   try {
-    const parsed = JSON.parse(reply.body.toString('utf8')) as { error?: unknown }
-    if (parsed && typeof parsed === 'object' && parsed.error !== undefined) error = parsed.error
+    const parsed = JSON.parse(text) as { error?: unknown }
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed) && parsed.error !== undefined)
+      error = parsed.error
   } catch {
-    const text = reply.body.toString('utf8').trim()
-    if (text) error = `${messages.initFailed} ${text.slice(0, 200)}`
+    // not JSON: the invalid-init message above carries the text
   }
   return response('action developer error', { error })
 }

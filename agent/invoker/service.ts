@@ -35,8 +35,10 @@ export interface InvokeRequest {
   /** Already merged with `fn.parameters` by the caller. */
   params: Record<string, unknown>
   activationId: string
-  /** Epoch ms given to the action as `deadline` (default: now + the function's timeout). */
+  /** The caller's bound (placement); the action's own `deadline` is its run's start + its timeout. */
   deadline?: number
+  /** Given to the action as `api_key` (`__OW_API_KEY`) when the function has `provide-api-key`. */
+  apiKey?: string
   signal?: AbortSignal
   transactionId?: string
   extraAnnotations?: KeyValue[]
@@ -291,7 +293,7 @@ export class Invoker implements Startable {
           paramsJson,
           activationId: req.activationId,
           transactionId: req.transactionId ?? req.activationId,
-          deadline: req.deadline ?? Date.now() + fn.limits.timeout,
+          ...(req.apiKey ? { apiKey: req.apiKey } : {}),
           needsInit: startKind !== 'warm',
           signal,
         },

@@ -28,6 +28,8 @@ export const forwardRequestSchema = z
     deadline: z.number().int().positive(),
     hops: z.number().int().min(0).max(16),
     explain: explainSchema,
+    /** The caller's API key for a `provide-api-key` action (on the encrypted channel, never stored). */
+    apiKey: z.string().min(1).max(512).optional(),
   })
   .strict()
 export type ForwardRequest = z.infer<typeof forwardRequestSchema>

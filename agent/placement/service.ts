@@ -180,6 +180,7 @@ export class Placement implements Startable {
       deadline: req.deadline,
       hops: 1,
       explain,
+      ...(req.apiKey ? { apiKey: req.apiKey } : {}),
     }
     const signal = AbortSignal.any([
       req.signal,

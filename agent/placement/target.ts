@@ -63,6 +63,7 @@ export class ForwardTarget {
         activationId: req.activationId,
         deadline: req.deadline,
         signal,
+        ...(req.apiKey ? { apiKey: req.apiKey } : {}),
         extraAnnotations: [{ key: 'placement', value: req.explain }],
       }),
     )

@@ -1,12 +1,28 @@
+import type { HybridClock } from '../store/hlc.ts'
 import type { ActivationRecord, Store } from '../store/index.ts'
 import { LeafTable, versionOf } from './digest.ts'
+import type { ApplyOutcome } from './function-set.ts'
 import { ACT_DEPTH, partitionOf } from './owners.ts'
 
 const rangeOf = (leaf: string) => ({ gte: leaf, lt: `${leaf}g` }) // ids are lowercase hex
 
+/** Sorts before any digit: a marker's or lost record's version compares below every finished one. */
+const PHASE_MARK = { running: '!', lost: '#' } as const
+
+/**
+ * A record's version for anti-entropy, ordered as `compareActivations` orders records (phase, HLC,
+ * origin), so the exchange pulls a finished record over a marker or a lost one. A finished record's
+ * version is `${hlc}|${origin}`, as before phases existed.
+ */
+export function activationVersionOf(r: ActivationRecord): string {
+  return versionOf({ hlc: (r.phase ? PHASE_MARK[r.phase] : '') + r.hlc, origin: r.origin })
+}
+
 export interface ActivationLimits {
   /** Records that started before this (epoch ms) are expired. */
   floor(): number
+  /** Refuses records stamped more than the max drift ahead of this node (see FunctionSet.apply). */
+  clock: HybridClock
 }
 
 /**
@@ -42,7 +58,7 @@ export class ActivationSet {
       this.#dirty.delete(leaf)
       const fresh = new LeafTable()
       for await (const r of this.#store.activations.scan(rangeOf(leaf))) {
-        fresh.toggle(leaf, r.activationId, versionOf(r))
+        fresh.toggle(leaf, r.activationId, activationVersionOf(r))
       }
       this.#table.set(leaf, Buffer.from(fresh.leaf(leaf), 'hex'))
     }
@@ -53,7 +69,8 @@ export class ActivationSet {
     const out = new Map<string, Map<string, string>>()
     for (const leaf of leaves) {
       const m = new Map<string, string>()
-      for await (const r of this.#store.activations.scan(rangeOf(leaf))) m.set(r.activationId, versionOf(r))
+      for await (const r of this.#store.activations.scan(rangeOf(leaf)))
+        m.set(r.activationId, activationVersionOf(r))
       out.set(leaf, m)
     }
     return out
@@ -68,14 +85,18 @@ export class ActivationSet {
     return out
   }
 
-  /** Stores replicated records unless newer ones are here; per record, false when refused as expired. */
-  applyMany(records: readonly ActivationRecord[]): Promise<boolean[]> {
+  /** Stores replicated records unless newer ones are here; per record, whether it was refused and why. */
+  applyMany(records: readonly ActivationRecord[]): Promise<ApplyOutcome[]> {
     const next = this.#serial.then(async () => {
       const floor = this.#limits.floor()
-      const fresh = records.filter((r) => r.start >= floor)
+      const outcomes = records.map((r): ApplyOutcome => {
+        if (this.#limits.clock.tooFarAhead(r.hlc)) return 'future'
+        return r.start >= floor ? 'applied' : 'expired'
+      })
+      const fresh = records.filter((_, i) => outcomes[i] === 'applied')
       const written = await this.#store.activations.putManyIfNewer(fresh)
       for (const [i, r] of fresh.entries()) if (written[i]) this.changed(r.activationId)
-      return records.map((r) => r.start >= floor)
+      return outcomes
     })
     this.#serial = next.catch(() => {})
     return next
@@ -90,7 +111,7 @@ export class ActivationSet {
   async #build(): Promise<void> {
     let n = 0
     for await (const r of this.#store.activations.scan()) {
-      this.#table.toggle(partitionOf(r.activationId), r.activationId, versionOf(r))
+      this.#table.toggle(partitionOf(r.activationId), r.activationId, activationVersionOf(r))
       n++
     }
     this.count += n

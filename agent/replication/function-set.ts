@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto'
-import { compareVersions, hlcWall } from '../store/hlc.ts'
+import { compareVersions, type HybridClock, hlcWall } from '../store/hlc.ts'
 import type { FunctionRecord, Store } from '../store/index.ts'
 import { LeafTable, versionOf } from './digest.ts'
 
 const REBUILD_MS = 60_000
+
+/** What became of a replicated record: stored (or already superseded here), or refused and why. */
+export type ApplyOutcome = 'applied' | 'expired' | 'future'
 
 /** Last-writer-wins order of two function versions. */
 export function compareFn(a: FunctionRecord, b: FunctionRecord): number {
@@ -30,6 +33,7 @@ export function fnLeafOfKey(key: string): string {
 export class FunctionSet {
   readonly #store: Store
   readonly #graceMs: () => number
+  readonly #clock: HybridClock
   #table = new LeafTable()
   #entries = new Map<string, Map<string, string>>()
   #hashes = new Set<string>()
@@ -38,9 +42,10 @@ export class FunctionSet {
   #building: Promise<void> | null = null
   #serial: Promise<unknown> = Promise.resolve()
 
-  constructor(store: Store, graceMs: () => number) {
+  constructor(store: Store, graceMs: () => number, clock: HybridClock) {
     this.#store = store
     this.#graceMs = graceMs
+    this.#clock = clock
   }
 
   changed(): void {
@@ -77,33 +82,23 @@ export class FunctionSet {
   }
 
   /**
-   * Applies a replicated version by last-writer-wins: a winning tombstone deletes the function, a
-   * version older than the tombstone at the head is ignored. Stores `code` when the version keeps it.
-   * Returns false when the record is refused as expired (a tombstone past its grace period).
+   * Applies a replicated version by last-writer-wins (FunctionRepository.merge). Refuses a tombstone
+   * past its grace period ('expired') and a record stamped more than the clock's max drift ahead of
+   * this node's clock ('future': anti-entropy offers it again, and it is taken once it is not).
    */
-  apply(record: FunctionRecord, code?: Buffer): Promise<boolean> {
+  apply(record: FunctionRecord, code?: Buffer): Promise<ApplyOutcome> {
     // One at a time: a version's write reads the head first.
     const next = this.#serial.then(() => this.#apply(record, code))
     this.#serial = next.catch(() => {})
     return next
   }
 
-  async #apply(record: FunctionRecord, code?: Buffer): Promise<boolean> {
-    const fns = this.#store.functions
-    if (record.deleted && hlcWall(record.updated) < Date.now() - this.#graceMs()) return false
-    const head = await fns.head(record.namespace, record.name)
-    if (record.deleted) {
-      if (!head || compareFn(record, head) > 0) await fns.remove(record)
-      else await fns.write(record)
-    } else if (!head?.deleted || compareFn(record, head) > 0) {
-      await fns.write(record, code)
-    }
-    if (code && record.codeHash && !(await this.#store.blobs.has(record.codeHash))) {
-      const kept = await fns.getVersion(record.namespace, record.name, record.version)
-      if (kept?.codeHash === record.codeHash) await this.#store.blobs.put(code, record.codeHash)
-    }
+  async #apply(record: FunctionRecord, code?: Buffer): Promise<ApplyOutcome> {
+    if (this.#clock.tooFarAhead(record.updated)) return 'future'
+    if (record.deleted && hlcWall(record.updated) < Date.now() - this.#graceMs()) return 'expired'
+    await this.#store.functions.merge(record, code)
     this.#dirty = true
-    return true
+    return 'applied'
   }
 
   async #fresh(): Promise<void> {

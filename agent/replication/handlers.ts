@@ -39,12 +39,16 @@ export class ReplicationHandlers {
     const functions: boolean[] = []
     for (const [i, { record }] of req.functions.entries()) {
       const code = codes[i]
-      if (!(await this.#d.fnSet.apply(record, code))) this.#d.stats.drop('expired')
-      functions.push(code === undefined || (await this.#d.store.blobs.has(record.codeHash!)))
+      const outcome = await this.#d.fnSet.apply(record, code)
+      if (outcome !== 'applied') this.#d.stats.drop(outcome)
+      // A record refused as from the future is not held: the sender's push is not confirmed.
+      functions.push(
+        outcome !== 'future' && (code === undefined || (await this.#d.store.blobs.has(record.codeHash!))),
+      )
     }
-    const kept = await this.#d.actSet.applyMany(req.activations)
-    this.#d.stats.drop('expired', kept.filter((k) => !k).length)
-    return { type: 'ack', functions, activations: kept.map(() => true) }
+    const outcomes = await this.#d.actSet.applyMany(req.activations)
+    for (const o of outcomes) if (o !== 'applied') this.#d.stats.drop(o)
+    return { type: 'ack', functions, activations: outcomes.map((o) => o !== 'future') }
   }
 
   async tree(req: RequestOf<'tree'>, from: string) {

@@ -1,6 +1,10 @@
 import type { Logger } from '../log.ts'
-import { compareVersions } from '../store/hlc.ts'
-import type { ActivationQuery, ActivationRecord, Store } from '../store/index.ts'
+import {
+  type ActivationQuery,
+  type ActivationRecord,
+  compareActivations,
+  type Store,
+} from '../store/index.ts'
 import { activationSchema, listSchema } from './messages.ts'
 import type { Ownership } from './owners.ts'
 import type { Wire } from './wire.ts'
@@ -22,19 +26,27 @@ export class ClusterQuery {
     this.#d = components
   }
 
-  /** A record from this node, else from its owners, else from any live peer; null when nobody has it. */
+  /**
+   * A record from this node, else from its owners, else from any live peer; null when nobody has
+   * it. A `running` marker or a `lost` record is not the last word: the other groups are asked too
+   * and the winner by `compareActivations` is returned.
+   */
   async fetchActivation(id: string, signal: AbortSignal): Promise<ActivationRecord | null> {
-    const local = await this.#d.store.activations.get(id)
-    if (local) return local
+    let best = await this.#d.store.activations.get(id)
+    if (best && !best.phase) return best
     const own = this.#d.ownership()
     const owners = own.activationOwners(id).filter((p) => p !== own.self)
     const others = own.members.filter((p) => p !== own.self && !owners.includes(p))
     for (const group of [owners, others]) {
       if (signal.aborted || group.length === 0) continue
-      const found = await firstFound(group.map((peer) => this.#ask(peer, id, signal)))
-      if (found) return found
+      const found = await firstFound(
+        group.map((peer) => this.#ask(peer, id, signal)),
+        (r) => !r.phase,
+      )
+      for (const r of found) if (!best || compareActivations(r, best) > 0) best = r
+      if (best && !best.phase) return best
     }
-    return null
+    return best
   }
 
   async #ask(peer: string, id: string, signal: AbortSignal): Promise<ActivationRecord | null> {
@@ -84,23 +96,28 @@ export class ClusterQuery {
     const byId = new Map<string, ActivationRecord>()
     for (const r of lists.flat()) {
       const seen = byId.get(r.activationId)
-      if (!seen || compareVersions(r, seen) > 0) byId.set(r.activationId, r)
+      if (!seen || compareActivations(r, seen) > 0) byId.set(r.activationId, r)
     }
     return [...byId.values()]
+      .filter((r) => r.phase !== 'running')
       .sort((a, b) => b.start - a.start || (a.activationId < b.activationId ? -1 : 1))
       .slice(skip, skip + limit)
   }
 }
 
-/** The first non-null answer, or null once every one answered null. */
-function firstFound<T>(asks: Promise<T | null>[]): Promise<T | null> {
+/**
+ * Every non-null answer, as soon as one satisfies `final` (the others still pending are left out),
+ * else once every ask answered.
+ */
+function firstFound<T>(asks: Promise<T | null>[], final: (v: T) => boolean): Promise<T[]> {
   return new Promise((resolve) => {
+    const found: T[] = []
     let left = asks.length
     for (const a of asks) {
       a.then((v) => {
         left--
-        if (v !== null) resolve(v)
-        else if (left === 0) resolve(null)
+        if (v !== null) found.push(v)
+        if ((v !== null && final(v)) || left === 0) resolve(found)
       })
     }
   })

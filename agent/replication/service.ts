@@ -76,8 +76,11 @@ export class Replication implements Startable {
     this.#c = components
     this.#o = Object.freeze(replicationOptionsSchema.parse(init))
     this.#log = components.logger
-    this.#fnSet = new FunctionSet(components.store, () => this.#o.tombstoneGraceMs)
-    this.#actSet = new ActivationSet(components.store, { floor: () => this.#retention.floor() })
+    this.#fnSet = new FunctionSet(components.store, () => this.#o.tombstoneGraceMs, components.clock)
+    this.#actSet = new ActivationSet(components.store, {
+      floor: () => this.#retention.floor(),
+      clock: components.clock,
+    })
     this.#retention = new Retention(
       { logger: this.#log, store: components.store, actSet: this.#actSet, fnSet: this.#fnSet },
       this.#o,
@@ -199,16 +202,26 @@ export class Replication implements Startable {
     if (!pusher) return { copies: 1 }
     const owners = this.#own.activationOwners(record.activationId)
     const self = this.#own.self
+    const id = record.activationId
+    // Held here without owning it: persisted as handoff work before the push, so a crash before the
+    // owners confirm still hands it off after the restart.
+    const handoff = !owners.includes(self)
+    if (handoff) await this.#handoff.add(id)
     const pushes = owners
       .filter((p) => p !== self && !holders.includes(p))
       .map((p) => pusher.send(p, { act: record }))
     this.#track(pushes)
-    if (!owners.includes(self)) {
+    if (handoff) {
       Promise.all(pushes)
-        .then((acks) => (acks.every(Boolean) ? undefined : this.#handoff.add(record.activationId)))
+        .then((acks) => (acks.every(Boolean) ? this.#handoff.remove([id]) : undefined))
         .catch((err: unknown) => this.#log.warn({ err }, 'handoff bookkeeping failed'))
     }
     return { copies: await waitCopies(pushes, Math.max(waitReplicas, 1), this.#o.requestTimeoutMs) }
+  }
+
+  /** A record was stored here that another node pushes to its owners: only the digest changes. */
+  activationChanged(activationId: string): void {
+    this.#actSet.changed(activationId)
   }
 
   /** A record from here, else from its owners or any live peer; null when nobody has it. */

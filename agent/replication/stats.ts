@@ -1,5 +1,8 @@
-/** Why a replication message or record was dropped. */
-export type DropReason = 'invalid' | 'tooLarge' | 'badHash' | 'expired' | 'stopped'
+/**
+ * Why a replication message or record was dropped (`future`: stamped more than the max clock drift
+ * ahead of this node; offered again later).
+ */
+export type DropReason = 'invalid' | 'tooLarge' | 'badHash' | 'expired' | 'stopped' | 'future'
 
 /** Counters shown by `status()`. */
 export class ReplicationStats {

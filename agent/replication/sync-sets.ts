@@ -15,7 +15,10 @@ export function functionSync(fnSet: FunctionSet, stats: ReplicationStats): SyncS
     entries: (leaves) => fnSet.entries(leaves),
     get: (keys) => fnSet.get(keys),
     apply: async (records) => {
-      for (const r of records) if (!(await fnSet.apply(r))) stats.drop('expired')
+      for (const r of records) {
+        const outcome = await fnSet.apply(r)
+        if (outcome !== 'applied') stats.drop(outcome)
+      }
     },
     received: (answer) => answer.functions,
     leafOf: fnLeafOfKey,
@@ -37,8 +40,7 @@ export function activationSync(
     entries: (leaves) => actSet.entries(leaves),
     get: (ids) => actSet.get(ids),
     apply: async (records) => {
-      const kept = await actSet.applyMany(records)
-      stats.drop('expired', kept.filter((k) => !k).length)
+      for (const o of await actSet.applyMany(records)) if (o !== 'applied') stats.drop(o)
     },
     received: (answer) => answer.activations,
     leafOf: partitionOf,

@@ -1,6 +1,5 @@
 import { BUCKETS, type Db, pad } from './db.ts'
-import { compareVersions } from './hlc.ts'
-import { type ActivationRecord, activationRecordSchema } from './types.ts'
+import { type ActivationRecord, activationRecordSchema, compareActivations } from './types.ts'
 
 export interface ActivationQuery {
   /** `name` or `namespace/name`. */
@@ -37,6 +36,7 @@ export class ActivationRepository {
   readonly #db: Db
   readonly #byId
   readonly #byTime
+  readonly #running
 
   readonly #maxScan: number
 
@@ -45,11 +45,31 @@ export class ActivationRepository {
     this.#maxScan = opts.maxScan ?? MAX_SCAN
     this.#byId = db.sublevel<string, ActivationRecord>(BUCKETS.activations, { valueEncoding: 'json' })
     this.#byTime = db.sublevel<string, string>(BUCKETS.activationsByTime, { valueEncoding: 'utf8' })
+    this.#running = db.sublevel<string, string>(BUCKETS.activationsRunning, { valueEncoding: 'utf8' })
   }
 
   /** Waits until the sublevels are open (they are read synchronously). */
   async open(): Promise<void> {
-    await Promise.all([this.#byId.open(), this.#byTime.open()])
+    await Promise.all([this.#byId.open(), this.#byTime.open(), this.#running.open()])
+  }
+
+  /** Adds the writes of one record to a batch: the record, its time index, its running marker index. */
+  #stage(batch: ReturnType<Db['batch']>, record: ActivationRecord, old: ActivationRecord | undefined): void {
+    if (old && old.start !== record.start) batch.del(timeKey(old), { sublevel: this.#byTime })
+    batch.put(record.activationId, record, { sublevel: this.#byId })
+    // The index names a finished record (a name filter then reads no record); '' for a running marker.
+    batch.put(timeKey(record), record.phase === 'running' ? '' : indexValue(record), {
+      sublevel: this.#byTime,
+    })
+    if (record.phase === 'running') batch.put(record.activationId, '', { sublevel: this.#running })
+    else if (old?.phase === 'running') batch.del(record.activationId, { sublevel: this.#running })
+  }
+
+  /** Ids of the records held here in phase `running` (markers not yet resolved). */
+  async runningIds(): Promise<string[]> {
+    const out: string[] = []
+    for await (const id of this.#running.keys()) out.push(id)
+    return out
   }
 
   async get(id: string): Promise<ActivationRecord | null> {
@@ -61,9 +81,7 @@ export class ActivationRepository {
     activationRecordSchema.parse(record)
     const old = this.#byId.getSync(record.activationId)
     const batch = this.#db.batch()
-    if (old && old.start !== record.start) batch.del(timeKey(old), { sublevel: this.#byTime })
-    batch.put(record.activationId, record, { sublevel: this.#byId })
-    batch.put(timeKey(record), indexValue(record), { sublevel: this.#byTime })
+    this.#stage(batch, record, old)
     await batch.write()
   }
 
@@ -81,7 +99,7 @@ export class ActivationRepository {
         continue
       }
       const rec = await this.#byId.get(key.slice(key.indexOf('\x00') + 1))
-      if (!rec) continue
+      if (!rec || rec.phase === 'running') continue
       if (!full) {
         if (!nameMatches(q, indexValue(rec))) continue
         if (skip > 0) {
@@ -105,12 +123,13 @@ export class ActivationRepository {
     for await (const [key, full] of this.#scan(q)) {
       seen++
       let name = full
-      if (!name && q.name) {
+      if (!name) {
+        // An entry that does not name its record: an older one, or a running marker (not counted).
         const rec = await this.#byId.get(key.slice(key.indexOf('\x00') + 1))
-        name = rec ? indexValue(rec) : ''
-        if (!rec) continue
+        if (!rec || rec.phase === 'running') continue
+        name = indexValue(rec)
       }
-      if (!name || nameMatches(q, name)) count++
+      if (nameMatches(q, name)) count++
     }
     return { count, complete: seen < this.#maxScan }
   }
@@ -126,8 +145,8 @@ export class ActivationRepository {
   }
 
   /**
-   * Stores replicated records in one batch, each unless the stored one with the same id wins by
-   * last-writer-wins (hlc, then origin); returns, per record, whether it was written.
+   * Stores replicated records in one batch, each unless the stored one with the same id wins
+   * (`compareActivations`: phase, hlc, origin); returns, per record, whether it was written.
    */
   async putManyIfNewer(records: readonly ActivationRecord[]): Promise<boolean[]> {
     for (const r of records) activationRecordSchema.parse(r)
@@ -136,10 +155,8 @@ export class ActivationRepository {
     const batch = this.#db.batch()
     const written = records.map((r, i) => {
       const old = latest.get(r.activationId) ?? stored[i]
-      if (old && compareVersions(old, r) >= 0) return false
-      if (old && old.start !== r.start) batch.del(timeKey(old), { sublevel: this.#byTime })
-      batch.put(r.activationId, r, { sublevel: this.#byId })
-      batch.put(timeKey(r), indexValue(r), { sublevel: this.#byTime })
+      if (old && compareActivations(old, r) >= 0) return false
+      this.#stage(batch, r, old)
       latest.set(r.activationId, r)
       return true
     })
@@ -163,6 +180,7 @@ export class ActivationRepository {
       batch.del(key, { sublevel: this.#byTime })
       if (rec && timeKey(rec) === key) {
         batch.del(id, { sublevel: this.#byId })
+        if (rec.phase === 'running') batch.del(id, { sublevel: this.#running })
         out.push(rec)
       }
     }

@@ -14,6 +14,7 @@ export const BUCKETS = {
   blobRefs: 'blobref', // `${sha256}\x00${ns}/${name}\x00${pad(version)}` -> ''
   activations: 'act', // activationId -> ActivationRecord
   activationsByTime: 'actt', // `${pad(start)}\x00${activationId}` -> ''
+  activationsRunning: 'actrun', // activationId -> '' (records in phase 'running': markers not yet resolved)
   peers: 'peer', // peerId -> { peerId, addrs, updated }
   meta: 'meta', // 'schemaVersion', ...
   apiKeys: 'apikey', // uuid -> { uuid, keyHash, salt, created, revoked? } (OpenWhisk REST API keys)

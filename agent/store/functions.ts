@@ -3,6 +3,7 @@ import { errors } from '../errors.ts'
 import type { BlobRepository } from './blobs.ts'
 import { BUCKETS, type Db, pad } from './db.ts'
 import { compareVersions } from './hlc.ts'
+import { KeyedSerial } from './serial.ts'
 import { type FunctionRecord, fnPath, functionRecordSchema } from './types.ts'
 
 const versionKey = (r: { namespace: string; name: string; version: number }) =>
@@ -17,7 +18,9 @@ type CachedHead = { record: FunctionRecord | null }
 /**
  * Function versions and their heads. Writes that belong together (version, head, blob, refs) go in
  * one batch. Heads are cached in memory (frozen: callers copy, never mutate); every write of a head
- * goes through this class, so the cache is updated after each batch.
+ * goes through this class, so the cache is updated after each batch. Writes of one function run one
+ * at a time (each reads the head before moving it), so the head only ever moves forward in
+ * last-writer-wins order, whatever the interleaving of local writes, pushes and anti-entropy.
  */
 export class FunctionRepository {
   readonly #db: Db
@@ -25,6 +28,7 @@ export class FunctionRepository {
   readonly #heads
   readonly #blobs: BlobRepository
   readonly #headCache = new LRUCache<string, CachedHead>({ max: HEAD_CACHE_ENTRIES })
+  readonly #serial = new KeyedSerial()
 
   constructor(db: Db, blobs: BlobRepository) {
     this.#db = db
@@ -89,9 +93,21 @@ export class FunctionRepository {
     const cached = this.#headCache.get(path)?.record
     if (cached && cached.version === record.version && compareVersions(toLww(cached), toLww(record)) >= 0)
       return false
+    return this.#serial.run(path, () => this.#write(record, code))
+  }
+
+  async #write(record: FunctionRecord, code?: Uint8Array): Promise<boolean> {
+    const path = fnPath(record.namespace, record.name)
     const existing = this.#versions.getSync(versionKey(record))
-    if (existing && compareVersions(toLww(existing), toLww(record)) >= 0) return false
     const head = await this.head(record.namespace, record.name)
+    if (existing && compareVersions(toLww(existing), toLww(record)) >= 0) {
+      // The version is here already; a head left behind it (by a store written before writes were
+      // serialized) moves up to it.
+      if (!head || compareVersions(toLww(existing), toLww(head)) <= 0) return false
+      await this.#heads.put(path, existing)
+      this.#cacheHead(path, structuredClone(existing))
+      return true
+    }
     const wins = !head || compareVersions(toLww(record), toLww(head)) > 0
     const batch = this.#db.batch()
     batch.put(versionKey(record), record, { sublevel: this.#versions })
@@ -111,10 +127,44 @@ export class FunctionRepository {
   }
 
   /**
-   * Deletes a function: a tombstone version becomes the head, older versions and the code blobs
-   * no other function references are removed. Returns the tombstone.
+   * Deletes a function when the tombstone wins over the head by last-writer-wins: it becomes the
+   * head, older versions and the code blobs no other function references are removed. Returns
+   * whether it won (nothing is written when it did not).
    */
-  async remove(tombstone: FunctionRecord): Promise<void> {
+  remove(tombstone: FunctionRecord): Promise<boolean> {
+    functionRecordSchema.parse(tombstone)
+    return this.#serial.run(fnPath(tombstone.namespace, tombstone.name), async () => {
+      const head = await this.head(tombstone.namespace, tombstone.name)
+      if (head && compareVersions(toLww(tombstone), toLww(head)) <= 0) return false
+      await this.#remove(tombstone)
+      return true
+    })
+  }
+
+  /**
+   * Applies a replicated version by last-writer-wins, in one step under the function's lock: a
+   * winning tombstone deletes the function, a losing one is kept as a version; a live version
+   * older than the tombstone at the head is ignored. Stores `code` when the stored version keeps it.
+   */
+  merge(record: FunctionRecord, code?: Uint8Array): Promise<void> {
+    functionRecordSchema.parse(record)
+    return this.#serial.run(fnPath(record.namespace, record.name), async () => {
+      const head = await this.head(record.namespace, record.name)
+      const wins = !head || compareVersions(toLww(record), toLww(head)) > 0
+      if (record.deleted) {
+        if (wins) await this.#remove(record)
+        else await this.#write(record)
+      } else if (!head?.deleted || wins) {
+        await this.#write(record, code)
+      }
+      if (code && record.codeHash && !(await this.#blobs.has(record.codeHash))) {
+        const kept = await this.getVersion(record.namespace, record.name, record.version)
+        if (kept?.codeHash === record.codeHash) await this.#blobs.put(code, record.codeHash)
+      }
+    })
+  }
+
+  async #remove(tombstone: FunctionRecord): Promise<void> {
     const versions = await this.versions(tombstone.namespace, tombstone.name)
     const batch = this.#db.batch()
     for (const v of versions) {
@@ -137,15 +187,18 @@ export class FunctionRepository {
   }
 
   /** Forgets a tombstone (its version and the head) when it is still the head; returns whether it did. */
-  async purgeTombstone(tombstone: FunctionRecord): Promise<boolean> {
-    const head = await this.head(tombstone.namespace, tombstone.name)
-    if (!head?.deleted || compareVersions(toLww(head), toLww(tombstone)) !== 0) return false
-    const batch = this.#db.batch()
-    batch.del(versionKey(tombstone), { sublevel: this.#versions })
-    batch.del(fnPath(tombstone.namespace, tombstone.name), { sublevel: this.#heads })
-    await batch.write()
-    this.#cacheHead(fnPath(tombstone.namespace, tombstone.name), null)
-    return true
+  purgeTombstone(tombstone: FunctionRecord): Promise<boolean> {
+    const path = fnPath(tombstone.namespace, tombstone.name)
+    return this.#serial.run(path, async () => {
+      const head = await this.head(tombstone.namespace, tombstone.name)
+      if (!head?.deleted || compareVersions(toLww(head), toLww(tombstone)) !== 0) return false
+      const batch = this.#db.batch()
+      batch.del(versionKey(tombstone), { sublevel: this.#versions })
+      batch.del(path, { sublevel: this.#heads })
+      await batch.write()
+      this.#cacheHead(path, null)
+      return true
+    })
   }
 
   /** The code of a version, or a clear error when the blob is missing here. */

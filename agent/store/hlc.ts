@@ -2,12 +2,18 @@
  * Hybrid logical clock (Kulkarni et al.). A timestamp is a string that sorts lexicographically
  * in time order: 15 digits of wall-clock milliseconds, a dot, 6 digits of logical counter.
  * Last-writer-wins compares timestamps, then the origin peer id to break ties.
+ *
+ * The counter is bounded: the millionth event within one logical millisecond carries into the
+ * wall part (wall + 1, counter 0), so timestamps stay valid and ordered; the clock then runs up to
+ * that many events per millisecond ahead of the physical clock, and catches up as it advances.
  */
 export type Hlc = string
 
 const WALL_DIGITS = 15
 const COUNTER_DIGITS = 6
 const HLC_RE = /^\d{15}\.\d{6}$/
+/** The largest counter a timestamp holds (6 digits). */
+export const MAX_COUNTER = 10 ** COUNTER_DIGITS - 1
 
 export function formatHlc(wall: number, counter: number): Hlc {
   return `${String(wall).padStart(WALL_DIGITS, '0')}.${String(counter).padStart(COUNTER_DIGITS, '0')}`
@@ -28,6 +34,9 @@ export function hlcWall(hlc: Hlc): number {
   return parseHlc(hlc).wall
 }
 
+/** How far a peer's timestamp may run ahead of the local physical clock, ms (config `clock.maxDriftMs`). */
+export const DEFAULT_MAX_DRIFT_MS = 60_000
+
 export class HybridClock {
   #wall = 0
   #counter = 0
@@ -37,7 +46,27 @@ export class HybridClock {
 
   constructor(init: { now?: () => number; maxDriftMs?: number } = {}) {
     this.#now = init.now ?? Date.now
-    this.#maxDriftMs = init.maxDriftMs ?? 60_000
+    this.#maxDriftMs = init.maxDriftMs ?? DEFAULT_MAX_DRIFT_MS
+  }
+
+  get maxDriftMs(): number {
+    return this.#maxDriftMs
+  }
+
+  /**
+   * Whether a timestamp lies more than maxDrift past this node's physical clock: a record stamped
+   * so is refused at the wire (and offered again by anti-entropy, accepted once it is no longer
+   * that far ahead), so a peer whose clock runs fast cannot win every conflict while it does.
+   */
+  tooFarAhead(hlc: Hlc): boolean {
+    return parseHlc(hlc).wall - this.#now() > this.#maxDriftMs
+  }
+
+  #carry(): void {
+    if (this.#counter > MAX_COUNTER) {
+      this.#wall++
+      this.#counter = 0
+    }
   }
 
   /** A timestamp for a local event. */
@@ -48,6 +77,7 @@ export class HybridClock {
       this.#counter = 0
     } else {
       this.#counter++
+      this.#carry()
     }
     return formatHlc(this.#wall, this.#counter)
   }
@@ -63,6 +93,7 @@ export class HybridClock {
     else if (wall === rw) this.#counter = rc + 1
     else this.#counter = 0
     this.#wall = wall
+    this.#carry()
     return formatHlc(this.#wall, this.#counter)
   }
 }

@@ -1,13 +1,18 @@
 import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
-import { isHlc } from './hlc.ts'
+import { compareVersions, isHlc } from './hlc.ts'
 
 /** Runtime kinds an agent knows. `blackbox` runs any image whose server speaks the action protocol. */
 export const KINDS = ['nodejs:24', 'python:3', 'blackbox'] as const
 export type Kind = (typeof KINDS)[number]
 
-/** `name` or `package/name`; each part `[A-Za-z0-9_.-]`, 1–128 characters. */
-export const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(\/[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/
+/**
+ * One part of a name, as OpenWhisk's `EntityName`: 1–256 characters of letters, digits, `_`, `@`,
+ * `.`, `&`, `-` and spaces, starting with a letter, digit or `_` and not ending with a space.
+ */
+export const NAME_PART = '(?:\\w|\\w[\\w@ .&-]{0,254}[\\w@.&-])'
+/** `name` or `package/name`. */
+export const NAME_RE = new RegExp(`^${NAME_PART}(?:/${NAME_PART})?$`)
 
 export const DEFAULT_NAMESPACE = 'guest'
 /**
@@ -118,9 +123,29 @@ export const activationRecordSchema = z
     cold: z.boolean(),
     hlc,
     origin: z.string().min(1).max(128),
+    /**
+     * Absent on a finished record. `running`: a marker stored on the owners before an async run
+     * starts (never shown as a result); `lost`: the marker resolved after its node crashed or
+     * left mid-run (a `whisk internal error` naming node and cause). See `compareActivations`.
+     */
+    phase: z.enum(['running', 'lost']).optional(),
   })
   .passthrough()
 export type ActivationRecord = z.infer<typeof activationRecordSchema>
+
+const PHASE_RANK = { running: 0, lost: 1 } as const
+
+/**
+ * Last-writer-wins order of two records of one activation: a finished record beats a `lost` one,
+ * which beats a `running` marker, whatever their stamps (the run's real outcome is kept when it
+ * shows up after the marker was resolved as lost); then the HLC, then the origin.
+ */
+export function compareActivations(a: ActivationRecord, b: ActivationRecord): number {
+  const ra = a.phase ? PHASE_RANK[a.phase] : 2
+  const rb = b.phase ? PHASE_RANK[b.phase] : 2
+  if (ra !== rb) return ra - rb
+  return compareVersions(a, b)
+}
 
 /** OpenWhisk versions are semver strings; fnagent counts versions 1, 2, 3… and shows them as 0.0.N. */
 export function owVersion(version: number): string {

@@ -72,7 +72,8 @@ async function runAction(body) {
     console.error(outcome.thrown)
     reply = [502, { error: `An error has occurred: ${outcome.thrown}` }]
   } else if ('rejected' in outcome) {
-    reply = [502, { error: outcome.rejected }]
+    // A rejected Promise is a successful answer wrapping the error (an application error), as in OpenWhisk.
+    reply = [200, { error: outcome.rejected }]
   } else if (typeof outcome.ok !== 'object') {
     console.error(`Result must be of type object but has type "${typeof outcome.ok}":`, outcome.ok)
     reply = [502, { error: 'The action did not return a dictionary.' }]

@@ -116,14 +116,15 @@ class Proxy:
                 os.environ['__OW_%s' % key.upper()] = str(val)
         try:
             result = self.fn(args)
-            if isinstance(result, dict):
+            if isinstance(result, (dict, list)):
                 reply = 200, result
             else:
                 print('Result must be a dictionary but has type %s' % type(result).__name__, file=sys.stderr)
                 reply = 502, {'error': 'The action did not return a dictionary.'}
         except Exception as ex:
             traceback.print_exc(file=sys.stderr)
-            reply = 502, {'error': str(ex) or type(ex).__name__}
+            # As OpenWhisk's Python runtime: an exception is the action's own error (an application error).
+            reply = 200, {'error': str(ex) or type(ex).__name__}
         write_markers()
         return reply
 

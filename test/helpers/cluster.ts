@@ -15,7 +15,7 @@ export interface LocalCluster {
 export async function createCluster(
   n: number,
   cleanup: Cleanup,
-  opts: { env?: NodeJS.ProcessEnv } = {},
+  opts: { env?: NodeJS.ProcessEnv; args?: string[] } = {},
 ): Promise<LocalCluster> {
   const root = tempDir('fnagent-cluster-')
   cleanup.add(() => removeDir(root))
@@ -26,7 +26,7 @@ export async function createCluster(
   const add = async (name: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) => {
     const agent = await startAgent({
       dataDir: join(root, name),
-      args: ['--cluster-key', keyFile, '--listen', '/ip4/127.0.0.1/tcp/0', ...args],
+      args: ['--cluster-key', keyFile, '--listen', '/ip4/127.0.0.1/tcp/0', ...(opts.args ?? []), ...args],
       env: { ...opts.env, ...env },
     })
     cleanup.add(() => agent.stop())

@@ -114,16 +114,20 @@ describe('invoking through the CLI', () => {
     expect((await agent.cli(['fn', 'create', 'boom', join(dir, 'boom.js')])).code).toBe(0)
     const r = await agent.cli(['invoke', 'boom'])
     expect(r.code).toBe(1)
-    expect(r.stdout).toContain('application error')
+    // A thrown error is the developer's (OpenWhisk: "An error has occurred: …"), not an application error.
+    expect(r.stdout).toContain('action developer error')
     expect(r.stdout).toContain('boom')
   })
 })
 
 describe('containers the agent leaves behind', () => {
   it('removes them at the next start after a kill -9', async () => {
+    writeFileSync(join(dir, 'leftover.js'), 'function main() { return { ok: true } }\n')
+    expect((await agent.cli(['fn', 'create', 'leftover', join(dir, 'leftover.js')])).code).toBe(0)
+    expect((await agent.cli(['invoke', 'leftover'])).code).toBe(0)
     const nodeId = (await json<{ nodeId: string }>(['status'])).nodeId
     const before = (await containersOf(nodeId)).map((c) => c.Id)
-    expect(before.length).toBeGreaterThan(1) // warm containers of the functions above, and a prewarmed container
+    expect(before.length).toBeGreaterThan(1) // the warm container of leftover, and a prewarmed container
     await agent.kill9()
     const orphaned = (await containersOf(nodeId)).map((c) => c.Id)
     expect(orphaned).toEqual(expect.arrayContaining(before)) // still there: nobody cleaned up
@@ -137,19 +141,21 @@ describe('containers the agent leaves behind', () => {
 
 describe('stopping the agent', () => {
   it('finishes in-flight work on SIGTERM, keeps its record, and exits 0', async () => {
-    expect((await agent.cli(['fn', 'update', 'slow', join(dir, 'slow.js')])).code).toBe(0)
-    const started = await json<{ activationId: string }>(['invoke', 'slow', '-p', 'ms', '2000', '--async'])
+    expect((await agent.cli(['fn', 'create', 'drained', join(dir, 'slow.js')])).code).toBe(0)
+    const started = await json<{ activationId: string }>(['invoke', 'drained', '-p', 'ms', '4000', '--async'])
+    // In flight from receipt (cold start included) until its record is kept: a window wide enough
+    // for a status poll of a loaded machine, and shorter than the drain (drainMs, 10 s).
     await waitFor(
       async () => {
-        const s = await json<{ invoker: { inflight: number } }>(['status'])
-        return s.invoker.inflight > 0
+        const s = await json<{ activations: { inflight: number } }>(['status'])
+        return s.activations.inflight > 0
       },
-      { what: 'the activation to run', timeoutMs: 30_000 },
+      { what: 'the activation to be in flight', timeoutMs: 30_000 },
     )
     expect(await agent.stop('SIGTERM')).toBe(0)
     expect(agent.output()).toContain('stopping: draining in-flight work')
     agent = await startAgent({ dataDir: agent.dataDir, args: ['--no-cluster'] })
     const rec = await json<ActivationRecord>(['activation', 'get', started.activationId])
-    expect(rec.response).toMatchObject({ success: true, result: { slept: 2000 } })
+    expect(rec.response).toMatchObject({ success: true, result: { slept: 4000 } })
   })
 })

@@ -133,7 +133,8 @@ describe('invoker pool: warm reuse, prewarmed containers, logs', () => {
 
   it('refuses a result over the payload limit with a clear error', async () => {
     const rec = await t.invoker.invoke(request(fnRecord(), { bigResult: 2 * 1024 * 1024 }))
-    expect(rec.response.status).toBe('action developer error')
+    // OpenWhisk: a truncated response is an application error.
+    expect(rec.response.status).toBe('application error')
     expect(String((rec.response.result as { error: string }).error)).toMatch(/exceeded the allowed length/)
   })
 
@@ -151,7 +152,9 @@ describe('invoker pool: warm reuse, prewarmed containers, logs', () => {
     await t.invoker.invoke(request(fn))
     const rec = await t.invoker.invoke(request(fn, { sleepMs: 30_000, log: ['before sleep'] }))
     expect(rec.response.status).toBe('action developer error')
-    expect(rec.response.result).toEqual({ error: 'The action exceeded its time limit of 3000 milliseconds.' })
+    expect(rec.response.result).toEqual({
+      error: 'The action exceeded its time limits of 3000 milliseconds.',
+    })
     expect(annotation(rec, 'timeout')).toBe(true)
     expect(rec.logs.some((l) => l.includes('before sleep'))).toBe(true)
     const next = await t.invoker.invoke(request(fn))

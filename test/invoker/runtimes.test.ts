@@ -52,10 +52,11 @@ describe('invoker with the nodejs:24 and python:3 runtimes', () => {
     expect(rec.response).toMatchObject({ status: 'success', result: { doubled: 42 } })
   })
 
-  it('reports a thrown error and a rejected promise as application errors', async () => {
+  it('reports a thrown error as a developer error and a rejected promise as an application error', async () => {
+    // OpenWhisk's WskActionTests "throws an uncaught exception and returns correct status code".
     const thrown = `function main() { throw new Error('kaboom') }`
     const a = await t.invoker.invoke(request(js(thrown), {}, thrown))
-    expect(a.response.status).toBe('application error')
+    expect(a.response.status).toBe('action developer error')
     expect(JSON.stringify(a.response.result)).toMatch(/kaboom/)
     const rejected = `function main() { return Promise.reject({ error: 'nope' }) }`
     const b = await t.invoker.invoke(request(js(rejected), {}, rejected))
@@ -75,7 +76,7 @@ describe('invoker with the nodejs:24 and python:3 runtimes', () => {
     const rec = await t.invoker.invoke(request(js(code, { timeout: 1000 }), {}, code))
     expect(rec.response).toMatchObject({
       status: 'action developer error',
-      result: { error: 'The action exceeded its time limit of 1000 milliseconds.' },
+      result: { error: 'The action exceeded its time limits of 1000 milliseconds.' },
     })
     expect(annotation(rec, 'timeout')).toBe(true)
   })

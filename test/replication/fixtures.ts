@@ -82,7 +82,12 @@ function cuttable(cluster: Cluster, cut: CutSet): ReplicationCluster {
  * `n` in-process agents' worth of replication: a real Cluster (libp2p on 127.0.0.1), a LevelDB
  * store in a temp dir, a FunctionService wired to `functionWritten`, and a Replication each.
  */
-export async function createReplicated(opts: { n: number; options?: Partial<ReplicationOptions> }) {
+export async function createReplicated(opts: {
+  n: number
+  options?: Partial<ReplicationOptions>
+  /** The wall clock of node `i` (default Date.now): a skewed clock for consistency tests. */
+  wallClock?: (i: number) => (() => number) | undefined
+}) {
   const c = await createCluster({ n: 0 })
   const dirs: string[] = []
   const nodes: ReplNode[] = []
@@ -93,7 +98,7 @@ export async function createReplicated(opts: { n: number; options?: Partial<Repl
     const dir = await mkdtemp(join(tmpdir(), 'fnagent-repl-'))
     dirs.push(dir)
     const store = await Store.open(dir)
-    const clock = new HybridClock()
+    const clock = new HybridClock({ now: opts.wallClock?.(nodes.length) ?? Date.now })
     const cut = new CutSet()
     const peerId = node.cluster.peerId
     const replication = new Replication(

@@ -46,12 +46,12 @@ describe('nodejs:24', () => {
     expect(await run(c, { n: 21 })).toEqual({ status: 200, body: { late: 42 } })
   })
 
-  it('answers a rejected Promise with 502 and the rejection as error', async () => {
+  it('answers a rejected Promise with 200 and the rejection as error (an application error)', async () => {
     const c = await initialized('nodejs:24', {
       code: `async function main() { throw new TypeError('nope') }`,
     })
     const reply = await run(c)
-    expect(reply.status).toBe(502)
+    expect(reply.status).toBe(200)
     expect(reply.body).toEqual({ error: expect.objectContaining({ name: 'TypeError', message: 'nope' }) })
   })
 

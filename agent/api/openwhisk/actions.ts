@@ -1,8 +1,8 @@
 import { z } from 'zod'
-import { describeZodError } from '../../functions/input.ts'
+import { describeZodError, looksLikeZip } from '../../functions/input.ts'
 import { hlcWall } from '../../store/hlc.ts'
-import { type FunctionRecord, type KeyValue, keyValueSchema, owVersion } from '../../store/index.ts'
-import { OwError } from './reply.ts'
+import { type FunctionRecord, type KeyValue, keyValueSchema, LIMITS, owVersion } from '../../store/index.ts'
+import { MESSAGES, OwError } from './reply.ts'
 
 /** An action in OpenWhisk's JSON shape (`WhiskAction.toJson`). */
 export interface OwAction {
@@ -64,6 +64,8 @@ const putSchema = z.object({
     .optional(),
   parameters: z.array(keyValueSchema).optional(),
   annotations: z.array(keyValueSchema).optional(),
+  /** Annotation keys an update removes (`wsk action update --del-annotation`). */
+  delAnnotations: z.array(z.string()).optional(),
   limits: z
     .object({
       timeout: z.number().optional(),
@@ -74,37 +76,92 @@ const putSchema = z.object({
     .optional(),
 })
 
-/** Maps a `PUT .../actions/{name}` body to fnagent's function input (see docs/api.md). */
-export function fromOwPut(body: unknown, overwrite: boolean): Record<string, unknown> {
+/**
+ * Maps a `PUT .../actions/{name}` body to fnagent's function input (see docs/api.md). `prev` is the
+ * live action when there is one: an update merges its annotations with the given ones (minus
+ * `delAnnotations`), as OpenWhisk does; a create adds `provide-api-key: false` unless given.
+ */
+export function fromOwPut(
+  body: unknown,
+  overwrite: boolean,
+  prev: FunctionRecord | null,
+): Record<string, unknown> {
   const parsed = putSchema.safeParse(body)
   if (!parsed.success)
     throw new OwError(400, describeZodError(parsed.error, 'The request content was malformed:'))
-  const { exec, parameters, annotations, limits } = parsed.data
-  if (exec?.kind === 'sequence' || exec?.components) {
-    throw new OwError(400, 'sequences are not supported by fnagent yet')
-  }
+  const { exec, parameters, annotations, delAnnotations, limits } = parsed.data
+  if (exec?.kind === 'sequence' || exec?.components) throw new OwError(400, MESSAGES.sequencesNotSupported)
   const input: Record<string, unknown> = { mode: overwrite ? 'upsert' : 'create' }
   if (exec) {
     const blackbox = exec.kind === 'blackbox'
     input.kind = exec.kind
     if (exec.main) input.main = exec.main
     if (blackbox && exec.image) input.image = exec.image
-    if (exec.code !== undefined && exec.code !== '') {
-      // OpenWhisk sends source as text and a zip (binary) as base64; fnagent takes base64 for both.
-      const binary = exec.binary ?? false
-      input.code = binary ? exec.code : Buffer.from(exec.code, 'utf8').toString('base64')
+    // An empty file is a valid action (its invocation fails with "Missing main/no code to execute.").
+    if (exec.code !== undefined && (exec.code !== '' || !blackbox)) {
+      const binary = exec.binary === true || isBase64Zip(exec.code)
+      input.code = binary ? exec.code.trim() : Buffer.from(exec.code, 'utf8').toString('base64')
       input.binary = binary
     }
   }
   const params = fromPairs(parameters)
   if (params) input.parameters = params
-  const notes = fromPairs(annotations)
-  if (notes) {
-    delete notes.exec
-    input.annotations = notes
+  const given = fromPairs(annotations) ?? {}
+  delete given.exec
+  if (prev && overwrite) {
+    const kept = { ...prev.annotations }
+    for (const key of delAnnotations ?? []) delete kept[key]
+    if (annotations || delAnnotations) input.annotations = { ...kept, ...given }
+  } else {
+    input.annotations = { 'provide-api-key': false, ...given }
   }
-  if (limits) input.limits = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined))
+  if (limits) input.limits = checkLimits(limits)
   return input
+}
+
+/**
+ * OpenWhisk takes a zip as base64 text and does not need the `binary` flag (`wsk` leaves it out):
+ * code that is base64 and decodes to a zip is one.
+ */
+function isBase64Zip(code: string): boolean {
+  const text = code.trim()
+  if (text.length < 8 || !/^[A-Za-z0-9+/\r\n]+={0,2}$/.test(text)) return false
+  return looksLikeZip(Buffer.from(text.slice(0, 8), 'base64'))
+}
+
+type LimitsIn = { timeout?: number; memory?: number; logs?: number; concurrency?: number }
+
+/** The given limits, or 400 with OpenWhisk's threshold messages (fnagent's own ranges). */
+function checkLimits(limits: LimitsIn): LimitsIn {
+  const out: LimitsIn = {}
+  const bad = (message: string) => new OwError(400, `The request content was malformed:\n${message}`)
+  const { timeout, memory, logs, concurrency } = limits
+  if (timeout !== undefined) {
+    const { min, max } = LIMITS.timeout
+    if (timeout > max)
+      throw bad(`duration ${timeout} milliseconds exceeds allowed threshold of ${max} milliseconds`)
+    if (timeout < min)
+      throw bad(`duration ${timeout} milliseconds below allowed threshold of ${min} milliseconds`)
+    out.timeout = timeout
+  }
+  const size = (field: string, v: number | undefined, r: { min: number; max: number }) => {
+    if (v === undefined) return undefined
+    if (v > r.max) throw bad(`${field} size ${v} MB exceeds allowed threshold of ${r.max} MB`)
+    if (v < r.min) throw bad(`${field} size ${v} MB below allowed threshold of ${r.min} MB`)
+    return v
+  }
+  if (memory !== undefined) out.memory = size('memory', memory, LIMITS.memory)
+  if (logs !== undefined) out.logs = size('log', logs, LIMITS.logs)
+  if (concurrency !== undefined) {
+    const { min, max } = LIMITS.concurrency
+    if (concurrency > max) throw bad(`concurrency ${concurrency} exceeds allowed threshold of ${max}`)
+    if (concurrency < min) throw bad(`concurrency ${concurrency} below allowed threshold of ${min}`)
+    out.concurrency = concurrency
+  }
+  for (const [k, v] of Object.entries(out)) {
+    if (!Number.isInteger(v)) throw bad(`${k} must be an integer`)
+  }
+  return out
 }
 
 /** A truthy `web-export` annotation (`true`, `"true"`, `"yes"`, `"raw"` as wsk sets them). */

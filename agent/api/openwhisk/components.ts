@@ -10,7 +10,7 @@ import type { RecordWaiter } from './waiter.ts'
 export interface OpenWhiskApiComponents {
   logger: Logger
   functions: Pick<FunctionService, 'get' | 'list' | 'put' | 'remove'>
-  activations: Pick<ActivationService, 'invoke' | 'list'>
+  activations: Pick<ActivationService, 'invoke' | 'list' | 'get'>
   store: Pick<Store, 'db' | 'functions' | 'activations'>
   keys: ApiKeyStore
 }
@@ -25,7 +25,8 @@ export interface OpenWhiskApiInit extends OpenWhiskApiOptions {
 export interface Reply {
   status: number
   body: unknown
-  headers?: Record<string, string>
+  /** A header with several values (e.g. `Set-Cookie`) is an array. */
+  headers?: Record<string, string | string[]>
 }
 
 /** The components plus what the server builds for its handlers. */

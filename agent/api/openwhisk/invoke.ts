@@ -19,10 +19,14 @@ export async function invokeAction(
   c: InvokeComponents,
   name: string,
   params: Record<string, unknown>,
-  opts: { blocking: boolean; blockingWaitMs: number; graceMs?: number },
+  opts: { blocking: boolean; blockingWaitMs: number; graceMs?: number; apiKey?: string | undefined },
 ): Promise<InvokeOutcome> {
   const fn = await c.functions.get(name)
-  const started = await c.activations.invoke(name, { params, blocking: false })
+  const started = await c.activations.invoke(name, {
+    params,
+    blocking: false,
+    ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
+  })
   const { activationId } = started.body as { activationId: string }
   if (!opts.blocking) return { done: false, activationId }
   const waitMs = Math.min(opts.blockingWaitMs, fn.limits.timeout + (opts.graceMs ?? 5_000))

@@ -13,7 +13,19 @@ export const MESSAGES = {
   parametersNotAllowed: 'Request defines parameters that are not allowed (e.g., reserved properties).',
   overloaded: 'System is overloaded, try again later.',
   propertyNotFound: 'Response does not include requested property.',
+  httpUnknownContentType: 'Response did not specify a known content-type.',
+  httpContentTypeError: 'Response type in header did not match generated content type.',
+  notAcceptable: 'Resource representation is only available with these types:',
   methodNotAllowed: 'HTTP method not allowed, supported methods: ',
+  nameTooLong: (length: number, max: number) => `Name segement longer than allowed: ${length} > ${max}.`,
+  nameIllegal: 'The name of the entity contains illegal characters.',
+  activationIdLength: (length: number) => `Activation id length is ${length} but must be 32.`,
+  activationIdIllegal: 'The activation id is not valid.',
+  invalidTimeout: (maxMs: number) => `Timeout must be number of milliseconds up to ${maxMs}.`,
+  conformance: 'Resource by this name exists but is not in this collection.',
+  // fnagent's own: the entity types it answers for but does not implement yet (docs/api.md).
+  sequencesNotSupported: 'Sequences are not supported by fnagent yet.',
+  entityNotSupported: (collection: string) => `Creating ${collection} is not supported by fnagent yet.`,
 } as const
 
 /** An answer in OpenWhisk's error shape `{error, code: <transaction id>}`. */
@@ -47,7 +59,7 @@ export function sendJson(
   res: ServerResponse,
   status: number,
   body: unknown,
-  headers: Record<string, string> = {},
+  headers: Record<string, string | string[]> = {},
 ): void {
   const data = JSON.stringify(body)
   res.writeHead(status, {

@@ -1,10 +1,12 @@
 import type { IncomingMessage } from 'node:http'
+import { type FunctionRecord, LIMITS } from '../../store/index.ts'
 import { AGENT_VERSION } from '../../version.ts'
 import { fromOwPut, toOwAction } from './actions.ts'
-import { listActivations } from './activations.ts'
+import { getActivation, listActivations } from './activations.ts'
 import { readJsonBody } from './body.ts'
 import type { ApiContext, OpenWhiskApiInit, Reply } from './components.ts'
 import { invokeAction } from './invoke.ts'
+import { checkEntityName } from './names.ts'
 import { queryFlag, queryInt } from './query.ts'
 import { decodePart, MESSAGES, OwError, owNotFound } from './reply.ts'
 
@@ -17,7 +19,38 @@ export const API_INFO = {
   buildno: AGENT_VERSION,
 }
 
-const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.@-]*(\/[A-Za-z0-9_][A-Za-z0-9_.@-]*)?$/
+const MIB = 1024 * 1024
+const runtime = (kind: string, image: string, isDefault: boolean) => ({
+  kind,
+  image,
+  deprecated: false,
+  default: isDefault,
+  attached: false,
+  requireMain: false,
+})
+
+/** `GET /`: what the platform runs and its limits, in the shape of OpenWhisk's controller info. */
+export function platformInfo(init: OpenWhiskApiInit) {
+  return {
+    description: 'fnagent: OpenWhisk-compatible peer-to-peer serverless agent',
+    api_paths: ['/api/v1'],
+    limits: {
+      actions_per_minute: init.rateLimit.perMinute,
+      concurrent_actions: LIMITS.concurrency.max,
+      min_action_duration: LIMITS.timeout.min,
+      max_action_duration: LIMITS.timeout.max,
+      min_action_memory: LIMITS.memory.min * MIB,
+      max_action_memory: LIMITS.memory.max * MIB,
+      min_action_logs: LIMITS.logs.min * MIB,
+      max_action_logs: LIMITS.logs.max * MIB,
+    },
+    runtimes: {
+      nodejs: [runtime('nodejs:24', 'fnagent/nodejs:24', true)],
+      python: [runtime('python:3', 'fnagent/python:3', true)],
+      blackbox: [runtime('blackbox', 'any image speaking the action protocol', false)],
+    },
+  }
+}
 
 function notAllowed(allowed: string): never {
   throw new OwError(405, `${MESSAGES.methodNotAllowed}${allowed}`, { allow: allowed })
@@ -30,6 +63,7 @@ export async function handleRest(
   req: IncomingMessage,
   path: string,
   q: URLSearchParams,
+  auth: string,
 ): Promise<Reply> {
   const method = req.method ?? 'GET'
   if (path === '/api/v1/namespaces') {
@@ -50,19 +84,47 @@ export async function handleRest(
         body: { actions: await listActions(c, q), packages: [], triggers: [], rules: [] },
       }
     case 'actions':
-      return rest === undefined ? actionsCollection(c, method, q) : action(c, init, req, rest, q)
+      return rest === undefined
+        ? actionsCollection(c, method, q)
+        : action(c, init, { req, name: rest, q, auth })
     case 'activations':
       if (method !== 'GET') notAllowed('GET')
-      return rest === undefined ? listActivations(c, q) : activation(c, rest)
+      return rest === undefined ? listActivations(c, q) : getActivation(c, rest)
     case 'packages':
     case 'triggers':
     case 'rules':
-      // Not supported yet: empty lists keep `wsk list` and dashboards working.
-      if (rest === undefined && method === 'GET') return { status: 200, body: [] }
-      throw owNotFound()
+      return otherEntity(c, collection, method, rest, q)
     default:
       throw owNotFound()
   }
+}
+
+/**
+ * Packages, triggers and rules are not implemented yet (docs/api.md): their lists are empty (so
+ * `wsk list` works), a name is not found (409 when it names an action, as OpenWhisk answers an
+ * entity of another collection), and creating one is refused as not implemented.
+ */
+async function otherEntity(
+  c: ApiContext,
+  collection: string,
+  method: string,
+  name: string | undefined,
+  q: URLSearchParams,
+): Promise<Reply> {
+  if (name === undefined) {
+    if (method !== 'GET') throw owNotFound()
+    queryInt(q, 'limit', 30, 0, 200, collection)
+    queryInt(q, 'skip', 0, 0, Number.MAX_SAFE_INTEGER, collection)
+    return { status: 200, body: queryFlag(q, 'count') ? { [collection]: 0 } : [] }
+  }
+  checkEntityName(name)
+  if (method === 'PUT') throw new OwError(501, MESSAGES.entityNotSupported(collection))
+  const isAction = await c.functions.get(name).then(
+    () => true,
+    () => false,
+  )
+  if (isAction) throw new OwError(409, MESSAGES.conformance)
+  throw owNotFound()
 }
 
 async function listActions(c: ApiContext, q: URLSearchParams) {
@@ -73,19 +135,23 @@ async function listActions(c: ApiContext, q: URLSearchParams) {
 }
 
 async function actionsCollection(c: ApiContext, method: string, q: URLSearchParams): Promise<Reply> {
-  if (method !== 'GET') notAllowed('GET')
+  // OpenWhisk has no route for other methods on the collection (e.g. an empty action name): 404.
+  if (method !== 'GET') throw owNotFound()
   if (queryFlag(q, 'count')) return { status: 200, body: { actions: (await c.functions.list()).length } }
   return { status: 200, body: await listActions(c, q) }
 }
 
-async function action(
-  c: ApiContext,
-  init: OpenWhiskApiInit,
-  req: IncomingMessage,
-  name: string,
-  q: URLSearchParams,
-): Promise<Reply> {
-  if (!NAME.test(name)) throw owNotFound()
+/** A request on one action: its name from the path, the query, and the caller's `uuid:key`. */
+interface ActionRequest {
+  req: IncomingMessage
+  name: string
+  q: URLSearchParams
+  auth: string
+}
+
+async function action(c: ApiContext, init: OpenWhiskApiInit, r: ActionRequest): Promise<Reply> {
+  const { req, name, q } = r
+  checkEntityName(name)
   switch (req.method) {
     case 'GET': {
       const fn = await c.functions.get(name)
@@ -94,48 +160,75 @@ async function action(
     }
     case 'PUT': {
       const body = await readJsonBody(req, init.maxBodyBytes)
-      const { record } = await c.functions.put(name, fromOwPut(body, queryFlag(q, 'overwrite')))
+      const overwrite = queryFlag(q, 'overwrite')
+      const prev = overwrite ? await c.functions.get(name).catch(() => null) : null
+      const { record } = await c.functions.put(name, fromOwPut(body, overwrite, prev))
       return { status: 200, body: toOwAction(record, null) }
     }
     case 'DELETE': {
-      const fn = await c.functions.remove(name)
-      return { status: 200, body: toOwAction(fn, null) }
+      const { removed } = await c.functions.remove(name)
+      return { status: 200, body: toOwAction(removed, null) }
     }
-    case 'POST': {
-      const params = await readJsonBody(req, init.maxPayloadBytes)
-      if (typeof params !== 'object' || params === null || Array.isArray(params)) {
-        throw new OwError(400, 'The request content was malformed:\nparameters must be a JSON object')
-      }
-      const blocking = queryFlag(q, 'blocking')
-      const result = queryFlag(q, 'result')
-      const out = await invokeAction(c, name, params as Record<string, unknown>, {
-        blocking,
-        blockingWaitMs: init.blockingWaitMs,
-      })
-      if (!out.done) return { status: 202, body: { activationId: out.activationId } }
-      const r = out.record.response
-      const body = result ? (r.result ?? {}) : out.record
-      // OpenWhisk: success 200; application or developer error 502; whisk internal error 500.
-      const status = r.success ? 200 : r.status === 'whisk internal error' ? 500 : 502
-      return { status, body, headers: { 'x-openwhisk-activation-id': out.record.activationId } }
-    }
+    case 'POST':
+      return invoke(c, init, r)
     default:
       notAllowed('GET, PUT, DELETE, POST')
   }
 }
 
-async function activation(c: ApiContext, rest: string): Promise<Reply> {
-  const m = /^([0-9a-f]{32})(?:\/(result|logs))?$/.exec(rest)
-  if (!m) throw owNotFound()
-  const rec = await c.store.activations.get(m[1]!)
-  if (!rec) throw owNotFound()
-  if (m[2] === 'logs') return { status: 200, body: { logs: rec.logs } }
-  if (m[2] === 'result') {
-    const { status, success, result, size } = rec.response
-    return {
-      status: 200,
-      body: { result: result ?? {}, status, success, ...(size !== undefined ? { size } : {}) },
-    }
+/** `POST .../actions/{name}?blocking&result&timeout`, as OpenWhisk's `Actions.activate`. */
+async function invoke(c: ApiContext, init: OpenWhiskApiInit, on: ActionRequest): Promise<Reply> {
+  const { req, name, q, auth } = on
+  const blocking = queryFlag(q, 'blocking')
+  const result = queryFlag(q, 'result')
+  const waitMs = blockingTimeout(q, init.blockingWaitMs)
+  const params = await readJsonBody(req, init.maxPayloadBytes)
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+    throw new OwError(400, 'The request content was malformed:\nparameters must be a JSON object')
   }
-  return { status: 200, body: rec }
+  const fn = await c.functions.get(name)
+  checkFinal(fn, params as Record<string, unknown>)
+  const out = await invokeAction(c, name, params as Record<string, unknown>, {
+    blocking,
+    blockingWaitMs: waitMs,
+    apiKey: provideApiKey(fn) ? auth : undefined,
+  })
+  const header = {
+    'x-openwhisk-activation-id': out.done ? out.record.activationId : out.activationId,
+  }
+  if (!out.done) return { status: 202, body: { activationId: out.activationId }, headers: header }
+  const r = out.record.response
+  // An array result is the answer itself, with or without `result` (OpenWhisk does the same).
+  const body = Array.isArray(r.result) ? r.result : result ? (r.result ?? {}) : out.record
+  // OpenWhisk: success 200; application or developer error 502; whisk internal error 500.
+  const status = r.success ? 200 : r.status === 'whisk internal error' ? 500 : 502
+  return { status, body, headers: header }
+}
+
+/** `?timeout=N`: how long a blocking call waits, 1 to `maxMs` milliseconds. */
+function blockingTimeout(q: URLSearchParams, maxMs: number): number {
+  const raw = q.get('timeout')
+  if (raw === null) return maxMs
+  const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN
+  if (!(n > 0 && n <= maxMs)) throw new OwError(400, MESSAGES.invalidTimeout(maxMs))
+  return n
+}
+
+/** With the `final` annotation, an action's own parameters cannot be set by an invocation. */
+function checkFinal(fn: FunctionRecord, params: Record<string, unknown>): void {
+  const final = fn.annotations.final
+  if (final !== true && final !== 'true') return
+  for (const key of Object.keys(params)) {
+    if (key in fn.parameters) throw new OwError(400, MESSAGES.parametersNotAllowed)
+  }
+}
+
+/**
+ * `provide-api-key`: the caller's key goes to the action as `__OW_API_KEY`. An action created
+ * through this API always has the annotation (false unless asked); one without it (deployed with
+ * the fnagent CLI) does not get the key.
+ */
+function provideApiKey(fn: FunctionRecord): boolean {
+  const v = fn.annotations['provide-api-key']
+  return v === true || v === 'true'
 }

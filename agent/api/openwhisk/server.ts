@@ -4,12 +4,12 @@ import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { errors } from '../../errors.ts'
 import type { Startable } from '../../lifecycle.ts'
-import { authenticate } from './auth.ts'
+import { authenticate, basicCredentials } from './auth.ts'
 import type { ApiContext, OpenWhiskApiComponents, OpenWhiskApiInit, Reply } from './components.ts'
 import { parseListen } from './options.ts'
 import { RateLimiter } from './ratelimit.ts'
 import { MESSAGES, OwError, sendJson, sendOwError, toOwError, transactionId } from './reply.ts'
-import { API_INFO, handleRest } from './rest.ts'
+import { API_INFO, handleRest, platformInfo } from './rest.ts'
 import { RecordWaiter } from './waiter.ts'
 import { handleWeb } from './web.ts'
 
@@ -109,7 +109,7 @@ export class OpenWhiskApiServer implements Startable {
     const rawQuery = qi < 0 ? '' : url.slice(qi + 1)
     if (path === '/' || path === '/api/v1') {
       if (req.method !== 'GET') throw owMethod()
-      return { status: 200, body: path === '/' ? { api_paths: ['/api/v1'] } : API_INFO }
+      return { status: 200, body: path === '/' ? platformInfo(this.#init) : API_INFO }
     }
     if (path.startsWith('/api/v1/web/')) {
       const client = `web:${req.socket.remoteAddress ?? ''}`
@@ -123,7 +123,8 @@ export class OpenWhiskApiServer implements Startable {
       throw new OwError(401, MESSAGES.unauthorized, { 'www-authenticate': 'Basic realm="fnagent"' })
     }
     this.#throttle(subject)
-    return handleRest(this.#c, this.#init, req, path, new URLSearchParams(rawQuery))
+    const auth = basicCredentials(req)!
+    return handleRest(this.#c, this.#init, req, path, new URLSearchParams(rawQuery), auth)
   }
 
   #throttle(key: string): void {

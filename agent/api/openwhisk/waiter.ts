@@ -53,7 +53,8 @@ export class RecordWaiter {
       this.#waiting.set(id, set)
       try {
         const rec = await this.#records.get(id)
-        if (rec) return rec
+        // A `running` marker is stored before the run starts: not the result yet.
+        if (rec && rec.phase !== 'running') return rec
         const left = end - Date.now()
         if (left <= 0) return null
         let timer: NodeJS.Timeout | undefined

@@ -17,6 +17,12 @@ export const CORS_HEADERS = {
   'access-control-allow-methods': 'OPTIONS, GET, DELETE, POST, PUT, HEAD, PATCH',
 }
 
+/** OpenWhisk's default CORS answer: the headers a preflight asks for are allowed. */
+function corsHeaders(req: IncomingMessage): Record<string, string> {
+  const asked = req.headers['access-control-request-headers']
+  return asked ? { ...CORS_HEADERS, 'access-control-allow-headers': asked } : CORS_HEADERS
+}
+
 interface WebTarget {
   name: string
   ext: Extension
@@ -54,14 +60,16 @@ export async function handleWeb(
   if (!fn || !annotationOn(fn, 'web-export')) throw owNotFound()
   const method = (req.method ?? 'GET').toLowerCase()
   if (method === 'options' && !annotationOn(fn, 'web-custom-options')) {
-    return { status: 200, body: undefined, headers: CORS_HEADERS }
+    return { status: 200, body: undefined, headers: corsHeaders(req) }
   }
   await requireAuth(fn, req, checkKey)
-  const params = await webParams(fn, req, method, target.rest, rawQuery, init.maxPayloadBytes)
+  // An authenticated caller is named to the action as `__ow_user` (the key's namespace).
+  const user = req.headers.authorization && (await checkKey()) ? init.namespace : undefined
+  const params = await webParams(fn, req, method, target.rest, rawQuery, init.maxPayloadBytes, user)
   const out = await invokeAction(c, fn.name, params, { blocking: true, blockingWaitMs: init.blockingWaitMs })
   if (!out.done) return { status: 202, body: { activationId: out.activationId } }
-  const reply = toHttpReply(out.record, target.ext, target.rest)
-  if (!annotationOn(fn, 'web-custom-options')) reply.headers = { ...CORS_HEADERS, ...reply.headers }
+  const reply = toHttpReply(out.record, target.ext, target.rest, req.headers.accept)
+  if (!annotationOn(fn, 'web-custom-options')) reply.headers = { ...corsHeaders(req), ...reply.headers }
   reply.headers = { 'x-openwhisk-activation-id': out.record.activationId, ...reply.headers }
   return reply
 }
@@ -70,17 +78,17 @@ export async function handleWeb(
 async function requireAuth(fn: FunctionRecord, req: IncomingMessage, checkKey: () => Promise<string | null>) {
   const want = fn.annotations['require-whisk-auth']
   if (want === undefined || want === false) return
-  const given = req.headers['x-require-whisk-auth']
   const ok =
     typeof want === 'string' || typeof want === 'number'
-      ? typeof given === 'string' && sameSecret(given, String(want))
+      ? typeof req.headers['x-require-whisk-auth'] === 'string' &&
+        sameSecret(req.headers['x-require-whisk-auth'], String(want))
       : (await checkKey()) !== null
   if (!ok) throw new OwError(401, MESSAGES.unauthorized)
 }
 
 /** Compares in constant time (of the hashes: the lengths leak nothing either). */
 function sameSecret(given: string, want: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s).digest()
+  const digest = (x: string) => createHash('sha256').update(x).digest()
   return timingSafeEqual(digest(given), digest(want))
 }
 
@@ -90,6 +98,13 @@ function actionHeaders(req: IncomingMessage): Record<string, unknown> {
   return rest
 }
 
+/**
+ * The parameters of a web action, as OpenWhisk builds them: the query, then the body (a JSON
+ * object or a form is merged; any other body comes as `__ow_body`: a JSON value as is, text as a
+ * string, bytes as base64), then the action's own parameters, then `__ow_method`, `__ow_headers`,
+ * `__ow_path` and, for an authenticated caller, `__ow_user`. A raw-http action gets the query and
+ * the body unparsed (`__ow_query`, `__ow_body`, empty strings when absent; JSON and bytes as base64).
+ */
 async function webParams(
   fn: FunctionRecord,
   req: IncomingMessage,
@@ -97,38 +112,47 @@ async function webParams(
   owPath: string,
   rawQuery: string,
   maxBodyBytes: number,
+  user: string | undefined,
 ): Promise<Record<string, unknown>> {
   const body = await readBody(req, maxBodyBytes)
   const type = req.headers['content-type']
+  const mediaType = (type ?? '').split(';')[0]!.trim().toLowerCase()
   const context: Record<string, unknown> = {
     __ow_method: method,
     __ow_headers: actionHeaders(req),
     __ow_path: owPath,
+    ...(user ? { __ow_user: user } : {}),
   }
-  const asString = () => (isTextType(type) ? body.toString('utf8') : body.toString('base64'))
   if (annotationOn(fn, 'raw-http')) {
+    const base64 = mediaType === 'application/json' || !isTextType(type)
     return {
       ...fn.parameters,
       ...context,
       __ow_query: rawQuery,
-      ...(body.length ? { __ow_body: asString() } : {}),
+      __ow_body: body.length === 0 ? '' : body.toString(base64 ? 'base64' : 'utf8'),
     }
   }
   let fromRequest: Record<string, unknown> = Object.fromEntries(new URLSearchParams(rawQuery))
   if (body.length) {
-    const mediaType = (type ?? '').split(';')[0]!.trim().toLowerCase()
-    const json = mediaType === 'application/json' ? tryJson(body) : undefined
-    if (json !== undefined && typeof json === 'object' && json !== null && !Array.isArray(json)) {
-      fromRequest = { ...fromRequest, ...(json as Record<string, unknown>) }
+    if (isJsonFamily(mediaType)) {
+      const json = tryJson(body)
+      if (typeof json === 'object' && json !== null && !Array.isArray(json)) {
+        fromRequest = { ...fromRequest, ...(json as Record<string, unknown>) }
+      } else context.__ow_body = json
     } else if (mediaType === 'application/x-www-form-urlencoded') {
       fromRequest = { ...fromRequest, ...Object.fromEntries(new URLSearchParams(body.toString('utf8'))) }
-    } else context.__ow_body = asString()
+    } else context.__ow_body = body.toString(isTextType(type) ? 'utf8' : 'base64')
   }
   // Reserved names and the action's own parameters (final for web actions) may not be set by a request.
   for (const key of Object.keys(fromRequest)) {
     if (key.startsWith('__ow_') || key in fn.parameters) throw new OwError(400, MESSAGES.parametersNotAllowed)
   }
   return { ...fromRequest, ...fn.parameters, ...context }
+}
+
+/** `application/json` and the `+json` media types (`application/cloudevents+json`, ...). */
+export function isJsonFamily(mediaType: string): boolean {
+  return mediaType === 'application/json' || mediaType.endsWith('+json')
 }
 
 function tryJson(body: Buffer): unknown {

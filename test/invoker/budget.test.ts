@@ -36,14 +36,14 @@ describe('result mapping', () => {
     tooLarge: false,
     size: Buffer.byteLength(body),
   })
-  it('follows OpenWhisk: 200 object success, error answer application error, other developer error', () => {
+  it('follows OpenWhisk: 200 object or array success, 200 with error application error, other developer error', () => {
     expect(fromRun(reply(200, '{"a":1}'), 1e6)).toMatchObject({
       status: 'success',
       statusCode: 0,
       result: { a: 1 },
     })
     expect(fromRun(reply(502, '{"error":"x"}'), 1e6)).toMatchObject({
-      status: 'application error',
+      status: 'action developer error',
       result: { error: 'x' },
     })
     expect(fromRun(reply(200, '{"error":"resolved"}'), 1e6)).toMatchObject({
@@ -51,7 +51,12 @@ describe('result mapping', () => {
       statusCode: 1,
       result: { error: 'resolved' },
     })
-    expect(fromRun(reply(200, '[1]'), 1e6)).toMatchObject({ status: 'action developer error', statusCode: 2 })
+    expect(fromRun(reply(200, '[1]'), 1e6)).toMatchObject({ status: 'success', result: [1] })
+    expect(fromRun(reply(502, '[1]'), 1e6)).toMatchObject({ status: 'action developer error', statusCode: 2 })
+    expect(fromRun(reply(200, '42'), 1e6)).toMatchObject({
+      status: 'action developer error',
+      result: { error: 'The action did not produce a valid JSON or JSON Array response: 42' },
+    })
     expect(fromRun(reply(200, 'nope'), 1e6)).toMatchObject({ status: 'action developer error' })
     expect(fromRun(reply(502, '{"other":1}'), 1e6)).toMatchObject({ status: 'action developer error' })
   })

@@ -1,0 +1,138 @@
+import type { Logger } from '../log.ts'
+import type { HybridClock } from '../store/hlc.ts'
+import { type ActivationRecord, type Store, statusCode } from '../store/index.ts'
+
+export interface RecoveryComponents {
+  logger: Logger
+  store: Store
+  clock: HybridClock
+  nodeId: string
+  /** Whether this process is running the activation now. */
+  running: (activationId: string) => boolean
+  /** A peer's state in this node's view (`undefined`: not known here). */
+  memberState: (peerId: string) => string | undefined
+  /** The record from the cluster (the winner by `compareActivations`), or null. */
+  fetchRecord: (activationId: string, signal: AbortSignal) => Promise<ActivationRecord | null>
+  /** A record resolved here: to its owners. */
+  onRecord: (record: ActivationRecord) => void
+}
+
+export interface RecoveryInit {
+  /** How often the `running` markers held here are checked, ms. */
+  sweepMs: number
+  /** Bound on the cluster fetch made before a marker is declared lost, ms. */
+  fetchTimeoutMs: number
+}
+
+export const RECOVERY_DEFAULTS: RecoveryInit = { sweepMs: 2000, fetchTimeoutMs: 5000 }
+
+/** Markers checked per sweep (the rest wait for the next one). */
+const SWEEP_BATCH = 256
+
+/**
+ * Resolves the `running` markers of activations whose node can no longer finish them. An async
+ * invocation stores a marker on its owners before it runs (ActivationService); the marker's `end`
+ * is its deadline (start + the action's timeout + a grace). A marker is resolved when the node
+ * that drives it is this node and no longer runs it (the agent restarted), when that node is dead
+ * or has left in this node's view, or when the deadline has passed. Resolving first looks for the
+ * real record on the cluster (a record its node had stored but not pushed yet); failing that it
+ * stores a `lost` record: a `whisk internal error` naming the node and the cause. A real record
+ * that shows up later still wins (`compareActivations`).
+ */
+export class ActivationRecovery {
+  readonly #c: RecoveryComponents
+  readonly #init: RecoveryInit
+  #timer: NodeJS.Timeout | null = null
+  #sweeping: Promise<void> | null = null
+
+  constructor(components: RecoveryComponents, init: Partial<RecoveryInit> = {}) {
+    this.#c = components
+    this.#init = { ...RECOVERY_DEFAULTS, ...init }
+  }
+
+  /** Sweeps now (markers this node drove before a restart are resolved at once), then periodically. */
+  start(): void {
+    if (this.#timer) return
+    const tick = () => {
+      this.#sweeping ??= this.sweep()
+        .then(() => {})
+        .catch((err: unknown) => this.#c.logger.warn({ err }, 'running-marker sweep failed'))
+        .finally(() => {
+          this.#sweeping = null
+        })
+    }
+    tick()
+    this.#timer = setInterval(tick, this.#init.sweepMs)
+    this.#timer.unref()
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer)
+    this.#timer = null
+    await this.#sweeping
+  }
+
+  /** Checks the markers held here; returns how many it resolved. */
+  async sweep(): Promise<number> {
+    const ids = (await this.#c.store.activations.runningIds()).slice(0, SWEEP_BATCH)
+    let resolved = 0
+    for (const id of ids) {
+      const marker = await this.#c.store.activations.get(id)
+      if (marker?.phase === 'running' && (await this.resolve(marker))) resolved++
+    }
+    return resolved
+  }
+
+  /** The record a marker resolves to, or null while its node may still finish the run. */
+  async resolve(marker: ActivationRecord, now = Date.now()): Promise<ActivationRecord | null> {
+    const cause = this.#cause(marker, now)
+    if (!cause) return null
+    const id = marker.activationId
+    const found = await this.#c
+      .fetchRecord(id, AbortSignal.timeout(this.#init.fetchTimeoutMs))
+      .catch(() => null)
+    const record = found && found.phase !== 'running' ? found : this.#lost(marker, cause)
+    const [written] = await this.#c.store.activations.putManyIfNewer([record])
+    if (written) {
+      if (record.phase === 'lost') {
+        this.#c.logger.warn({ activationId: id, node: marker.node, cause }, 'activation lost')
+      }
+      this.#c.onRecord(record)
+    }
+    return (await this.#c.store.activations.get(id)) ?? record
+  }
+
+  #cause(marker: ActivationRecord, now: number): string | null {
+    const node = marker.node
+    if (node === this.#c.nodeId) {
+      if (this.#c.running(marker.activationId)) return null
+      return `the agent on node ${node} stopped (killed, crashed or restarted) before the activation ended`
+    }
+    const state = this.#c.memberState(node)
+    if (state === 'dead') return `node ${node} stopped answering before the activation ended`
+    if (state === 'left') return `node ${node} left the cluster before the activation ended`
+    if (now > marker.end) return `no record came from node ${node} by the activation's deadline`
+    return null
+  }
+
+  #lost(marker: ActivationRecord, cause: string): ActivationRecord {
+    const end = Date.now()
+    const status = 'whisk internal error'
+    return {
+      ...marker,
+      end,
+      duration: Math.max(0, end - marker.start),
+      statusCode: statusCode(status),
+      response: {
+        status,
+        statusCode: statusCode(status),
+        success: false,
+        result: { error: `activation lost: ${cause}; its outcome is unknown` },
+      },
+      annotations: [...marker.annotations, { key: 'lost', value: { node: marker.node, cause } }],
+      hlc: this.#c.clock.now(),
+      origin: this.#c.nodeId,
+      phase: 'lost',
+    }
+  }
+}
