@@ -69,7 +69,7 @@ export const ERROR_CODES = {
     make: 'tooLarge',
     status: 413,
     where: 'api',
-    doc: 'a body over `localApi.maxBodyBytes`, code over `store.maxCodeBytes`, or parameters over 1 MiB',
+    doc: 'a function PUT body over `localApi.maxBodyBytes`, any other body over `invoker.maxPayloadBytes` ("Request larger than allowed: N > M bytes.", refused before it is buffered), code over `store.maxCodeBytes`, or parameters over 1 MiB',
   },
   UNSUPPORTED_MEDIA_TYPE: {
     make: 'unsupportedMediaType',

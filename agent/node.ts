@@ -280,6 +280,7 @@ async function build(logger: Logger, config: Config, store: Store) {
       {
         socket: config.socket,
         maxBodyBytes: config.localApi.maxBodyBytes,
+        maxPayloadBytes: config.invoker.maxPayloadBytes,
         socketGroup: config.localApi.socketGroup,
       },
     ),

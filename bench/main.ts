@@ -1,12 +1,13 @@
 /**
  * `npm run bench [-- SECTION…]`: every timing goal of the project, measured in one run on this
- * machine. Sections: invoker, local-api, forwarding, placement, cluster, idle, api, replication
+ * machine. Sections: invoker, local-api, logs, forwarding, placement, cluster, idle, api, replication
  * (default: all). `node bench/idle.ts 10` runs the idle section for 10 minutes.
  * The figures go into docs/performance.md with the command that made them.
  */
 const SECTIONS: Record<string, () => Promise<unknown>> = {
   invoker: async () => (await import('./invoker.ts')).benchInvoker(),
   'local-api': async () => (await import('./local-api.ts')).benchLocalApi(),
+  logs: async () => (await import('./logs.ts')).benchLogs(),
   forwarding: async () => (await import('./forwarding.ts')).benchForwarding(),
   placement: async () => {
     const m = await import('./placement.ts')

@@ -1,31 +1,24 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { errors, type FnError } from '../errors.ts'
+import { BodyTooLarge, readLimited } from './body-limit.ts'
 
 /** Reads a JSON body up to `maxBytes`; empty body → `{}`. Throws TOO_LARGE / INVALID_JSON / UNSUPPORTED_MEDIA_TYPE. */
 export async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   const type = req.headers['content-type']
-  const declared = Number(req.headers['content-length'] ?? 0)
-  if (declared > maxBytes) {
-    req.resume()
-    throw errors.tooLarge(
-      `request body of ${declared} bytes is over the limit of ${maxBytes} bytes (localApi.maxBodyBytes)`,
-    )
+  let body: Buffer
+  try {
+    body = await readLimited(req, maxBytes)
+  } catch (err) {
+    if (err instanceof BodyTooLarge) throw errors.tooLarge(err.message, { details: { max: maxBytes } })
+    throw err
   }
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > maxBytes) {
-      throw errors.tooLarge(`request body is over the limit of ${maxBytes} bytes (localApi.maxBodyBytes)`)
-    }
-    chunks.push(chunk as Buffer)
-  }
+  const size = body.length
   if (size === 0) return {}
   if (type && !/^application\/json\b/i.test(type)) {
     throw errors.unsupportedMediaType(`request body must be application/json, got ${type}`)
   }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    return JSON.parse(body.toString('utf8'))
   } catch (err) {
     throw errors.invalidJson(`request body is not valid JSON: ${(err as Error).message}`)
   }

@@ -3,7 +3,7 @@ import { z } from 'zod'
 /** Local API options (config section `localApi`; the socket's path is the top-level `socket`). */
 export const localApiOptionsSchema = z
   .object({
-    /** Largest request body on the local API, bytes (code travels base64 inside JSON). */
+    /** Largest function PUT body on the local API, bytes (code travels base64 inside JSON); other bodies take `invoker.maxPayloadBytes`. */
     maxBodyBytes: z
       .number()
       .int()

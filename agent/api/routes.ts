@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import Router from 'find-my-way'
 import { errors } from '../errors.ts'
-import type { ActivationQuery, ActivationRecord, FunctionRecord } from '../store/index.ts'
+import { type ActivationQuery, type ActivationRecord, type FunctionRecord, MAX_SCAN } from '../store/index.ts'
 import { intParam, readJson, sendJson } from './http.ts'
 
 /** What the local API needs from the agent (implemented by the composition root). */
@@ -44,7 +44,8 @@ const fail = (err: Error): never => {
   throw err
 }
 
-export function buildRouter(api: AgentApi, maxBodyBytes: number) {
+/** Body limits: `maxBodyBytes` for a function PUT (its code), `maxPayloadBytes` for every other body. */
+export function buildRouter(api: AgentApi, limits: { maxBodyBytes: number; maxPayloadBytes: number }) {
   const router = Router({ ignoreTrailingSlash: true, defaultRoute: () => {} })
   const route = (method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, handler: Handler) => {
     router.on(method, path, (req, res, params, _store, query) => {
@@ -52,7 +53,7 @@ export function buildRouter(api: AgentApi, maxBodyBytes: number) {
         handler(req as IncomingMessage, params, query)
     })
   }
-  const body = (req: IncomingMessage) => readJson(req, maxBodyBytes)
+  const body = (req: IncomingMessage) => readJson(req, limits.maxPayloadBytes)
   const name = (p: Record<string, string | undefined>) => p.name ?? ''
 
   route('GET', '/v1/status', async () => ok(await api.status()))
@@ -60,7 +61,7 @@ export function buildRouter(api: AgentApi, maxBodyBytes: number) {
   route('GET', '/v1/functions', async () => ok(await api.functions.list()))
   route('GET', '/v1/functions/:name', async (_r, p) => ok(await api.functions.get(name(p))))
   route('PUT', '/v1/functions/:name', async (req, p) => {
-    const r = await api.functions.put(name(p), await body(req))
+    const r = await api.functions.put(name(p), await readJson(req, limits.maxBodyBytes))
     return ok(r.copies === undefined ? r.record : { ...r.record, copies: r.copies }, r.created ? 201 : 200)
   })
   route('DELETE', '/v1/functions/:name', async (_r, p) => ok(await api.functions.remove(name(p))))
@@ -70,7 +71,7 @@ export function buildRouter(api: AgentApi, maxBodyBytes: number) {
     const upto = intParam(q, 'upto', 0, Number.MAX_SAFE_INTEGER)
     const query: ActivationQuery & { cluster?: boolean } = {
       limit: intParam(q, 'limit', 1, 200) ?? 30,
-      skip: intParam(q, 'skip', 0, 1_000_000) ?? 0,
+      skip: intParam(q, 'skip', 0, MAX_SCAN) ?? 0,
       ...(q.name ? { name: q.name } : {}),
       ...(since !== undefined ? { since } : {}),
       ...(upto !== undefined ? { upto } : {}),

@@ -18,7 +18,10 @@ export interface LocalApiComponents {
 
 export interface LocalApiInit {
   socket: string
+  /** Largest function PUT body, bytes. */
   maxBodyBytes: number
+  /** Largest body of every other request (invocations, keys, joins), bytes. */
+  maxPayloadBytes: number
   /** Group owning the socket (0660); default the process's group. */
   socketGroup?: string
 }
@@ -37,7 +40,7 @@ export class LocalApiServer implements Startable {
   async start(): Promise<void> {
     if (this.#server) return
     await removeStaleSocket(this.#init.socket)
-    const handle = buildRouter(this.#c.api, this.#init.maxBodyBytes)
+    const handle = buildRouter(this.#c.api, this.#init)
     const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
       const started = performance.now()
       Promise.resolve()

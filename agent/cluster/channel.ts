@@ -10,6 +10,7 @@ import {
   FrameTooLargeError,
   FrameWriter,
   HEADER,
+  QueueFullError,
 } from './frames.ts'
 import { type RpcDialer, RpcError, type RpcServer } from './rpc.ts'
 
@@ -222,6 +223,8 @@ export interface ServeChannelOptions {
   timeoutMs: number
   /** Most requests in progress on one channel; past it, `onBusy` answers at once. */
   maxInflight: number
+  /** Answer bytes that may wait for a peer that stopped reading; past it the channel ends. */
+  maxQueuedBytes?: number
   onBusy: () => unknown
   logger: Logger
   meter?: ByteMeter
@@ -254,7 +257,7 @@ async function serveOne(
   await server.handle(protocol, (stream, connection) => {
     const from = connection.remotePeer.toString()
     const reader = new FrameReader(opts.maxBytes)
-    const writer = new FrameWriter(stream, opts.maxBytes, opts.meter)
+    const writer = new FrameWriter(stream, opts.maxBytes, opts.meter, opts.maxQueuedBytes)
     let inflight = 0
     const answer = (id: number, reply: Omit<Frame, 'id'>) =>
       writer
@@ -262,6 +265,12 @@ async function serveOne(
         .catch((err: unknown) => {
           if (!(err instanceof FrameTooLargeError)) throw err
           return writer.write({ id, error: `the answer is too large: ${err.message}` })
+        })
+        .catch((err: unknown) => {
+          if (!(err instanceof QueueFullError)) throw err
+          // The peer sends requests but does not read the answers: end the channel, free the queue.
+          opts.logger.warn({ protocol, peer: from, err }, 'ending a channel whose peer stopped reading')
+          stream.abort(err)
         })
         .catch((err: unknown) => {
           opts.logger.debug(

@@ -81,22 +81,35 @@ export class FrameReader {
   }
 }
 
-/** Sends frames in order, waiting for the stream to drain when its buffer is full. */
 /** A frame that would exceed the bound; nothing was sent. */
 export class FrameTooLargeError extends Error {
   override readonly name = 'FrameTooLargeError'
 }
 
-/** Sends frames in order, waiting for the stream to drain when its buffer is full. */
+/** Frames waiting to be sent passed the bound: the peer stopped reading. Nothing was queued. */
+export class QueueFullError extends Error {
+  override readonly name = 'QueueFullError'
+}
+
+/** Bytes queued behind a peer that stopped reading, beyond one frame of the largest size. */
+const QUEUE_SLACK = 8 * 1024 * 1024
+
+/**
+ * Sends frames in order, waiting for the stream to drain when its buffer is full. What waits is
+ * bounded (`maxQueuedBytes`, default one largest frame plus 8 MiB): past it, `write` refuses.
+ */
 export class FrameWriter {
   readonly #stream: Stream
   readonly #maxBytes: number
+  readonly #maxQueued: number
   readonly #meter: ByteMeter | undefined
   #queue: Promise<void> = Promise.resolve()
+  #queued = 0
 
-  constructor(stream: Stream, maxBytes: number, meter?: ByteMeter) {
+  constructor(stream: Stream, maxBytes: number, meter?: ByteMeter, maxQueuedBytes?: number) {
     this.#stream = stream
     this.#maxBytes = maxBytes
+    this.#maxQueued = maxQueuedBytes ?? maxBytes + QUEUE_SLACK
     this.#meter = meter
   }
 
@@ -111,10 +124,22 @@ export class FrameWriter {
         new FrameTooLargeError(`${bytes.byteLength - HEADER} bytes, over the limit of ${this.#maxBytes}`),
       )
     }
+    // Ours and the stream's: libp2p keeps what the peer's window does not take yet, without bound.
+    const waiting = this.#queued + this.#stream.writeBufferLength
+    if (waiting > 0 && waiting + bytes.byteLength > this.#maxQueued) {
+      return Promise.reject(
+        new QueueFullError(`${waiting} bytes wait to be sent, over the limit of ${this.#maxQueued}`),
+      )
+    }
+    this.#queued += bytes.byteLength
     this.#meter?.('out', bytes.byteLength)
     const next = this.#queue.then(async () => {
-      if (!this.#stream.send(bytes)) await this.#stream.onDrain()
-      return bytes.byteLength
+      try {
+        if (!this.#stream.send(bytes)) await this.#stream.onDrain()
+        return bytes.byteLength
+      } finally {
+        this.#queued -= bytes.byteLength
+      }
     })
     this.#queue = next.then(
       () => {},

@@ -6,7 +6,7 @@ import { invokerOptionsSchema } from '../invoker/options.ts'
 import { placementOptionsSchema } from '../placement/options.ts'
 import { replicationOptionsSchema } from '../replication/options.ts'
 import { storeOptionsSchema } from '../store/options.ts'
-import { DEFAULT_NAMESPACE } from '../store/types.ts'
+import { DEFAULT_NAMESPACE, NAMESPACE_RE } from '../store/types.ts'
 
 export const clockOptionsSchema = z
   .object({
@@ -47,10 +47,7 @@ export const configSchema = z
     socket: z.string().min(1).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** The namespace this node's functions live in (OpenWhisk's `_`). */
-    namespace: z
-      .string()
-      .regex(/^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}$/)
-      .default(DEFAULT_NAMESPACE),
+    namespace: z.string().regex(NAMESPACE_RE).default(DEFAULT_NAMESPACE),
     /** Longest time a stop waits for in-flight work before cancelling it, ms. */
     drainMs: z.number().int().min(0).max(600_000).default(10_000),
     store: storeOptionsSchema.default(storeOptionsSchema.parse({})),

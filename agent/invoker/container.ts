@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import type http from 'node:http'
 import { connect } from 'node:net'
-import { Writable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type Dockerode from 'dockerode'
 import type { Logger } from '../log.ts'
+import { demuxAttach } from './demux.ts'
 import { containerAgent, isConnectError, isStaleSocket, postJson, type Reply } from './http.ts'
 import { type ContainerSpec, createOptions } from './limits.ts'
 import { LogCapture } from './logs.ts'
@@ -89,14 +90,15 @@ export class FnContainer {
         options.dockerTimeoutMs,
         'attach',
       )
-      const sink = (which: 'stdout' | 'stderr') =>
-        new Writable({
-          write(chunk: Buffer, _enc, cb) {
-            logs.feed(which, chunk)
-            cb()
-          },
-        })
-      docker.modem.demuxStream(stream, sink('stdout'), sink('stderr'))
+      demuxAttach(
+        stream as NodeJS.ReadableStream as Readable,
+        (which, chunk) => logs.feed(which, chunk),
+        (err) =>
+          deps.logger.error(
+            { err, container: name },
+            'reading the container output failed; its logs are lost',
+          ),
+      )
       const closed = () => {
         logs.end()
         exit.abort(new Error('container exited'))

@@ -76,8 +76,12 @@ export function postJson(
   })
 }
 
-/** Connection refused / reset before the server answered: the server is not (or no longer) listening. */
+/**
+ * Connection refused: the server is not listening yet (nothing was sent, so trying again is safe).
+ * A reset is not retried: the server may have refused the body (a runtime of an older image drops
+ * the connection on a body over its limit), and retrying it would only repeat that until the timeout.
+ */
 export function isConnectError(err: unknown): boolean {
   const code = (err as { code?: string } | null)?.code
-  return code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ECONNRESET'
+  return code === 'ECONNREFUSED' || code === 'EHOSTUNREACH'
 }

@@ -19,8 +19,10 @@ export interface ContainerSpec {
   image: string
   kind: string
   memoryMiB: number
-  /** Runtime images run as uid 1000; blackbox images keep the image's user. */
+  /** Blackbox images print no log sentinels and are not prewarmed. */
   blackbox: boolean
+  /** `uid:gid` the container runs as; null keeps the image's own user (see `containerUser`). */
+  user: string | null
   role: Role
   fn?: { namespace: string; name: string; version: number }
   env?: Record<string, string>
@@ -45,7 +47,7 @@ export function createOptions(
   return {
     Image: spec.image,
     Labels: labels,
-    ...(spec.blackbox ? {} : { User: '1000' }),
+    ...(spec.user === null ? {} : { User: spec.user }),
     Env: [
       ...Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
       ...(opts.apiHost ? [`__OW_API_HOST=${opts.apiHost}`] : []),
@@ -75,6 +77,20 @@ export function createOptions(
       RestartPolicy: { Name: 'no' },
     },
   }
+}
+
+/** The user of the runtime images (their files belong to it). */
+export const RUNTIME_USER = '1000'
+/** Blackbox images run as `nobody`, whatever their own user (often root), unless their owner opts out. */
+export const BLACKBOX_USER = '65534:65534'
+/** The annotation by which a blackbox function's owner keeps the image's own user. */
+export const IMAGE_USER_ANNOTATION = 'run-as-image-user'
+
+/** The user a function's container runs as; null = the image's own (the owner asked for it). */
+export function containerUser(fn: Pick<FunctionRecord, 'kind' | 'annotations'>): string | null {
+  if (fn.kind !== 'blackbox') return RUNTIME_USER
+  const v = fn.annotations[IMAGE_USER_ANNOTATION]
+  return v === true || v === 'true' ? null : BLACKBOX_USER
 }
 
 /** Bytes a function may log per activation (`limits.logs` is in MB, as in OpenWhisk). */

@@ -6,6 +6,53 @@ type Stream = 'stdout' | 'stderr'
 
 /** Start-up output kept for the first activation (a chatty server cannot grow memory without bound). */
 const MAX_EARLY_LINES = 1000
+/** Longest partial line kept before an activation sets its log limit, characters (OpenWhisk's 10 MB). */
+const DEFAULT_LINE_CAP = 10 * 1024 * 1024
+/** What is kept of an overlong line: enough to see whether it ends with the sentinel. */
+const TAIL = SENTINEL.length + 1
+
+/**
+ * The unterminated end of one stream's output. Kept as pieces (joined once, when its newline
+ * arrives) and capped: past `cap` characters only its tail is kept, and the line counts as overlong.
+ */
+class PartialLine {
+  #pieces: string[] = []
+  #length = 0
+  #tail = ''
+  overlong = false
+
+  get empty(): boolean {
+    return this.#length === 0 && !this.overlong
+  }
+
+  append(text: string, cap: number): void {
+    if (text.length === 0) return
+    if (this.overlong) {
+      this.#tail = (this.#tail + text).slice(-TAIL)
+      return
+    }
+    this.#pieces.push(text)
+    this.#length += text.length
+    if (this.#length > cap) {
+      this.#tail = this.#pieces.join('').slice(-TAIL)
+      this.#pieces = []
+      this.#length = 0
+      this.overlong = true
+    }
+  }
+
+  /** The line (for an overlong one: its tail) and whether it was overlong; resets. */
+  take(): { text: string; overlong: boolean } {
+    const out = this.overlong
+      ? { text: this.#tail, overlong: true }
+      : { text: this.#pieces.length === 1 ? this.#pieces[0]! : this.#pieces.join(''), overlong: false }
+    this.#pieces = []
+    this.#length = 0
+    this.#tail = ''
+    this.overlong = false
+    return out
+  }
+}
 
 interface Collection {
   lines: string[]
@@ -30,8 +77,9 @@ export interface FinishOptions {
  */
 export class LogCapture {
   #decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') }
-  #partial = { stdout: '', stderr: '' }
+  #partial = { stdout: new PartialLine(), stderr: new PartialLine() }
   #early: string[] = []
+  #earlyChars = 0
   #begun = false
   #current: Collection | null = null
   #ended = false
@@ -43,22 +91,48 @@ export class LogCapture {
     return this.#ended
   }
 
+  /**
+   * Takes a chunk of output: linear in its size (only the new text is searched for newlines), and
+   * memory bounded by the log limit (a partial line longer than it keeps only its tail).
+   */
   feed(stream: Stream, chunk: Buffer): void {
     this.#lastData = performance.now()
-    const text = this.#partial[stream] + this.#decoders[stream].write(chunk)
-    const parts = text.split('\n')
-    this.#partial[stream] = parts.pop() ?? ''
-    for (const line of parts) this.#line(stream, line)
+    const text = this.#decoders[stream].write(chunk)
+    const partial = this.#partial[stream]
+    let from = 0
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
+      partial.append(text.slice(from, nl), this.#cap)
+      this.#complete(stream, partial.take())
+      from = nl + 1
+    }
+    partial.append(text.slice(from), this.#cap)
     this.#wake?.()
+  }
+
+  /** The longest line worth keeping: the current activation's log limit. */
+  get #cap(): number {
+    return this.#current?.limit ?? DEFAULT_LINE_CAP
+  }
+
+  #complete(stream: Stream, line: { text: string; overlong: boolean }): void {
+    if (!line.overlong) {
+      this.#line(stream, line.text)
+      return
+    }
+    // Too long to keep: it truncates the logs; its end may still be the sentinel.
+    const text = line.text.endsWith('\r') ? line.text.slice(0, -1) : line.text
+    const c = this.#current
+    if (c && this.#collecting(c, stream)) this.#truncate(c)
+    if (text.endsWith(SENTINEL) && c) c.seen[stream] = true
   }
 
   /** The streams closed: flush partial lines, release any waiter. */
   end(): void {
     if (this.#ended) return
     for (const s of ['stdout', 'stderr'] as const) {
-      const rest = this.#partial[s] + this.#decoders[s].end()
-      this.#partial[s] = ''
-      if (rest) this.#line(s, rest)
+      const partial = this.#partial[s]
+      partial.append(this.#decoders[s].end(), this.#cap)
+      if (!partial.empty) this.#complete(s, partial.take())
     }
     this.#ended = true
     this.#wake?.()
@@ -69,6 +143,7 @@ export class LogCapture {
     const lines = this.#begun ? [] : this.#early
     this.#begun = true
     this.#early = []
+    this.#earlyChars = 0
     this.#current = {
       lines: [],
       bytes: 0,
@@ -114,10 +189,11 @@ export class LogCapture {
     if (!complete) {
       // No sentinels (blackbox, or a process that died): take unterminated lines too.
       for (const s of ['stdout', 'stderr'] as const) {
-        if (this.#partial[s]) {
-          this.#add(this.#format(s, this.#partial[s]))
-          this.#partial[s] = ''
-        }
+        const partial = this.#partial[s]
+        if (partial.empty) continue
+        const line = partial.take()
+        if (line.overlong) this.#truncate(c)
+        else this.#add(this.#format(s, line.text))
       }
     }
     this.#current = null
@@ -134,10 +210,22 @@ export class LogCapture {
     const c = this.#current
     if (line.length > 0 || !sentinel) {
       const formatted = this.#format(stream, line)
-      if (c && !(c.seen.stdout && c.seen.stderr) && !c.seen[stream]) this.#add(formatted)
-      else if (!this.#begun && this.#early.length < MAX_EARLY_LINES) this.#early.push(formatted)
+      if (c && this.#collecting(c, stream)) this.#add(formatted)
+      else if (
+        !this.#begun &&
+        this.#early.length < MAX_EARLY_LINES &&
+        this.#earlyChars + formatted.length <= DEFAULT_LINE_CAP
+      ) {
+        this.#early.push(formatted)
+        this.#earlyChars += formatted.length
+      }
     }
     if (sentinel && c) c.seen[stream] = true
+  }
+
+  /** Whether output on `stream` now belongs to the activation `c` (its sentinels are still to come). */
+  #collecting(c: Collection, stream: Stream): boolean {
+    return !(c.seen.stdout && c.seen.stderr) && !c.seen[stream]
   }
 
   #format(stream: Stream, text: string): string {
@@ -149,13 +237,19 @@ export class LogCapture {
     if (!c || c.truncated) return
     const size = Buffer.byteLength(line)
     if (c.bytes + size > c.limit) {
-      c.truncated = true
-      c.lines.push(
-        `${new Date().toISOString()} stderr: Logs were truncated because the total bytes size exceeds the limit of ${c.limit} bytes.`,
-      )
+      this.#truncate(c)
       return
     }
     c.bytes += size
     c.lines.push(line)
+  }
+
+  /** Ends `c`'s logs with OpenWhisk's truncation line (once). */
+  #truncate(c: Collection): void {
+    if (c.truncated) return
+    c.truncated = true
+    c.lines.push(
+      `${new Date().toISOString()} stderr: Logs were truncated because the total bytes size exceeds the limit of ${c.limit} bytes.`,
+    )
   }
 }

@@ -2,7 +2,7 @@ import type { Logger } from '../log.ts'
 import type { FnContainer } from './container.ts'
 import type { ImageCache } from './images.ts'
 import { prewarmKey } from './keys.ts'
-import type { ContainerSpec } from './limits.ts'
+import { type ContainerSpec, RUNTIME_USER } from './limits.ts'
 import type { InvokerOptions } from './options.ts'
 
 export interface PrewarmerComponents {
@@ -87,7 +87,14 @@ export class Prewarmer {
         this.#c.unreserve(memoryMiB)
         return
       }
-      const c = await this.#c.create({ image, kind, memoryMiB, blackbox: false, role: 'prewarm' })
+      const c = await this.#c.create({
+        image,
+        kind,
+        memoryMiB,
+        blackbox: false,
+        user: RUNTIME_USER,
+        role: 'prewarm',
+      })
       try {
         await c.waitReady(AbortSignal.any([this.#c.signal(), AbortSignal.timeout(this.#c.readyTimeoutMs)]))
       } catch (err) {

@@ -1,6 +1,7 @@
 import { type ActivationRecord, type KeyValue, owVersion } from '../store/types.ts'
 import type { ActivationOutcome } from './activation.ts'
 import type { InvokeRequest } from './index.ts'
+import { containerUser } from './limits.ts'
 import { response } from './result.ts'
 
 /** How the activation got its container (annotation `start`). */
@@ -41,6 +42,8 @@ export function buildRecord(
     { key: 'waitTime', value: out.waitTime },
     { key: 'start', value: out.startKind },
   ]
+  // Who the function ran as, for blackbox images (runtime images always run as their own uid 1000).
+  if (fn.kind === 'blackbox') annotations.push({ key: 'user', value: containerUser(fn) ?? 'image' })
   if (out.initTime !== undefined) annotations.push({ key: 'initTime', value: out.initTime })
   if (out.timedOut) annotations.push({ key: 'timeout', value: true })
   if (req.extraAnnotations) annotations.push(...req.extraAnnotations)

@@ -10,7 +10,7 @@ import { FnContainer } from './container.ts'
 import { ImageCache } from './images.ts'
 import { prewarmKey, warmKey } from './keys.ts'
 import { removeLeftovers } from './leftovers.ts'
-import type { ContainerSpec } from './limits.ts'
+import { type ContainerSpec, containerUser } from './limits.ts'
 import { ensureNetwork } from './network.ts'
 import { type InvokerOptions, invokerOptionsSchema } from './options.ts'
 import { Pool } from './pool.ts'
@@ -243,6 +243,7 @@ export class Invoker implements Startable {
         kind: fn.kind,
         memoryMiB: mib,
         blackbox: fn.kind === 'blackbox',
+        user: containerUser(fn),
         role: 'warm',
         fn: { namespace: fn.namespace, name: fn.name, version: fn.version },
       })

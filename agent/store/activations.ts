@@ -13,6 +13,18 @@ export interface ActivationQuery {
 }
 
 const timeKey = (r: { start: number; activationId: string }) => `${pad(r.start)}\x00${r.activationId}`
+/** The time index's value: the record's full name, so a name filter reads no record (older entries hold ''). */
+const indexValue = (r: { namespace: string; name: string }) => `${r.namespace}/${r.name}`
+
+/**
+ * Index entries one listing or count looks at, at most: a filter that matches little, or a large
+ * `skip`, costs a bounded time and no memory beyond the answer (OpenWhisk lists 200 at most).
+ */
+export const MAX_SCAN = 100_000
+
+function nameMatches(q: ActivationQuery, full: string): boolean {
+  return !q.name || full === q.name || full.slice(full.indexOf('/') + 1) === q.name
+}
 
 /**
  * Activation records, indexed by id and by start time (newest first in listings). The check for an
@@ -26,8 +38,11 @@ export class ActivationRepository {
   readonly #byTime
   readonly #running
 
-  constructor(db: Db) {
+  readonly #maxScan: number
+
+  constructor(db: Db, opts: { maxScan?: number } = {}) {
     this.#db = db
+    this.#maxScan = opts.maxScan ?? MAX_SCAN
     this.#byId = db.sublevel<string, ActivationRecord>(BUCKETS.activations, { valueEncoding: 'json' })
     this.#byTime = db.sublevel<string, string>(BUCKETS.activationsByTime, { valueEncoding: 'utf8' })
     this.#running = db.sublevel<string, string>(BUCKETS.activationsRunning, { valueEncoding: 'utf8' })
@@ -42,7 +57,10 @@ export class ActivationRepository {
   #stage(batch: ReturnType<Db['batch']>, record: ActivationRecord, old: ActivationRecord | undefined): void {
     if (old && old.start !== record.start) batch.del(timeKey(old), { sublevel: this.#byTime })
     batch.put(record.activationId, record, { sublevel: this.#byId })
-    batch.put(timeKey(record), '', { sublevel: this.#byTime })
+    // The index names a finished record (a name filter then reads no record); '' for a running marker.
+    batch.put(timeKey(record), record.phase === 'running' ? '' : indexValue(record), {
+      sublevel: this.#byTime,
+    })
     if (record.phase === 'running') batch.put(record.activationId, '', { sublevel: this.#running })
     else if (old?.phase === 'running') batch.del(record.activationId, { sublevel: this.#running })
   }
@@ -67,28 +85,63 @@ export class ActivationRepository {
     await batch.write()
   }
 
+  /** Newest first; looks at `MAX_SCAN` index entries at most (see there). */
   async list(q: ActivationQuery = {}): Promise<ActivationRecord[]> {
     const limit = q.limit ?? 30
     let skip = q.skip ?? 0
     const out: ActivationRecord[] = []
-    const range = {
-      reverse: true,
-      ...(q.since !== undefined ? { gte: pad(q.since) } : {}),
-      ...(q.upto !== undefined ? { lt: pad(q.upto + 1) } : {}),
-    }
-    for await (const key of this.#byTime.keys(range)) {
-      const id = key.slice(key.indexOf('\x00') + 1)
-      const rec = await this.#byId.get(id)
-      if (!rec || rec.phase === 'running') continue
-      if (q.name && rec.name !== q.name && `${rec.namespace}/${rec.name}` !== q.name) continue
-      if (skip > 0) {
+    if (limit <= 0) return out
+    for await (const [key, full] of this.#scan(q)) {
+      if (full && !nameMatches(q, full)) continue
+      // Skipping needs no record when the index names it.
+      if (full && skip > 0) {
         skip--
         continue
+      }
+      const rec = await this.#byId.get(key.slice(key.indexOf('\x00') + 1))
+      if (!rec || rec.phase === 'running') continue
+      if (!full) {
+        if (!nameMatches(q, indexValue(rec))) continue
+        if (skip > 0) {
+          skip--
+          continue
+        }
       }
       out.push(rec)
       if (out.length >= limit) break
     }
     return out
+  }
+
+  /**
+   * How many records match `q`, reading index entries only (no record, unless an entry predates
+   * the name in the index). `complete` is false when it stopped after `MAX_SCAN` entries.
+   */
+  async countMatching(q: ActivationQuery = {}): Promise<{ count: number; complete: boolean }> {
+    let count = 0
+    let seen = 0
+    for await (const [key, full] of this.#scan(q)) {
+      seen++
+      let name = full
+      if (!name) {
+        // An entry that does not name its record: an older one, or a running marker (not counted).
+        const rec = await this.#byId.get(key.slice(key.indexOf('\x00') + 1))
+        if (!rec || rec.phase === 'running') continue
+        name = indexValue(rec)
+      }
+      if (nameMatches(q, name)) count++
+    }
+    return { count, complete: seen < this.#maxScan }
+  }
+
+  /** The time index, newest first, within `since`/`upto`, bounded by `MAX_SCAN` entries. */
+  #scan(q: ActivationQuery) {
+    return this.#byTime.iterator({
+      reverse: true,
+      limit: this.#maxScan,
+      ...(q.since !== undefined ? { gte: pad(q.since) } : {}),
+      ...(q.upto !== undefined ? { lt: pad(q.upto + 1) } : {}),
+    })
   }
 
   /**

@@ -4,7 +4,7 @@ import { type Db, openDb } from './db.ts'
 import { FunctionRepository } from './functions.ts'
 import { PeerRepository } from './peers.ts'
 
-export type { ActivationQuery } from './activations.ts'
+export { type ActivationQuery, ActivationRepository, MAX_SCAN } from './activations.ts'
 export { sha256 } from './blobs.ts'
 export { BUCKETS, type Db } from './db.ts'
 export type { PeerEntry } from './peers.ts'

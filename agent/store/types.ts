@@ -15,6 +15,11 @@ export const NAME_PART = '(?:\\w|\\w[\\w@ .&-]{0,254}[\\w@.&-])'
 export const NAME_RE = new RegExp(`^${NAME_PART}(?:/${NAME_PART})?$`)
 
 export const DEFAULT_NAMESPACE = 'guest'
+/**
+ * A namespace: one part, never a `/` (else `guest/x` + `y` and `guest` + `x/y` would be one key).
+ * Replicated records are held to it as local ones are.
+ */
+export const NAMESPACE_RE = /^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}$/
 
 /** OpenWhisk's limits: defaults and allowed ranges. */
 export const LIMITS = {
@@ -48,7 +53,7 @@ const jsonObject = z.record(z.string(), z.unknown())
 /** One version of a function as stored and replicated. A delete is a record with `deleted: true`. */
 export const functionRecordSchema = z
   .object({
-    namespace: z.string().min(1).max(128),
+    namespace: z.string().regex(NAMESPACE_RE),
     name: z.string().regex(NAME_RE),
     version: z.number().int().positive(),
     kind: z.enum(KINDS),
@@ -96,12 +101,12 @@ export function newActivationId(): string {
 export const activationRecordSchema = z
   .object({
     activationId: z.string().regex(ACTIVATION_ID_RE),
-    namespace: z.string(),
-    name: z.string(),
-    version: z.string(),
-    subject: z.string(),
-    start: z.number(),
-    end: z.number(),
+    namespace: z.string().regex(NAMESPACE_RE),
+    name: z.string().regex(NAME_RE),
+    version: z.string().max(64),
+    subject: z.string().max(256),
+    start: z.number().nonnegative(),
+    end: z.number().nonnegative(),
     duration: z.number(),
     statusCode: z.number().int().min(0).max(3),
     response: z.object({
@@ -114,10 +119,10 @@ export const activationRecordSchema = z
     logs: z.array(z.string()),
     annotations: z.array(keyValueSchema),
     publish: z.boolean(),
-    node: z.string(),
+    node: z.string().min(1).max(128),
     cold: z.boolean(),
     hlc,
-    origin: z.string(),
+    origin: z.string().min(1).max(128),
     /**
      * Absent on a finished record. `running`: a marker stored on the owners before an async run
      * starts (never shown as a result); `lost`: the marker resolved after its node crashed or

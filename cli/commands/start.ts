@@ -11,6 +11,7 @@ interface StartOptions {
   pretty?: boolean
   cluster?: boolean
   apiListen?: string
+  apiInsecurePlainHttp?: boolean
 }
 
 export function registerStartCommand(program: Command): void {
@@ -23,6 +24,10 @@ export function registerStartCommand(program: Command): void {
     .option('--bootstrap <peer...>', 'peers to dial at start, multiaddr or host:port')
     .option('--no-cluster', 'run alone, without the peer-to-peer cluster')
     .option('--api-listen <addr>', 'serve the OpenWhisk REST API and web actions on host:port (default off)')
+    .option(
+      '--api-insecure-plain-http',
+      'allow --api-listen on a non-loopback address without TLS (API keys in clear text on the network)',
+    )
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
     .option(
       '--pretty',
@@ -41,7 +46,14 @@ export function registerStartCommand(program: Command): void {
         socket: o.socket,
         logLevel: o.logLevel,
         ...(Object.keys(cluster).length ? { cluster } : {}),
-        ...(o.apiListen ? { openwhiskApi: { listen: o.apiListen } } : {}),
+        ...(o.apiListen || o.apiInsecurePlainHttp
+          ? {
+              openwhiskApi: {
+                ...(o.apiListen ? { listen: o.apiListen } : {}),
+                ...(o.apiInsecurePlainHttp ? { insecurePlainHttp: true } : {}),
+              },
+            }
+          : {}),
       }
       // Loaded on demand: the other verbs stay quick to start.
       const { runAgent } = await import('../../agent/main.ts')

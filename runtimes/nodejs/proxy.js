@@ -4,7 +4,9 @@ const http = require('node:http')
 const { load, run } = require('./runner.js')
 
 const PORT = Number(process.env.__OW_PROXY_PORT || 8080)
-const MAX_BODY = 64 * 1024 * 1024
+// A 48 MiB zip is 64 MiB in base64, plus the JSON around it: 96 MiB leaves room (the agent's
+// store.maxCodeBytes bounds the code before it gets here).
+const MAX_BODY = Number(process.env.__OW_MAX_BODY_BYTES || 96 * 1024 * 1024)
 const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n'
 
 let status = 'ready' // ready | starting | running | stopped
@@ -82,16 +84,23 @@ async function runAction(body) {
   return reply
 }
 
+class TooLarge extends Error {}
+
+/** The JSON body; past MAX_BODY the rest is read and dropped, so the caller gets a 413, not a reset. */
 function readJson(req) {
   return new Promise((resolve, reject) => {
-    const chunks = []
+    let chunks = []
     let size = 0
     req.on('data', (chunk) => {
       size += chunk.length
-      if (size > MAX_BODY) req.destroy(new Error('request body too large'))
-      else chunks.push(chunk)
+      if (size > MAX_BODY) chunks = null
+      else chunks?.push(chunk)
     })
     req.on('end', () => {
+      if (!chunks)
+        return reject(
+          new TooLarge(`The request is larger than the runtime accepts: ${size} > ${MAX_BODY} bytes.`),
+        )
       try {
         resolve(size ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {})
       } catch {
@@ -108,7 +117,8 @@ const server = http.createServer(async (req, res) => {
     if (req.method === 'POST' && req.url === '/init') reply = await init(await readJson(req))
     else if (req.method === 'POST' && req.url === '/run') reply = await runAction(await readJson(req))
   } catch (err) {
-    reply = [500, { error: `Internal error. ${err}` }]
+    reply =
+      err instanceof TooLarge ? [413, { error: err.message }] : [500, { error: `Internal error. ${err}` }]
   }
   const text = JSON.stringify(reply[1]) ?? '{}'
   res.writeHead(reply[0], { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })

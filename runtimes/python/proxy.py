@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX'
 PORT = int(os.environ.get('__OW_PROXY_PORT', '8080'))
+# A 48 MiB zip is 64 MiB in base64, plus the JSON around it (the agent bounds the code first).
+MAX_BODY = int(os.environ.get('__OW_MAX_BODY_BYTES', str(96 * 1024 * 1024)))
 
 
 def write_markers():
@@ -136,6 +138,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         length = int(self.headers.get('content-length') or 0)
+        if length > MAX_BODY:
+            # Read and drop it, so the caller gets the answer rather than a reset.
+            while length > 0:
+                length -= len(self.rfile.read(min(length, 1 << 20)) or b'x' * length)
+            self.send_json(413, {'error': 'The request is larger than the runtime accepts: %s > %s bytes.'
+                                 % (self.headers.get('content-length'), MAX_BODY)})
+            return
         try:
             body = json.loads(self.rfile.read(length) or b'{}')
         except ValueError:

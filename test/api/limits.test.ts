@@ -48,7 +48,9 @@ describe('limits of the OpenWhisk API', () => {
       exec: { kind: 'nodejs:24', code: `// ${'x'.repeat(8000)}` },
     })
     expect(r.status).toBe(413)
-    expect(r.body).toMatchObject({ error: expect.stringMatching(/too large/) })
+    expect(r.body).toMatchObject({
+      error: expect.stringMatching(/^Request larger than allowed: \d+ > 4096 bytes\.$/),
+    })
   })
 
   it('drops a client that never finishes its headers', async () => {

@@ -50,6 +50,26 @@ describe('invoker with blackbox images', () => {
     expect(Object.keys(c.NetworkSettings.Networks)).toEqual([TEST_NETWORK])
   })
 
+  it('runs the image as nobody unless its owner asks for the image user, and says so in the record', async () => {
+    const user = async (fn: ReturnType<typeof fnRecord>) => {
+      const [info] = await docker.listContainers({
+        filters: { label: [`fnagent.node=${t.nodeId}`, `fnagent.fn=guest/${fn.name}`] },
+      })
+      return (await docker.getContainer(info!.Id).inspect()).Config.User
+    }
+    const locked = fnRecord({ kind: 'blackbox', image })
+    const rec = await t.invoker.invoke({ ...request(locked, { a: 1 }), code: null })
+    expect(rec.response.status).toBe('success')
+    expect(rec.annotations).toContainEqual({ key: 'user', value: '65534:65534' })
+    expect(await user(locked)).toBe('65534:65534')
+
+    const own = fnRecord({ kind: 'blackbox', image, annotations: { 'run-as-image-user': true } })
+    const rec2 = await t.invoker.invoke({ ...request(own), code: null })
+    expect(rec2.response.status).toBe('success')
+    expect(rec2.annotations).toContainEqual({ key: 'user', value: 'image' })
+    expect(await user(own)).toBe('')
+  })
+
   it('cannot reach a port on the host', async () => {
     const server = createServer((s) => s.end())
     await new Promise<void>((r) => server.listen(0, '0.0.0.0', r))

@@ -1,4 +1,7 @@
+import { PassThrough } from 'node:stream'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { demuxAttach } from '../../agent/invoker/demux.ts'
 import { LogCapture, SENTINEL } from '../../agent/invoker/logs.ts'
 
 const S = `${SENTINEL}\n`
@@ -80,5 +83,104 @@ describe('LogCapture', () => {
     cap.feed('stdout', Buffer.concat([bytes.subarray(9), Buffer.from(S)]))
     cap.feed('stderr', Buffer.from(S))
     expect(text((await cap.finish({ waitMs: 1000, quietMs: 0 })).logs)).toEqual(['stdout: héllo ✓'])
+  })
+
+  // Today's capture re-joined and re-split the whole partial line on every chunk: 64 MiB in 64 KiB
+  // chunks took minutes (quadratic). Linear, it is well under a second; the bound is the test timeout.
+  it('takes 64 MiB without a newline in linear time, keeps only the limit and says the logs were truncated', {
+    timeout: 30_000,
+  }, async () => {
+    const cap = new LogCapture()
+    cap.begin(1024 * 1024)
+    cap.feed('stdout', Buffer.from('before\n'))
+    const chunk = Buffer.alloc(64 * 1024, 'x')
+    for (let i = 0; i < 1024; i++) cap.feed('stdout', chunk)
+    cap.feed('stdout', Buffer.from(S))
+    cap.feed('stderr', Buffer.from(`after\n${S}`))
+    const { logs, complete } = await cap.finish({ waitMs: 1000, quietMs: 0 })
+    expect(complete).toBe(true)
+    expect(text(logs)).toEqual([
+      'stdout: before',
+      'stderr: Logs were truncated because the total bytes size exceeds the limit of 1048576 bytes.',
+    ])
+  })
+
+  it('keeps an overlong unterminated line out of the logs of a container that exits', async () => {
+    const cap = new LogCapture()
+    cap.begin(1000)
+    cap.feed('stderr', Buffer.alloc(5000, 'y'))
+    cap.end()
+    const { logs, complete } = await cap.finish({ waitMs: 100, quietMs: 0 })
+    expect(complete).toBe(false)
+    expect(logs).toHaveLength(1)
+    expect(logs[0]).toMatch(/Logs were truncated/)
+  })
+})
+
+/** One frame of Docker's multiplexed attach stream. */
+function frame(type: 1 | 2, payload: Buffer): Buffer {
+  const h = Buffer.alloc(8)
+  h[0] = type
+  h.writeUInt32BE(payload.length, 4)
+  return Buffer.concat([h, payload])
+}
+
+describe('demuxAttach', () => {
+  it('splits stdout and stderr wherever the chunks are cut', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom(1 as const, 2 as const), fc.uint8Array({ maxLength: 64 })), {
+          maxLength: 20,
+        }),
+        fc.array(fc.nat(40), { maxLength: 30 }),
+        (frames, cuts) => {
+          const wire = Buffer.concat(frames.map(([t, p]) => frame(t, Buffer.from(p))))
+          const stream = new PassThrough()
+          const got = { stdout: [] as Buffer[], stderr: [] as Buffer[] }
+          demuxAttach(
+            stream,
+            (w, d) => got[w].push(Buffer.from(d)),
+            (err) => {
+              throw err
+            },
+          )
+          let at = 0
+          for (const c of cuts) {
+            stream.write(wire.subarray(at, at + c))
+            at += c
+          }
+          stream.write(wire.subarray(at))
+          const want = (t: 1 | 2) =>
+            Buffer.concat(frames.filter(([ft]) => ft === t).map(([, p]) => Buffer.from(p)))
+          expect(Buffer.concat(got.stdout)).toEqual(want(1))
+          expect(Buffer.concat(got.stderr)).toEqual(want(2))
+        },
+      ),
+      { seed: 15, numRuns: 300 },
+    )
+  })
+
+  it('turns a throw from its handler into onError, never an uncaught exception', async () => {
+    const stream = new PassThrough()
+    const errors: unknown[] = []
+    let calls = 0
+    demuxAttach(
+      stream,
+      () => {
+        calls++
+        throw new Error('handler failed')
+      },
+      (err) => errors.push(err),
+    )
+    const uncaught: unknown[] = []
+    const onUncaught = (err: unknown) => uncaught.push(err)
+    process.on('uncaughtException', onUncaught)
+    stream.write(frame(1, Buffer.from('a')))
+    stream.write(frame(1, Buffer.from('b')))
+    await new Promise((r) => setImmediate(r))
+    process.off('uncaughtException', onUncaught)
+    expect(uncaught).toEqual([])
+    expect(errors).toHaveLength(1)
+    expect(calls).toBe(1)
   })
 })

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +12,7 @@ import {
 import { HybridClock } from '../../agent/store/hlc.ts'
 import { type ActivationRecord, Store } from '../../agent/store/index.ts'
 import { converged, createCluster, type TestNode } from '../cluster/fixtures/create-cluster.ts'
+import { activationRecord } from '../helpers/records.ts'
 import { waitFor } from '../helpers/wait-for.ts'
 
 /** Fast anti-entropy for tests; the logic is the same. */
@@ -165,27 +165,7 @@ export async function createReplicated(opts: {
 
 /** A valid activation record, as a node that ran it would store it. */
 export function activation(node: ReplNode, over: Partial<ActivationRecord> = {}): ActivationRecord {
-  const start = Date.now()
-  return {
-    activationId: randomBytes(16).toString('hex'),
-    namespace: 'guest',
-    name: 'hello',
-    version: '0.0.1',
-    subject: 'guest',
-    start,
-    end: start + 5,
-    duration: 5,
-    statusCode: 0,
-    response: { status: 'success', statusCode: 0, success: true, result: { ok: true } },
-    logs: [],
-    annotations: [],
-    publish: false,
-    node: node.peerId,
-    cold: false,
-    hlc: node.clock.now(),
-    origin: node.peerId,
-    ...over,
-  }
+  return activationRecord({ node: node.peerId, hlc: node.clock.now(), origin: node.peerId, ...over })
 }
 
 /** Stores a record on `node` the way the activation service does, and hands it to replication. */

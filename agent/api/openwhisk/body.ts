@@ -1,22 +1,15 @@
 import type { IncomingMessage } from 'node:http'
+import { BodyTooLarge, readLimited } from '../body-limit.ts'
 import { OwError } from './reply.ts'
 
-/** Reads the whole body up to `maxBytes` (413 beyond, OpenWhisk's wording). */
+/** Reads the whole body up to `maxBytes`: 413 with OpenWhisk's wording past it, before buffering more. */
 export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0)
-  if (declared > maxBytes) throw tooLarge(declared, maxBytes)
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > maxBytes) throw tooLarge(size, maxBytes)
-    chunks.push(chunk as Buffer)
+  try {
+    return await readLimited(req, maxBytes)
+  } catch (err) {
+    if (err instanceof BodyTooLarge) throw new OwError(413, err.message, { connection: 'close' })
+    throw err
   }
-  return Buffer.concat(chunks)
-}
-
-function tooLarge(size: number, max: number): OwError {
-  return new OwError(413, `Request entity too large: ${size} > ${max} bytes.`, { connection: 'close' })
 }
 
 /** A JSON body (empty → `{}`); the REST API takes JSON whatever the content type says, as OpenWhisk does. */

@@ -18,6 +18,8 @@ export interface OpenWhiskApiComponents {
 export interface OpenWhiskApiInit extends OpenWhiskApiOptions {
   /** The node's namespace (`config.namespace`); `_` means it too. */
   namespace: string
+  /** Largest invocation or web action body, bytes (`invoker.maxPayloadBytes`; OpenWhisk: 1 MB). */
+  maxPayloadBytes: number
 }
 
 export interface Reply {

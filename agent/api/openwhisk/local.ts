@@ -33,5 +33,9 @@ export async function createOpenWhiskApi(
 ): Promise<OpenWhiskApiServer | null> {
   if (!config.openwhiskApi.listen) return null
   const { OpenWhiskApiServer } = await import('./server.ts')
-  return new OpenWhiskApiServer(components, { ...config.openwhiskApi, namespace: config.namespace })
+  return new OpenWhiskApiServer(components, {
+    ...config.openwhiskApi,
+    namespace: config.namespace,
+    maxPayloadBytes: config.invoker.maxPayloadBytes,
+  })
 }

@@ -20,7 +20,12 @@ export const openwhiskApiOptionsSchema = z
     /** PEM certificate and key files; both given = HTTPS. */
     tlsCert: z.string().min(1).optional(),
     tlsKey: z.string().min(1).optional(),
-    /** Largest request body, bytes (OpenWhisk: 1 MB payload, code up to 48 MB inside JSON). */
+    /**
+     * Serve plain HTTP on an address other than loopback. API keys then cross the network in clear
+     * text: only for a TLS proxy in front of the agent on a trusted network.
+     */
+    insecurePlainHttp: z.boolean().default(false),
+    /** Largest action PUT body, bytes (code up to 48 MiB travels base64 inside JSON); invocations and web actions take `invoker.maxPayloadBytes`. */
     maxBodyBytes: z
       .number()
       .int()
@@ -38,9 +43,38 @@ export const openwhiskApiOptionsSchema = z
   .refine((o) => !o.tlsCert === !o.tlsKey, {
     message: 'give both openwhiskApi.tlsCert and openwhiskApi.tlsKey, or neither',
   })
+  .superRefine((o, ctx) => {
+    const refusal = plainHttpRefusal(o)
+    if (refusal) ctx.addIssue({ code: 'custom', path: ['listen'], message: refusal })
+  })
 
 export type OpenWhiskApiOptions = z.infer<typeof openwhiskApiOptionsSchema>
 export const OPENWHISK_API_DEFAULTS: OpenWhiskApiOptions = openwhiskApiOptionsSchema.parse({})
+
+/** Whether `host` only accepts connections from this machine. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+}
+
+/**
+ * Why the listener may not start as configured: plain HTTP on a non-loopback address would carry
+ * API keys (basic auth) in clear text. Null when the configuration is safe or explicitly insecure.
+ */
+export function plainHttpRefusal(o: {
+  listen?: string | undefined
+  tlsCert?: string | undefined
+  insecurePlainHttp: boolean
+}): string | null {
+  if (!o.listen || o.tlsCert || o.insecurePlainHttp) return null
+  const { host } = parseListen(o.listen)
+  if (isLoopback(host)) return null
+  return (
+    `openwhiskApi.listen ${o.listen} is reachable from the network but has no TLS certificate: API keys ` +
+    'would cross it in clear text. Set openwhiskApi.tlsCert and openwhiskApi.tlsKey, listen on 127.0.0.1 behind a ' +
+    'TLS proxy, or, on a network you trust, start with --api-insecure-plain-http ' +
+    '(openwhiskApi.insecurePlainHttp: true)'
+  )
+}
 
 /** Splits `host:port` (default host 0.0.0.0). */
 export function parseListen(listen: string): { host: string; port: number } {

@@ -41,6 +41,15 @@ export class OwError extends Error {
 
 export const owNotFound = () => new OwError(404, MESSAGES.notFound)
 
+/** A %-decoded path segment; a malformed escape is the client's mistake (400), not a server error. */
+export function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part)
+  } catch {
+    throw new OwError(400, 'The request content was malformed:\nthe path holds a malformed %-escape')
+  }
+}
+
 /** A transaction id as OpenWhisk prints them (32 characters). */
 export function transactionId(): string {
   return randomBytes(16).toString('hex')

@@ -8,7 +8,7 @@ import type { ApiContext, OpenWhiskApiInit, Reply } from './components.ts'
 import { invokeAction } from './invoke.ts'
 import { checkEntityName } from './names.ts'
 import { queryFlag, queryInt } from './query.ts'
-import { MESSAGES, OwError, owNotFound } from './reply.ts'
+import { decodePart, MESSAGES, OwError, owNotFound } from './reply.ts'
 
 export const API_INFO = {
   api_paths: ['/api/v1'],
@@ -72,10 +72,10 @@ export async function handleRest(
   }
   const m = /^\/api\/v1\/namespaces\/([^/]+)(?:\/([a-z]+)(?:\/(.+))?)?$/.exec(path)
   if (!m) throw owNotFound()
-  const ns = decodeURIComponent(m[1]!)
+  const ns = decodePart(m[1]!)
   if (ns !== '_' && ns !== init.namespace) throw new OwError(403, MESSAGES.forbidden)
   const collection = m[2]
-  const rest = m[3] === undefined ? undefined : decodeURIComponent(m[3])
+  const rest = m[3] === undefined ? undefined : decodePart(m[3])
   switch (collection) {
     case undefined:
       if (method !== 'GET') notAllowed('GET')
@@ -182,7 +182,7 @@ async function invoke(c: ApiContext, init: OpenWhiskApiInit, on: ActionRequest):
   const blocking = queryFlag(q, 'blocking')
   const result = queryFlag(q, 'result')
   const waitMs = blockingTimeout(q, init.blockingWaitMs)
-  const params = await readJsonBody(req, init.maxBodyBytes)
+  const params = await readJsonBody(req, init.maxPayloadBytes)
   if (typeof params !== 'object' || params === null || Array.isArray(params)) {
     throw new OwError(400, 'The request content was malformed:\nparameters must be a JSON object')
   }

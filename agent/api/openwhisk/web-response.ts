@@ -87,6 +87,22 @@ function bytes(status: number, type: string, body: string | Buffer, headers: Rep
   return { status, body: Buffer.from(body), headers: { ...headers, 'content-type': type } }
 }
 
+/** Headers an action may not set: they frame the message or concern only this hop. */
+const RESERVED_HEADERS = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'upgrade',
+  'te',
+  'trailer',
+  'x-openwhisk-activation-id',
+])
+/** RFC 9110 token (a header name) and field value (no CR, LF or NUL). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
+
 /** A media type as `type/subtype` (parameters allowed); anything else is not a known content type. */
 const MEDIA_TYPE = /^[A-Za-z0-9][\w.+-]*\/[A-Za-z0-9][\w.+-]*\s*(;.*)?$/
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
@@ -111,6 +127,9 @@ function httpResult(value: unknown): Reply {
         return String(x)
       })
       const key = k.toLowerCase()
+      // Framing and hop-by-hop headers are the agent's (else a result could split the response);
+      // names and values HTTP cannot carry are dropped.
+      if (RESERVED_HEADERS.has(key) || !TOKEN.test(key) || !values.every((x) => FIELD_VALUE.test(x))) continue
       const prev = headers[key]
       headers[key] = prev === undefined ? (values.length === 1 ? values[0]! : values) : [prev, values].flat()
     }

@@ -1,10 +1,11 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { FunctionRecord } from '../../store/index.ts'
 import { annotationOn } from './actions.ts'
 import { isTextType, readBody } from './body.ts'
 import type { ApiContext, OpenWhiskApiInit, Reply } from './components.ts'
 import { invokeAction } from './invoke.ts'
-import { MESSAGES, OwError, owNotFound } from './reply.ts'
+import { decodePart, MESSAGES, OwError, owNotFound } from './reply.ts'
 import { toHttpReply } from './web-response.ts'
 
 const EXTENSIONS = ['json', 'html', 'text', 'svg', 'http'] as const
@@ -33,9 +34,9 @@ interface WebTarget {
 export function parseWebPath(path: string, namespace: string): WebTarget {
   const m = /^\/api\/v1\/web\/([^/]+)\/([^/]+)\/([^/]+)(\/.*)?$/.exec(path)
   if (!m) throw owNotFound()
-  if (decodeURIComponent(m[1]!) !== namespace) throw owNotFound()
-  const pkg = decodeURIComponent(m[2]!)
-  let action = decodeURIComponent(m[3]!)
+  if (decodePart(m[1]!) !== namespace) throw owNotFound()
+  const pkg = decodePart(m[2]!)
+  let action = decodePart(m[3]!)
   let ext: Extension = 'http'
   const dot = action.lastIndexOf('.')
   if (dot > 0 && (EXTENSIONS as readonly string[]).includes(action.slice(dot + 1))) {
@@ -64,7 +65,7 @@ export async function handleWeb(
   await requireAuth(fn, req, checkKey)
   // An authenticated caller is named to the action as `__ow_user` (the key's namespace).
   const user = req.headers.authorization && (await checkKey()) ? init.namespace : undefined
-  const params = await webParams(fn, req, method, target.rest, rawQuery, init.maxBodyBytes, user)
+  const params = await webParams(fn, req, method, target.rest, rawQuery, init.maxPayloadBytes, user)
   const out = await invokeAction(c, fn.name, params, { blocking: true, blockingWaitMs: init.blockingWaitMs })
   if (!out.done) return { status: 202, body: { activationId: out.activationId } }
   const reply = toHttpReply(out.record, target.ext, target.rest, req.headers.accept)
@@ -79,9 +80,22 @@ async function requireAuth(fn: FunctionRecord, req: IncomingMessage, checkKey: (
   if (want === undefined || want === false) return
   const ok =
     typeof want === 'string' || typeof want === 'number'
-      ? req.headers['x-require-whisk-auth'] === String(want)
+      ? typeof req.headers['x-require-whisk-auth'] === 'string' &&
+        sameSecret(req.headers['x-require-whisk-auth'], String(want))
       : (await checkKey()) !== null
   if (!ok) throw new OwError(401, MESSAGES.unauthorized)
+}
+
+/** Compares in constant time (of the hashes: the lengths leak nothing either). */
+function sameSecret(given: string, want: string): boolean {
+  const digest = (x: string) => createHash('sha256').update(x).digest()
+  return timingSafeEqual(digest(given), digest(want))
+}
+
+/** The caller's headers as the action sees them: its credentials stay with the agent. */
+function actionHeaders(req: IncomingMessage): Record<string, unknown> {
+  const { authorization: _a, 'x-require-whisk-auth': _w, ...rest } = req.headers
+  return rest
 }
 
 /**
@@ -105,7 +119,7 @@ async function webParams(
   const mediaType = (type ?? '').split(';')[0]!.trim().toLowerCase()
   const context: Record<string, unknown> = {
     __ow_method: method,
-    __ow_headers: { ...req.headers },
+    __ow_headers: actionHeaders(req),
     __ow_path: owPath,
     ...(user ? { __ow_user: user } : {}),
   }
