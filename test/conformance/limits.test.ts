@@ -67,6 +67,15 @@ describe('conformance: limits', () => {
     expect((r.body as { p: string }).p.length).toBe(args.p.length)
   })
 
+  it('refuses a payload over 1 MB with OpenWhisk\'s message (ActionLimitsTests "reject invoke with payload that is too large")', async () => {
+    await c.action('tooBigPayload', NOOP)
+    const args = { p: 'a'.repeat(1024 * 1024) }
+    const size = Buffer.byteLength(JSON.stringify(args))
+    const r = await c.req('POST', `${path('tooBigPayload')}?blocking=true&result=true`, args)
+    expect(r.status).toBe(413)
+    expect(owError(r.body)).toBe(`Request larger than allowed: ${size} > 1048576 bytes.`)
+  })
+
   it('makes a result over 1 MB an application error with the truncated response (ActionLimitsTests "succeed but truncate result, if result exceeds its limit")', async () => {
     await c.action('sizedResult', 'function main(p) { return { a: p.char.repeat(p.size) } }')
     const args = { size: 1024 * 1024 + 1, char: 'a' }
