@@ -1,13 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { isFnError } from '../../agent/errors.ts'
 import { FunctionService } from '../../agent/functions/index.ts'
 import { silentLogger } from '../../agent/log.ts'
 import { formatHlc, HybridClock } from '../../agent/store/hlc.ts'
-import { Store } from '../../agent/store/index.ts'
 import { functionRecord } from '../helpers/records.ts'
+import { tempStores } from '../helpers/temp-store.ts'
 import { waitFor } from '../helpers/wait-for.ts'
 import { code, createReplicated, type ReplNode } from './fixtures.ts'
 
@@ -59,17 +56,10 @@ describe('a peer whose clock runs fast', () => {
 })
 
 describe('a write that loses by last-writer-wins', () => {
-  let dir = ''
-  let store: Store | undefined
-  afterEach(async () => {
-    await store?.close()
-    store = undefined
-    if (dir) await rm(dir, { recursive: true, force: true })
-  })
+  const stores = tempStores('fnagent-lost-')
 
   it('is reported to its caller as WRITE_LOST (409), never as a new version', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'fnagent-lost-'))
-    store = await Store.open(dir)
+    const store = await stores.open()
     const functions = new FunctionService(
       { logger: silentLogger(), store, clock: new HybridClock(), nodeId: 'node-a' },
       { namespace: 'guest', maxCodeBytes: 1024 * 1024 },

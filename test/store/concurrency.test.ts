@@ -1,13 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { FunctionService } from '../../agent/functions/index.ts'
 import { silentLogger } from '../../agent/log.ts'
 import { HybridClock } from '../../agent/store/hlc.ts'
-import { Store, sha256 } from '../../agent/store/index.ts'
+import { sha256 } from '../../agent/store/index.ts'
 import type { FunctionRecord } from '../../agent/store/types.ts'
 import { functionRecord } from '../helpers/records.ts'
+import { tempStores } from '../helpers/temp-store.ts'
 
 const clock = new HybridClock()
 
@@ -27,17 +25,10 @@ function version(n: number, text: string, extra: Partial<FunctionRecord> = {}) {
 }
 
 describe('writes of one function under races', () => {
-  let dir = ''
-  let store: Store | undefined
-  afterEach(async () => {
-    await store?.close()
-    store = undefined
-    if (dir) await rm(dir, { recursive: true, force: true })
-  })
+  const stores = tempStores('fnagent-race-')
 
   it('concurrent writes never leave an older version at the head', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'fnagent-race-'))
-    store = await Store.open(dir)
+    const store = await stores.open()
     for (let run = 0; run < 30; run++) {
       const name = `f${run}`
       const v1 = version(1, `v1 ${run}`, { name })
@@ -57,8 +48,7 @@ describe('writes of one function under races', () => {
   })
 
   it('a delete racing a newer update does not delete it', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'fnagent-race-'))
-    store = await Store.open(dir)
+    const store = await stores.open()
     const v1 = version(1, 'v1')
     await store.functions.write(v1.record, v1.code)
     const tombstone = version(2, '', { deleted: true, codeHash: undefined, codeSize: 0 }).record
@@ -76,8 +66,7 @@ describe('writes of one function under races', () => {
   })
 
   it('concurrent local updates each get their own version, in order, and all succeed', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'fnagent-race-'))
-    store = await Store.open(dir)
+    const store = await stores.open()
     const functions = new FunctionService(
       { logger: silentLogger(), store, clock: new HybridClock(), nodeId: 'node-a' },
       { namespace: 'guest', maxCodeBytes: 1024 * 1024 },

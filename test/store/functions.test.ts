@@ -1,10 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
-import { Store, sha256 } from '../../agent/store/index.ts'
+import { describe, expect, it } from 'vitest'
+import { sha256 } from '../../agent/store/index.ts'
 import { DEFAULT_LIMITS, type FunctionRecord } from '../../agent/store/types.ts'
 import { functionRecord } from '../helpers/records.ts'
+import { tempStores } from '../helpers/temp-store.ts'
 
 function version(n: number, code: Uint8Array, extra: Partial<FunctionRecord> = {}): FunctionRecord {
   return functionRecord({
@@ -17,17 +15,10 @@ function version(n: number, code: Uint8Array, extra: Partial<FunctionRecord> = {
 }
 
 describe('function store (heads and code kept in memory)', () => {
-  let dir = ''
-  let store: Store | undefined
-  afterEach(async () => {
-    await store?.close()
-    store = undefined
-    if (dir) await rm(dir, { recursive: true, force: true })
-  })
+  const stores = tempStores('fnagent-store-')
 
   it('reads see every update, delete and purge, and survive a reopen from disk', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'fnagent-store-'))
-    store = await Store.open(dir)
+    let store = await stores.open()
     const v1code = new TextEncoder().encode('function main() { return { v: 1 } }')
     const v2code = new TextEncoder().encode('function main() { return { v: 2 } }')
     const v1 = version(1, v1code)
@@ -60,15 +51,13 @@ describe('function store (heads and code kept in memory)', () => {
     // A new version after the purge, then a reopen: what is on disk is what was read.
     const v4 = version(4, v2code)
     await store.functions.write(v4, v2code)
-    await store.close()
-    store = await Store.open(dir)
+    store = await stores.reopen()
     expect((await store.functions.get('guest', 'hello'))?.version).toBe(4)
     expect((await store.blobs.get(v4.codeHash!))?.toString()).toContain('v: 2')
   })
 
   it('the code of a same-version write that lost (last writer wins) is freed', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'fnagent-store-'))
-    store = await Store.open(dir)
+    const store = await stores.open()
     const mine = new TextEncoder().encode('function main() { return { who: "a" } }')
     const theirs = new TextEncoder().encode('function main() { return { who: "b" } }')
     const a = version(1, mine)
