@@ -47,6 +47,12 @@ export const ERROR_CODES = {
   },
   NOT_FOUND: { make: 'notFound', status: 404, where: 'api', doc: 'no such function or activation' },
   ROUTE_NOT_FOUND: { make: 'routeNotFound', status: 404, where: 'api', doc: 'no such API path' },
+  UNKNOWN_NAMESPACE: {
+    make: 'unknownNamespace',
+    status: 404,
+    where: 'api',
+    doc: '`--namespace` names a namespace no API key belongs to (nothing is read or written)',
+  },
   ALREADY_EXISTS: {
     make: 'conflict',
     status: 409,

@@ -5,7 +5,7 @@ import si from 'systeminformation'
 import { ActivationService } from './activations/index.ts'
 import { NodeAdvert } from './advert.ts'
 import { type AgentApi, LocalApiServer } from './api/index.ts'
-import { ApiKeyStore, apiKeyRoutes, createOpenWhiskApi } from './api/openwhisk/index.ts'
+import { apiKeyRoutes, createOpenWhiskApi } from './api/openwhisk/index.ts'
 import { Cluster, readClusterKey } from './cluster/index.ts'
 import { CONFIG_FILE, type Config } from './config/index.ts'
 import { createDocker } from './docker.ts'
@@ -234,7 +234,16 @@ async function build(logger: Logger, config: Config, store: Store) {
     { maxParamsBytes: config.invoker.maxPayloadBytes, drainMs: config.drainMs },
   )
 
-  const apiKeys = new ApiKeyStore(store.db)
+  const apiKeys = store.apiKeys
+  /** The namespace the local CLI's `--namespace` names: this node's, or one that has an API key. */
+  const namespaceOf = async (ns: string | undefined): Promise<string> => {
+    if (ns === undefined || ns === config.namespace || (await apiKeys.hasNamespace(ns))) {
+      return ns ?? config.namespace
+    }
+    throw errors.unknownNamespace(
+      `namespace '${ns}' does not exist (no API key belongs to it); create one with 'fnagent auth create --namespace ${ns}'`,
+    )
+  }
   const openwhiskApi = await createOpenWhiskApi(
     { logger: log('openwhisk'), functions, activations, store, keys: apiKeys },
     config,
@@ -248,16 +257,25 @@ async function build(logger: Logger, config: Config, store: Store) {
     digests: () => replication.digests(),
     config: () => config,
     functions: {
-      list: () => functions.list(),
-      get: (name) => functions.get(name),
-      put: (name, body) => functions.put(name, body),
-      remove: async (name) => (await functions.remove(name)).tombstone,
+      list: async (ns) => functions.list(await namespaceOf(ns)),
+      get: async (name, ns) => functions.get(name, await namespaceOf(ns)),
+      put: async (name, body, ns) => functions.put(name, body, await namespaceOf(ns)),
+      remove: async (name, ns) => (await functions.remove(name, await namespaceOf(ns))).tombstone,
     },
-    invoke: (name, body) => activations.invoke(name, body),
-    auth: apiKeyRoutes(apiKeys, () => openwhiskApi),
+    invoke: async (name, body, ns) => activations.invoke(name, body, await namespaceOf(ns)),
+    auth: apiKeyRoutes(
+      {
+        keys: apiKeys,
+        stamp: () => ({ hlc: clock.now(), origin: nodeId }),
+        onWrite: (record) => replication.keyWritten(record),
+        namespace: config.namespace,
+      },
+      () => openwhiskApi,
+    ),
     activations: {
-      list: (q) => activations.list(q),
-      get: (id) => activations.get(id),
+      list: async (q, ns) =>
+        activations.list(ns === undefined ? q : { ...q, namespace: await namespaceOf(ns) }),
+      get: async (id, ns) => activations.get(id, ns === undefined ? undefined : await namespaceOf(ns)),
     },
     peers: async () => requireCluster(cluster).view(),
     join: async (body) => {

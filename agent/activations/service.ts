@@ -111,7 +111,8 @@ export class ActivationService implements Startable {
     return this.#inflight.size
   }
 
-  async invoke(name: string, body: unknown): Promise<{ status: number; body: unknown }> {
+  /** Invokes `name` of `namespace` (this node's namespace when omitted). */
+  async invoke(name: string, body: unknown, namespace?: string): Promise<{ status: number; body: unknown }> {
     if (this.#draining) throw errors.draining('this agent is shutting down and takes no new invocations')
     const parsed = invokeBodySchema.safeParse(body)
     if (!parsed.success) throw errors.invalidArgument(describeZodError(parsed.error, 'invalid invocation'))
@@ -122,7 +123,7 @@ export class ActivationService implements Startable {
         `parameters are ${size} bytes, over the limit of ${this.#init.maxParamsBytes} bytes`,
       )
     }
-    const fn = await this.#c.functions.get(name)
+    const fn = await this.#c.functions.get(name, namespace)
     const code = await this.#c.loadCode(fn, AbortSignal.timeout(30_000))
     if (fn.codeHash && !code) {
       throw errors.unavailable(
@@ -265,15 +266,18 @@ export class ActivationService implements Startable {
     }
   }
 
-  async get(id: string): Promise<ActivationRecord> {
+  /** A record by id; with `namespace`, one of another namespace is not found (as OpenWhisk: 404). */
+  async get(id: string, namespace?: string): Promise<ActivationRecord> {
     if (!ACTIVATION_ID_RE.test(id)) {
       throw errors.invalidArgument(`'${id}' is not an activation id (32 hexadecimal characters)`)
     }
     const local = await this.#c.store.activations.get(id)
     let rec = local && !local.phase ? local : await this.#c.fetchRecord(id, AbortSignal.timeout(10_000))
     if (rec?.phase === 'running') rec = await this.#recovery.resolve(rec)
+    const mine = (r: ActivationRecord) => namespace === undefined || r.namespace === namespace
+    if (rec && !mine(rec)) rec = null
     if (!rec) {
-      if (this.#inflight.has(id) || local?.phase === 'running')
+      if ((namespace === undefined && this.#inflight.has(id)) || (local?.phase === 'running' && mine(local)))
         throw errors.notFound(`activation ${id} is still running; try again when it ends`)
       throw errors.notFound(`activation ${id} does not exist on this node or its peers`)
     }

@@ -10,17 +10,26 @@ export interface AgentApi {
   /** Roots of this node's function-metadata and activation-record digests (equal on nodes holding the same data). */
   digests(): Promise<{ functions: string; activations: string }>
   config(): unknown
+  /**
+   * `ns`: the namespace the CLI's `--namespace` names (header `x-fnagent-namespace`); this node's
+   * namespace when absent. An operator on the socket may act on any namespace that has a key.
+   */
   functions: {
-    list(): Promise<FunctionRecord[]>
-    get(name: string): Promise<FunctionRecord>
-    put(name: string, body: unknown): Promise<{ record: FunctionRecord; created: boolean; copies?: number }>
+    list(ns?: string): Promise<FunctionRecord[]>
+    get(name: string, ns?: string): Promise<FunctionRecord>
+    put(
+      name: string,
+      body: unknown,
+      ns?: string,
+    ): Promise<{ record: FunctionRecord; created: boolean; copies?: number }>
     /** Answers the tombstone written (`deleted: true`, its stamp and version). */
-    remove(name: string): Promise<FunctionRecord>
+    remove(name: string, ns?: string): Promise<FunctionRecord>
   }
-  invoke(name: string, body: unknown): Promise<{ status: number; body: unknown }>
+  invoke(name: string, body: unknown, ns?: string): Promise<{ status: number; body: unknown }>
   activations: {
-    list(q: ActivationQuery & { cluster?: boolean }): Promise<ActivationRecord[]>
-    get(id: string): Promise<ActivationRecord>
+    /** Every namespace's records when `ns` is absent. */
+    list(q: ActivationQuery & { cluster?: boolean }, ns?: string): Promise<ActivationRecord[]>
+    get(id: string, ns?: string): Promise<ActivationRecord>
   }
   /** OpenWhisk API keys (agent/api/openwhisk): create shows the plain key once. */
   auth?: {
@@ -55,18 +64,22 @@ export function buildRouter(api: AgentApi, limits: { maxBodyBytes: number; maxPa
   }
   const body = (req: IncomingMessage) => readJson(req, limits.maxPayloadBytes)
   const name = (p: Record<string, string | undefined>) => p.name ?? ''
+  const ns = (req: IncomingMessage) => {
+    const h = req.headers['x-fnagent-namespace']
+    return typeof h === 'string' && h !== '' ? h : undefined
+  }
 
   route('GET', '/v1/status', async () => ok(await api.status()))
   route('GET', '/v1/config', async () => ok(api.config()))
-  route('GET', '/v1/functions', async () => ok(await api.functions.list()))
-  route('GET', '/v1/functions/:name', async (_r, p) => ok(await api.functions.get(name(p))))
+  route('GET', '/v1/functions', async (req) => ok(await api.functions.list(ns(req))))
+  route('GET', '/v1/functions/:name', async (req, p) => ok(await api.functions.get(name(p), ns(req))))
   route('PUT', '/v1/functions/:name', async (req, p) => {
-    const r = await api.functions.put(name(p), await readJson(req, limits.maxBodyBytes))
+    const r = await api.functions.put(name(p), await readJson(req, limits.maxBodyBytes), ns(req))
     return ok(r.copies === undefined ? r.record : { ...r.record, copies: r.copies }, r.created ? 201 : 200)
   })
-  route('DELETE', '/v1/functions/:name', async (_r, p) => ok(await api.functions.remove(name(p))))
-  route('POST', '/v1/functions/:name/invoke', async (req, p) => api.invoke(name(p), await body(req)))
-  route('GET', '/v1/activations', async (_r, _p, q) => {
+  route('DELETE', '/v1/functions/:name', async (req, p) => ok(await api.functions.remove(name(p), ns(req))))
+  route('POST', '/v1/functions/:name/invoke', async (req, p) => api.invoke(name(p), await body(req), ns(req)))
+  route('GET', '/v1/activations', async (req, _p, q) => {
     const since = intParam(q, 'since', 0, Number.MAX_SAFE_INTEGER)
     const upto = intParam(q, 'upto', 0, Number.MAX_SAFE_INTEGER)
     const query: ActivationQuery & { cluster?: boolean } = {
@@ -77,15 +90,15 @@ export function buildRouter(api: AgentApi, limits: { maxBodyBytes: number; maxPa
       ...(upto !== undefined ? { upto } : {}),
       ...(q.cluster === 'true' ? { cluster: true } : {}),
     }
-    return ok(await api.activations.list(query))
+    return ok(await api.activations.list(query, ns(req)))
   })
-  route('GET', '/v1/activations/:id', async (_r, p) => ok(await api.activations.get(p.id ?? '')))
-  route('GET', '/v1/activations/:id/result', async (_r, p) => {
-    const a = await api.activations.get(p.id ?? '')
+  route('GET', '/v1/activations/:id', async (req, p) => ok(await api.activations.get(p.id ?? '', ns(req))))
+  route('GET', '/v1/activations/:id/result', async (req, p) => {
+    const a = await api.activations.get(p.id ?? '', ns(req))
     return ok(a.response.result ?? {})
   })
-  route('GET', '/v1/activations/:id/logs', async (_r, p) => {
-    const a = await api.activations.get(p.id ?? '')
+  route('GET', '/v1/activations/:id/logs', async (req, p) => {
+    const a = await api.activations.get(p.id ?? '', ns(req))
     return ok({ logs: a.logs })
   })
   const auth = () => api.auth ?? fail(errors.unavailable('this agent has no API key store'))

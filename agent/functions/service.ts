@@ -46,25 +46,27 @@ export class FunctionService {
     return this.#init.namespace
   }
 
-  async get(name: string): Promise<FunctionRecord> {
+  /** A live function of `namespace` (this node's namespace when omitted). */
+  async get(name: string, namespace = this.#init.namespace): Promise<FunctionRecord> {
     validateName(name)
-    const fn = await this.#c.store.functions.get(this.#init.namespace, name)
+    const fn = await this.#c.store.functions.get(namespace, name)
     if (!fn) throw errors.notFound(`function '${name}' does not exist; list functions with 'fnagent fn list'`)
     return fn
   }
 
-  async list(): Promise<FunctionRecord[]> {
-    return this.#c.store.functions.list(this.#init.namespace)
+  async list(namespace = this.#init.namespace): Promise<FunctionRecord[]> {
+    return this.#c.store.functions.list(namespace)
   }
 
   /** Creates version 1, or the next version; fields not given keep the previous version's values. */
   async put(
     name: string,
     body: unknown,
+    namespace = this.#init.namespace,
   ): Promise<{ record: FunctionRecord; created: boolean; copies?: number }> {
     validateName(name)
     const input = parseFunctionInput(body)
-    const written = await this.#serial.run(fnPath(this.#init.namespace, name), () => this.#put(name, input))
+    const written = await this.#serial.run(fnPath(namespace, name), () => this.#put(namespace, name, input))
     const { record, code, prev } = written
     if (input.waitReplicas !== undefined && this.#c.onWrite) {
       const { copies } = await this.#c.onWrite(record, code, input.waitReplicas)
@@ -74,8 +76,7 @@ export class FunctionService {
     return { record, created: !prev }
   }
 
-  async #put(name: string, input: FunctionInput) {
-    const ns = this.#init.namespace
+  async #put(ns: string, name: string, input: FunctionInput) {
     const head = await this.#c.store.functions.head(ns, name)
     const prev = head && !head.deleted ? head : null
     if (input.mode === 'create' && prev) {
@@ -86,7 +87,7 @@ export class FunctionService {
     if (input.mode === 'update' && !prev) {
       throw errors.notFound(`function '${name}' does not exist; create it with 'fnagent fn create'`)
     }
-    const { record, code } = this.#build(name, input, prev, head)
+    const { record, code } = this.#build(ns, name, input, prev, head)
     if (!(await this.#c.store.functions.write(record, code ?? undefined))) {
       throw this.#lost(name, record, 'update')
     }
@@ -98,10 +99,13 @@ export class FunctionService {
   }
 
   /** Deletes a function; returns the version it deleted and the tombstone that replaced it. */
-  async remove(name: string): Promise<{ removed: FunctionRecord; tombstone: FunctionRecord }> {
+  async remove(
+    name: string,
+    namespace = this.#init.namespace,
+  ): Promise<{ removed: FunctionRecord; tombstone: FunctionRecord }> {
     validateName(name)
-    return this.#serial.run(fnPath(this.#init.namespace, name), async () => {
-      const fn = await this.get(name)
+    return this.#serial.run(fnPath(namespace, name), async () => {
+      const fn = await this.get(name, namespace)
       const tombstone: FunctionRecord = {
         ...fn,
         version: fn.version + 1,
@@ -141,6 +145,7 @@ export class FunctionService {
   }
 
   #build(
+    namespace: string,
     name: string,
     input: FunctionInput,
     prev: FunctionRecord | null,
@@ -168,7 +173,7 @@ export class FunctionService {
     }
     const now = this.#stampAfter(head)
     const record: FunctionRecord = {
-      namespace: this.#init.namespace,
+      namespace,
       name,
       version: (head?.version ?? 0) + 1,
       kind,

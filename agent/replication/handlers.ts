@@ -1,7 +1,14 @@
-import { type ActivationRecord, type FunctionRecord, type Store, sha256 } from '../store/index.ts'
+import {
+  type ActivationRecord,
+  type ApiKeyRecord,
+  type FunctionRecord,
+  type Store,
+  sha256,
+} from '../store/index.ts'
 import type { ActivationSet } from './activation-set.ts'
 import type { SyncSet } from './digest-sync.ts'
 import type { FunctionSet } from './function-set.ts'
+import type { KeySet } from './key-set.ts'
 import type { RequestOf } from './messages.ts'
 import type { ReplicationStats } from './stats.ts'
 import { Dropped } from './wire.ts'
@@ -11,7 +18,8 @@ export interface ReplicationHandlersComponents {
   stats: ReplicationStats
   fnSet: FunctionSet
   actSet: ActivationSet
-  sets: { fn: SyncSet<FunctionRecord>; act: SyncSet<ActivationRecord> }
+  keySet: KeySet
+  sets: { fn: SyncSet<FunctionRecord>; act: SyncSet<ActivationRecord>; key: SyncSet<ApiKeyRecord> }
   maxMessageBytes: number
 }
 
@@ -48,7 +56,13 @@ export class ReplicationHandlers {
     }
     const outcomes = await this.#d.actSet.applyMany(req.activations)
     for (const o of outcomes) if (o !== 'applied') this.#d.stats.drop(o)
-    return { type: 'ack', functions, activations: outcomes.map((o) => o !== 'future') }
+    const keys: boolean[] = []
+    for (const record of req.keys ?? []) {
+      const outcome = await this.#d.keySet.apply(record)
+      if (outcome !== 'applied') this.#d.stats.drop(outcome)
+      keys.push(outcome !== 'future')
+    }
+    return { type: 'ack', functions, activations: outcomes.map((o) => o !== 'future'), keys }
   }
 
   async tree(req: RequestOf<'tree'>, from: string) {
@@ -93,8 +107,8 @@ export class ReplicationHandlers {
       records.push(r)
       bytes += JSON.stringify(r).length
     }
-    const fn = req.kind === 'fn'
-    return { type: 'records', served, functions: fn ? records : [], activations: fn ? [] : records }
+    const of = (kind: string) => (req.kind === kind ? records : [])
+    return { type: 'records', served, functions: of('fn'), activations: of('act'), keys: of('key') }
   }
 
   async blob(req: RequestOf<'blob'>) {

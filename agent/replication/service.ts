@@ -1,7 +1,13 @@
 import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
-import type { ActivationQuery, ActivationRecord, FunctionRecord, Store } from '../store/index.ts'
+import type {
+  ActivationQuery,
+  ActivationRecord,
+  ApiKeyRecord,
+  FunctionRecord,
+  Store,
+} from '../store/index.ts'
 import { ActivationSet } from './activation-set.ts'
 import { BlobReplication } from './blobs.ts'
 import { waitCopies } from './copies.ts'
@@ -9,6 +15,7 @@ import { type SyncContext, syncWith } from './digest-sync.ts'
 import { FunctionSet } from './function-set.ts'
 import { ReplicationHandlers } from './handlers.ts'
 import { Handoff } from './handoff.ts'
+import { KeySet, keySync } from './key-set.ts'
 import type { Request } from './messages.ts'
 import { type ReplicationOptions, replicationOptionsSchema } from './options.ts'
 import { liveMembers, Ownership } from './owners.ts'
@@ -54,6 +61,7 @@ export class Replication implements Startable {
   readonly #stats = new ReplicationStats()
   readonly #fnSet: FunctionSet
   readonly #actSet: ActivationSet
+  readonly #keySet: KeySet
   readonly #handoff: Handoff
   readonly #retention: Retention
   readonly #sets
@@ -86,9 +94,11 @@ export class Replication implements Startable {
       this.#o,
     )
     this.#handoff = new Handoff(components.store.db)
+    this.#keySet = new KeySet(components.store, components.clock)
     this.#sets = {
       fn: functionSync(this.#fnSet, this.#stats),
       act: activationSync(this.#actSet, this.#stats, () => this.#own),
+      key: keySync(this.#keySet, this.#stats),
     }
     this.#own = new Ownership(this.#c.nodeId, [], this.#o.replicas)
   }
@@ -132,6 +142,7 @@ export class Replication implements Startable {
         stats: this.#stats,
         fnSet: this.#fnSet,
         actSet: this.#actSet,
+        keySet: this.#keySet,
         sets: this.#sets,
         maxMessageBytes: this.#o.maxMessageBytes,
       })
@@ -182,6 +193,15 @@ export class Replication implements Startable {
       })
     this.#track(pushes)
     return { copies: await waitCopies(pushes, waitReplicas, this.#o.requestTimeoutMs) }
+  }
+
+  /** After a local create or revocation of an API key: to every live peer (anti-entropy repairs the rest). */
+  keyWritten(record: ApiKeyRecord): void {
+    this.#keySet.changed()
+    const pusher = this.#pusher
+    if (!pusher) return
+    const own = this.#own
+    this.#track(own.members.filter((p) => p !== own.self).map((p) => pusher.send(p, { key: record })))
   }
 
   #track(pushes: Promise<boolean>[]): void {
@@ -326,6 +346,10 @@ export class Replication implements Startable {
     if (peer && budget > 0) {
       try {
         const fn = await syncWith(ctx, peer, this.#sets.fn, { pull: true, push: true, budget })
+        const key = await syncWith(ctx, peer, this.#sets.key, { pull: true, push: true, budget })
+        fn.bytes += key.bytes
+        fn.moved += key.moved
+        fn.more ||= key.more
         const act = await syncWith(ctx, peer, this.#sets.act, {
           pull: true,
           push: true,

@@ -17,7 +17,7 @@ export const BUCKETS = {
   activationsRunning: 'actrun', // activationId -> '' (records in phase 'running': markers not yet resolved)
   peers: 'peer', // peerId -> { peerId, addrs, updated }
   meta: 'meta', // 'schemaVersion', ...
-  apiKeys: 'apikey', // uuid -> { uuid, keyHash, salt, created, revoked? } (OpenWhisk REST API keys)
+  apiKeys: 'apikey', // uuid -> { uuid, keyHash, salt, namespace, created, revoked?, updated, origin } (OpenWhisk REST API keys, replicated)
   replication: 'repl', // replication bookkeeping (owners confirmed, last repair)
 } as const
 

@@ -1,10 +1,18 @@
 import { ActivationRepository } from './activations.ts'
+import { ApiKeyRepository } from './api-keys.ts'
 import { BlobRepository } from './blobs.ts'
 import { type Db, openDb } from './db.ts'
 import { FunctionRepository } from './functions.ts'
 import { PeerRepository } from './peers.ts'
 
 export { type ActivationQuery, ActivationRepository, MAX_SCAN } from './activations.ts'
+export {
+  type ApiKeyInfo,
+  type ApiKeyRecord,
+  ApiKeyRepository,
+  type ApiKeySubject,
+  apiKeyRecordSchema,
+} from './api-keys.ts'
 export { sha256 } from './blobs.ts'
 export { BUCKETS, type Db } from './db.ts'
 export type { PeerEntry } from './peers.ts'
@@ -17,6 +25,7 @@ export class Store {
   readonly blobs: BlobRepository
   readonly activations: ActivationRepository
   readonly peers: PeerRepository
+  readonly apiKeys: ApiKeyRepository
 
   private constructor(db: Db) {
     this.db = db
@@ -24,6 +33,7 @@ export class Store {
     this.functions = new FunctionRepository(db, this.blobs)
     this.activations = new ActivationRepository(db)
     this.peers = new PeerRepository(db)
+    this.apiKeys = new ApiKeyRepository(db)
   }
 
   static async open(dataDir: string): Promise<Store> {
