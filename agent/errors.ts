@@ -47,6 +47,18 @@ export const ERROR_CODES = {
   },
   NOT_FOUND: { make: 'notFound', status: 404, where: 'api', doc: 'no such function or activation' },
   ROUTE_NOT_FOUND: { make: 'routeNotFound', status: 404, where: 'api', doc: 'no such API path' },
+  BINDING_INVALID: {
+    make: 'bindingInvalid',
+    status: 400,
+    where: 'api',
+    doc: "a package binding to a missing (or another namespace's unpublished) package, to another binding, to itself, or a package turned into a binding (OpenWhisk's messages; nothing is stored)",
+  },
+  PACKAGE_NOT_EMPTY: {
+    make: 'packageNotEmpty',
+    status: 409,
+    where: 'api',
+    doc: 'a delete of a package that still holds actions',
+  },
   UNKNOWN_NAMESPACE: {
     make: 'unknownNamespace',
     status: 404,

@@ -11,7 +11,7 @@ import { CONFIG_FILE, type Config } from './config/index.ts'
 import { createDocker } from './docker.ts'
 import { errors } from './errors.ts'
 import { Faults } from './faults.ts'
-import { FunctionService } from './functions/index.ts'
+import { FunctionService, PackageService } from './functions/index.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { Invoker } from './invoker/index.ts'
 import { Lifecycle, type ServiceState, type Startable } from './lifecycle.ts'
@@ -176,12 +176,20 @@ async function build(logger: Logger, config: Config, store: Store) {
   const loadCode = (fn: Parameters<Replication['code']>[0], signal: AbortSignal) =>
     replication.code(fn, signal)
 
+  const packages = new PackageService({
+    logger: log('packages'),
+    store,
+    clock,
+    nodeId,
+    onWrite: (record) => replication.packageWritten(record),
+  })
   const functions = new FunctionService(
     {
       logger: log('functions'),
       store,
       clock,
       nodeId,
+      packages,
       onWrite: (record, code, waitReplicas) => {
         advert.noteWrite(record)
         return replication.functionWritten(record, code, waitReplicas)
@@ -245,7 +253,7 @@ async function build(logger: Logger, config: Config, store: Store) {
     )
   }
   const openwhiskApi = await createOpenWhiskApi(
-    { logger: log('openwhisk'), functions, activations, store, keys: apiKeys },
+    { logger: log('openwhisk'), functions, packages, activations, store, keys: apiKeys },
     config,
   )
   if (openwhiskApi) lifecycle.add('openwhisk-api', openwhiskApi)
@@ -261,6 +269,15 @@ async function build(logger: Logger, config: Config, store: Store) {
       get: async (name, ns) => functions.get(name, await namespaceOf(ns)),
       put: async (name, body, ns) => functions.put(name, body, await namespaceOf(ns)),
       remove: async (name, ns) => (await functions.remove(name, await namespaceOf(ns))).tombstone,
+    },
+    packages: {
+      list: async (ns) => packages.list(await namespaceOf(ns)),
+      get: async (name, ns) => packages.get(await namespaceOf(ns), name),
+      put: async (name, body, ns) => {
+        const { overwrite, ...rest } = (body ?? {}) as { overwrite?: boolean }
+        return packages.put(await namespaceOf(ns), name, rest, overwrite === true)
+      },
+      remove: async (name, ns) => packages.remove(await namespaceOf(ns), name),
     },
     invoke: async (name, body, ns) => activations.invoke(name, body, await namespaceOf(ns)),
     auth: apiKeyRoutes(

@@ -123,7 +123,7 @@ export class ActivationService implements Startable {
         `parameters are ${size} bytes, over the limit of ${this.#init.maxParamsBytes} bytes`,
       )
     }
-    const fn = await this.#c.functions.get(name, namespace)
+    const { fn, defaults } = await this.#c.functions.resolve(name, namespace)
     const code = await this.#c.loadCode(fn, AbortSignal.timeout(30_000))
     if (fn.codeHash && !code) {
       throw errors.unavailable(
@@ -138,7 +138,10 @@ export class ActivationService implements Startable {
       const gate = new Promise<void>((r) => {
         started = r
       })
-      const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, false, { gate, apiKey })
+      const run = this.#run(fn, code, { ...defaults, ...fn.parameters, ...params }, activationId, false, {
+        gate,
+        apiKey,
+      })
       run.catch(() => {}) // recorded inside #run
       try {
         const marker = this.#marker(fn, activationId)
@@ -152,7 +155,9 @@ export class ActivationService implements Startable {
       }
       return { status: 202, body: { activationId } }
     }
-    const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, true, { apiKey })
+    const run = this.#run(fn, code, { ...defaults, ...fn.parameters, ...params }, activationId, true, {
+      apiKey,
+    })
     const record = await run
     return { status: 200, body: result ? (record.response.result ?? {}) : record }
   }

@@ -1,7 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import Router from 'find-my-way'
 import { errors } from '../errors.ts'
-import { type ActivationQuery, type ActivationRecord, type FunctionRecord, MAX_SCAN } from '../store/index.ts'
+import {
+  type ActivationQuery,
+  type ActivationRecord,
+  type FunctionRecord,
+  MAX_SCAN,
+  type PackageRecord,
+} from '../store/index.ts'
 import { intParam, readJson, sendJson } from './http.ts'
 
 /** What the local API needs from the agent (implemented by the composition root). */
@@ -24,6 +30,13 @@ export interface AgentApi {
     ): Promise<{ record: FunctionRecord; created: boolean; copies?: number }>
     /** Answers the tombstone written (`deleted: true`, its stamp and version). */
     remove(name: string, ns?: string): Promise<FunctionRecord>
+  }
+  /** Packages and bindings (`fnagent package …`); a put body may carry `overwrite: true`. */
+  packages: {
+    list(ns?: string): Promise<PackageRecord[]>
+    get(name: string, ns?: string): Promise<PackageRecord>
+    put(name: string, body: unknown, ns?: string): Promise<PackageRecord>
+    remove(name: string, ns?: string): Promise<PackageRecord>
   }
   invoke(name: string, body: unknown, ns?: string): Promise<{ status: number; body: unknown }>
   activations: {
@@ -79,6 +92,12 @@ export function buildRouter(api: AgentApi, limits: { maxBodyBytes: number; maxPa
   })
   route('DELETE', '/v1/functions/:name', async (req, p) => ok(await api.functions.remove(name(p), ns(req))))
   route('POST', '/v1/functions/:name/invoke', async (req, p) => api.invoke(name(p), await body(req), ns(req)))
+  route('GET', '/v1/packages', async (req) => ok(await api.packages.list(ns(req))))
+  route('GET', '/v1/packages/:name', async (req, p) => ok(await api.packages.get(name(p), ns(req))))
+  route('PUT', '/v1/packages/:name', async (req, p) =>
+    ok(await api.packages.put(name(p), await body(req), ns(req))),
+  )
+  route('DELETE', '/v1/packages/:name', async (req, p) => ok(await api.packages.remove(name(p), ns(req))))
   route('GET', '/v1/activations', async (req, _p, q) => {
     const since = intParam(q, 'since', 0, Number.MAX_SAFE_INTEGER)
     const upto = intParam(q, 'upto', 0, Number.MAX_SAFE_INTEGER)

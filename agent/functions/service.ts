@@ -4,6 +4,7 @@ import type { HybridClock } from '../store/hlc.ts'
 import { DEFAULT_LIMITS, type FunctionRecord, fnPath, type Store, sha256 } from '../store/index.ts'
 import { KeyedSerial } from '../store/serial.ts'
 import { type FunctionInput, looksLikeZip, normalizeKind, parseFunctionInput, validateName } from './input.ts'
+import type { PackageService, Resolved } from './packages.ts'
 
 export interface FunctionServiceComponents {
   logger: Logger
@@ -19,6 +20,8 @@ export interface FunctionServiceComponents {
     code: Buffer | null,
     waitReplicas?: number,
   ) => Promise<{ copies: number }>
+  /** Packages: an action in a binding resolves to the bound package's, with package parameters. */
+  packages?: Pick<PackageService, 'resolve' | 'checkActionName'>
 }
 
 export interface FunctionServiceInit {
@@ -54,6 +57,17 @@ export class FunctionService {
     return fn
   }
 
+  /**
+   * What invoking `name` of `namespace` runs: the function, and the parameters of its package (or
+   * binding) to merge beneath its own.
+   */
+  async resolve(name: string, namespace = this.#init.namespace): Promise<Resolved> {
+    validateName(name)
+    const packages = this.#c.packages
+    if (!packages) return { fn: await this.get(name, namespace), defaults: {} }
+    return packages.resolve(namespace, name, (n, ns) => this.get(n, ns))
+  }
+
   async list(namespace = this.#init.namespace): Promise<FunctionRecord[]> {
     return this.#c.store.functions.list(namespace)
   }
@@ -66,6 +80,7 @@ export class FunctionService {
   ): Promise<{ record: FunctionRecord; created: boolean; copies?: number }> {
     validateName(name)
     const input = parseFunctionInput(body)
+    await this.#c.packages?.checkActionName(namespace, name, false)
     const written = await this.#serial.run(fnPath(namespace, name), () => this.#put(namespace, name, input))
     const { record, code, prev } = written
     if (input.waitReplicas !== undefined && this.#c.onWrite) {

@@ -2,15 +2,16 @@ import {
   type ActivationRecord,
   type ApiKeyRecord,
   type FunctionRecord,
+  type PackageRecord,
   type Store,
   sha256,
 } from '../store/index.ts'
 import type { ActivationSet } from './activation-set.ts'
 import type { SyncSet } from './digest-sync.ts'
 import type { FunctionSet } from './function-set.ts'
-import type { KeySet } from './key-set.ts'
 import type { RequestOf } from './messages.ts'
 import type { ReplicationStats } from './stats.ts'
+import type { TableSet } from './table-set.ts'
 import { Dropped } from './wire.ts'
 
 export interface ReplicationHandlersComponents {
@@ -18,8 +19,14 @@ export interface ReplicationHandlersComponents {
   stats: ReplicationStats
   fnSet: FunctionSet
   actSet: ActivationSet
-  keySet: KeySet
-  sets: { fn: SyncSet<FunctionRecord>; act: SyncSet<ActivationRecord>; key: SyncSet<ApiKeyRecord> }
+  keySet: TableSet<ApiKeyRecord>
+  pkgSet: TableSet<PackageRecord>
+  sets: {
+    fn: SyncSet<FunctionRecord>
+    act: SyncSet<ActivationRecord>
+    key: SyncSet<ApiKeyRecord>
+    pkg: SyncSet<PackageRecord>
+  }
   maxMessageBytes: number
 }
 
@@ -56,13 +63,22 @@ export class ReplicationHandlers {
     }
     const outcomes = await this.#d.actSet.applyMany(req.activations)
     for (const o of outcomes) if (o !== 'applied') this.#d.stats.drop(o)
-    const keys: boolean[] = []
-    for (const record of req.keys ?? []) {
-      const outcome = await this.#d.keySet.apply(record)
+    const keys = await this.#applyTable(this.#d.keySet, req.keys ?? [])
+    const packages = await this.#applyTable(this.#d.pkgSet, req.packages ?? [])
+    return { type: 'ack', functions, activations: outcomes.map((o) => o !== 'future'), keys, packages }
+  }
+
+  async #applyTable<R extends ApiKeyRecord | PackageRecord>(
+    set: TableSet<R>,
+    records: R[],
+  ): Promise<boolean[]> {
+    const held: boolean[] = []
+    for (const record of records) {
+      const outcome = await set.apply(record)
       if (outcome !== 'applied') this.#d.stats.drop(outcome)
-      keys.push(outcome !== 'future')
+      held.push(outcome !== 'future')
     }
-    return { type: 'ack', functions, activations: outcomes.map((o) => o !== 'future'), keys }
+    return held
   }
 
   async tree(req: RequestOf<'tree'>, from: string) {
@@ -108,7 +124,14 @@ export class ReplicationHandlers {
       bytes += JSON.stringify(r).length
     }
     const of = (kind: string) => (req.kind === kind ? records : [])
-    return { type: 'records', served, functions: of('fn'), activations: of('act'), keys: of('key') }
+    return {
+      type: 'records',
+      served,
+      functions: of('fn'),
+      activations: of('act'),
+      keys: of('key'),
+      packages: of('pkg'),
+    }
   }
 
   async blob(req: RequestOf<'blob'>) {

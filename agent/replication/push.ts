@@ -1,11 +1,12 @@
-import type { ActivationRecord, ApiKeyRecord } from '../store/index.ts'
+import type { ActivationRecord, ApiKeyRecord, PackageRecord } from '../store/index.ts'
 import { ackSchema, type FnEntry } from './messages.ts'
 import type { Wire } from './wire.ts'
 
 type Item =
-  | { fn: FnEntry; act?: undefined; key?: undefined }
-  | { act: ActivationRecord; fn?: undefined; key?: undefined }
-  | { key: ApiKeyRecord; fn?: undefined; act?: undefined }
+  | { fn: FnEntry; act?: undefined; key?: undefined; pkg?: undefined }
+  | { act: ActivationRecord; fn?: undefined; key?: undefined; pkg?: undefined }
+  | { key: ApiKeyRecord; fn?: undefined; act?: undefined; pkg?: undefined }
+  | { pkg: PackageRecord; fn?: undefined; act?: undefined; key?: undefined }
 interface Pending {
   item: Item
   bytes: number
@@ -40,7 +41,7 @@ export class Pusher {
   send(peerId: string, item: Item): Promise<boolean> {
     const q = this.#queues.get(peerId) ?? { items: [], bytes: 0, busy: false }
     this.#queues.set(peerId, q)
-    const bytes = JSON.stringify(item.fn ?? item.act ?? item.key).length
+    const bytes = JSON.stringify(item.fn ?? item.act ?? item.key ?? item.pkg).length
     if (this.#signal.aborted || (q.bytes > 0 && q.bytes + bytes > this.#opts.maxQueueBytes)) {
       return Promise.resolve(false)
     }
@@ -68,6 +69,7 @@ export class Pusher {
       const fns = batch.filter((p) => p.item.fn)
       const acts = batch.filter((p) => p.item.act)
       const keys = batch.filter((p) => p.item.key)
+      const pkgs = batch.filter((p) => p.item.pkg)
       try {
         if (this.#signal.aborted) throw new Error('stopped')
         const ack = await this.#wire.request(
@@ -79,6 +81,7 @@ export class Pusher {
             activations: acts.map((p) => p.item.act!),
             // Only when there are keys: a push without them stays what older agents accept.
             ...(keys.length > 0 ? { keys: keys.map((p) => p.item.key!) } : {}),
+            ...(pkgs.length > 0 ? { packages: pkgs.map((p) => p.item.pkg!) } : {}),
           },
           ackSchema,
           AbortSignal.any([this.#signal, AbortSignal.timeout(this.#opts.timeoutMs)]),
@@ -86,6 +89,7 @@ export class Pusher {
         for (const [i, p] of fns.entries()) p.resolve(ack.functions[i] === true)
         for (const [i, p] of acts.entries()) p.resolve(ack.activations[i] === true)
         for (const [i, p] of keys.entries()) p.resolve(ack.keys[i] === true)
+        for (const [i, p] of pkgs.entries()) p.resolve(ack.packages[i] === true)
       } catch {
         for (const p of batch) p.resolve(false)
       }

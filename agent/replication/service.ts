@@ -6,16 +6,16 @@ import type {
   ActivationRecord,
   ApiKeyRecord,
   FunctionRecord,
+  PackageRecord,
   Store,
 } from '../store/index.ts'
 import { ActivationSet } from './activation-set.ts'
 import { BlobReplication } from './blobs.ts'
 import { waitCopies } from './copies.ts'
-import { type SyncContext, syncWith } from './digest-sync.ts'
+import { type SyncContext, type SyncSet, syncWith } from './digest-sync.ts'
 import { FunctionSet } from './function-set.ts'
 import { ReplicationHandlers } from './handlers.ts'
 import { Handoff } from './handoff.ts'
-import { KeySet, keySync } from './key-set.ts'
 import type { Request } from './messages.ts'
 import { type ReplicationOptions, replicationOptionsSchema } from './options.ts'
 import { liveMembers, Ownership } from './owners.ts'
@@ -26,6 +26,7 @@ import { AntiEntropyLoop } from './repair-loop.ts'
 import { Retention } from './retention.ts'
 import { ReplicationStats } from './stats.ts'
 import { activationSync, functionSync } from './sync-sets.ts'
+import { keySource, packageSource, TableSet, tableSync } from './table-set.ts'
 import { Dropped, type ReplicationCluster, Wire } from './wire.ts'
 
 export interface ReplicationComponents {
@@ -61,7 +62,8 @@ export class Replication implements Startable {
   readonly #stats = new ReplicationStats()
   readonly #fnSet: FunctionSet
   readonly #actSet: ActivationSet
-  readonly #keySet: KeySet
+  readonly #keySet: TableSet<ApiKeyRecord>
+  readonly #pkgSet: TableSet<PackageRecord>
   readonly #handoff: Handoff
   readonly #retention: Retention
   readonly #sets
@@ -94,11 +96,13 @@ export class Replication implements Startable {
       this.#o,
     )
     this.#handoff = new Handoff(components.store.db)
-    this.#keySet = new KeySet(components.store, components.clock)
+    this.#keySet = new TableSet(keySource(components.store), components.clock)
+    this.#pkgSet = new TableSet(packageSource(components.store), components.clock)
     this.#sets = {
       fn: functionSync(this.#fnSet, this.#stats),
       act: activationSync(this.#actSet, this.#stats, () => this.#own),
-      key: keySync(this.#keySet, this.#stats),
+      key: tableSync(this.#keySet, this.#stats, 'keys'),
+      pkg: tableSync(this.#pkgSet, this.#stats, 'packages'),
     }
     this.#own = new Ownership(this.#c.nodeId, [], this.#o.replicas)
   }
@@ -143,6 +147,7 @@ export class Replication implements Startable {
         fnSet: this.#fnSet,
         actSet: this.#actSet,
         keySet: this.#keySet,
+        pkgSet: this.#pkgSet,
         sets: this.#sets,
         maxMessageBytes: this.#o.maxMessageBytes,
       })
@@ -198,10 +203,20 @@ export class Replication implements Startable {
   /** After a local create or revocation of an API key: to every live peer (anti-entropy repairs the rest). */
   keyWritten(record: ApiKeyRecord): void {
     this.#keySet.changed()
+    this.#toAll({ key: record })
+  }
+
+  /** After a local create, update or delete of a package: to every live peer. */
+  packageWritten(record: PackageRecord): void {
+    this.#pkgSet.changed()
+    this.#toAll({ pkg: record })
+  }
+
+  #toAll(item: { key: ApiKeyRecord } | { pkg: PackageRecord }): void {
     const pusher = this.#pusher
     if (!pusher) return
     const own = this.#own
-    this.#track(own.members.filter((p) => p !== own.self).map((p) => pusher.send(p, { key: record })))
+    this.#track(own.members.filter((p) => p !== own.self).map((p) => pusher.send(p, item)))
   }
 
   #track(pushes: Promise<boolean>[]): void {
@@ -346,10 +361,12 @@ export class Replication implements Startable {
     if (peer && budget > 0) {
       try {
         const fn = await syncWith(ctx, peer, this.#sets.fn, { pull: true, push: true, budget })
-        const key = await syncWith(ctx, peer, this.#sets.key, { pull: true, push: true, budget })
-        fn.bytes += key.bytes
-        fn.moved += key.moved
-        fn.more ||= key.more
+        for (const set of [this.#sets.key, this.#sets.pkg] as SyncSet<unknown>[]) {
+          const t = await syncWith(ctx, peer, set, { pull: true, push: true, budget })
+          fn.bytes += t.bytes
+          fn.moved += t.moved
+          fn.more ||= t.more
+        }
         const act = await syncWith(ctx, peer, this.#sets.act, {
           pull: true,
           push: true,

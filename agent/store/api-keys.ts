@@ -2,7 +2,8 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { z } from 'zod'
 import { errors } from '../errors.ts'
 import { BUCKETS, type Db } from './db.ts'
-import { compareVersions, formatHlc, isHlc } from './hlc.ts'
+import { formatHlc, isHlc } from './hlc.ts'
+import { LwwTable } from './lww-table.ts'
 import { DEFAULT_NAMESPACE, NAMESPACE_RE } from './types.ts'
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -64,19 +65,10 @@ function upgrade(rec: Partial<ApiKeyRecord> & { uuid: string; created: number })
  * replicated) goes through this class.
  */
 export class ApiKeyRepository {
-  readonly #db
-  #cache: Map<string, ApiKeyRecord> | null = null
+  readonly #table: LwwTable<ApiKeyRecord>
 
   constructor(db: Db) {
-    this.#db = db.sublevel<string, ApiKeyRecord>(BUCKETS.apiKeys, { valueEncoding: 'json' })
-  }
-
-  async #all(): Promise<Map<string, ApiKeyRecord>> {
-    if (this.#cache) return this.#cache
-    const map = new Map<string, ApiKeyRecord>()
-    for await (const [uuid, rec] of this.#db.iterator()) map.set(uuid, upgrade(rec))
-    this.#cache = map
-    return map
+    this.#table = new LwwTable<ApiKeyRecord>(db, BUCKETS.apiKeys, (r) => r.uuid, upgrade)
   }
 
   /** Creates a key in `namespace`; the plain `uuid:key` is returned once and never stored. */
@@ -97,62 +89,49 @@ export class ApiKeyRepository {
       updated: stamp.hlc,
       origin: stamp.origin,
     })
-    await this.#put(record)
+    await this.#table.put(record)
     return { info: toInfo(record), auth: `${uuid}:${key}`, record }
   }
 
   async list(): Promise<ApiKeyInfo[]> {
-    return [...(await this.#all()).values()].sort((a, b) => a.created - b.created).map(toInfo)
+    return (await this.#table.all()).sort((a, b) => a.created - b.created).map(toInfo)
   }
 
   /** Every record (for anti-entropy). */
-  async records(): Promise<ApiKeyRecord[]> {
-    return [...(await this.#all()).values()]
+  records(): Promise<ApiKeyRecord[]> {
+    return this.#table.all()
   }
 
-  async record(uuid: string): Promise<ApiKeyRecord | null> {
-    return (await this.#all()).get(uuid) ?? null
+  record(uuid: string): Promise<ApiKeyRecord | null> {
+    return this.#table.get(uuid)
   }
 
   /** Whether any key (revoked or not) belongs to `namespace`. */
   async hasNamespace(namespace: string): Promise<boolean> {
-    for (const r of (await this.#all()).values()) if (r.namespace === namespace) return true
-    return false
-  }
-
-  /** Namespaces that have keys. */
-  async namespaces(): Promise<string[]> {
-    return [...new Set([...(await this.#all()).values()].map((r) => r.namespace))].sort()
+    return (await this.#table.all()).some((r) => r.namespace === namespace)
   }
 
   async revoke(uuid: string, stamp: Stamp): Promise<{ info: ApiKeyInfo; record: ApiKeyRecord }> {
-    const rec = (await this.#all()).get(uuid)
+    const rec = await this.#table.get(uuid)
     if (!rec) throw errors.notFound(`API key ${uuid} does not exist; list keys with 'fnagent auth list'`)
     const revoked = { ...rec, revoked: rec.revoked ?? Date.now(), updated: stamp.hlc, origin: stamp.origin }
-    await this.#put(revoked)
+    await this.#table.put(revoked)
     return { info: toInfo(revoked), record: revoked }
   }
 
   /** Applies a replicated copy by last-writer-wins; returns whether it replaced what was here. */
-  async merge(record: ApiKeyRecord): Promise<boolean> {
+  merge(record: ApiKeyRecord): Promise<boolean> {
     apiKeyRecordSchema.parse(record)
-    const here = (await this.#all()).get(record.uuid)
-    if (here && compareVersions(lww(record), lww(here)) <= 0) return false
     // A revocation is final: a stale copy without it never un-revokes a key.
-    const kept = here?.revoked && !record.revoked ? { ...record, revoked: here.revoked } : record
-    await this.#put(kept)
-    return true
-  }
-
-  async #put(record: ApiKeyRecord): Promise<void> {
-    await this.#db.put(record.uuid, record)
-    ;(await this.#all()).set(record.uuid, record)
+    return this.#table.merge(record, (w, here) =>
+      here.revoked && !w.revoked ? { ...w, revoked: here.revoked } : w,
+    )
   }
 
   /** Who a valid, unrevoked `uuid:key` is, else null. Compares in constant time. */
   async verify(uuid: string, key: string): Promise<ApiKeySubject | null> {
     if (!UUID_RE.test(uuid)) return null
-    const rec = (await this.#all()).get(uuid)
+    const rec = await this.#table.get(uuid)
     if (!rec || rec.revoked) return null
     const want = Buffer.from(rec.keyHash, 'hex')
     const got = hashKey(rec.salt, key)
@@ -160,14 +139,6 @@ export class ApiKeyRepository {
       ? { uuid, namespace: rec.namespace }
       : null
   }
-}
-
-export function apiKeyLww(r: ApiKeyRecord): Stamp {
-  return lww(r)
-}
-
-function lww(r: ApiKeyRecord): Stamp {
-  return { hlc: r.updated, origin: r.origin }
 }
 
 function toInfo(rec: ApiKeyRecord): ApiKeyInfo {

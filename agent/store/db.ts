@@ -18,6 +18,7 @@ export const BUCKETS = {
   peers: 'peer', // peerId -> { peerId, addrs, updated }
   meta: 'meta', // 'schemaVersion', ...
   apiKeys: 'apikey', // uuid -> { uuid, keyHash, salt, namespace, created, revoked?, updated, origin } (OpenWhisk REST API keys, replicated)
+  packages: 'pkg', // `${ns}/${name}` -> PackageRecord (a delete keeps the record with deleted: true)
   replication: 'repl', // replication bookkeeping (owners confirmed, last repair)
 } as const
 

@@ -3,6 +3,7 @@ import { ApiKeyRepository } from './api-keys.ts'
 import { BlobRepository } from './blobs.ts'
 import { type Db, openDb } from './db.ts'
 import { FunctionRepository } from './functions.ts'
+import { PackageRepository } from './packages.ts'
 import { PeerRepository } from './peers.ts'
 
 export { type ActivationQuery, ActivationRepository, MAX_SCAN } from './activations.ts'
@@ -15,6 +16,7 @@ export {
 } from './api-keys.ts'
 export { sha256 } from './blobs.ts'
 export { BUCKETS, type Db } from './db.ts'
+export { type PackageRecord, packageId, packageRecordSchema } from './packages.ts'
 export type { PeerEntry } from './peers.ts'
 export * from './types.ts'
 
@@ -26,6 +28,7 @@ export class Store {
   readonly activations: ActivationRepository
   readonly peers: PeerRepository
   readonly apiKeys: ApiKeyRepository
+  readonly packages: PackageRepository
 
   private constructor(db: Db) {
     this.db = db
@@ -34,6 +37,7 @@ export class Store {
     this.activations = new ActivationRepository(db)
     this.peers = new PeerRepository(db)
     this.apiKeys = new ApiKeyRepository(db)
+    this.packages = new PackageRepository(db)
   }
 
   static async open(dataDir: string): Promise<Store> {

@@ -4,6 +4,7 @@ import { registerAuthCommands } from './auth.ts'
 import { registerClusterCommands } from './cluster.ts'
 import { registerFnCommands } from './fn.ts'
 import { registerIsolateCommand } from './isolate.ts'
+import { registerPackageCommands } from './package.ts'
 import { registerRuntimeCommands } from './runtime.ts'
 import { registerStatusCommands } from './status.ts'
 
@@ -11,6 +12,7 @@ import { registerStatusCommands } from './status.ts'
 export function registerCommands(program: Command): void {
   registerStatusCommands(program)
   registerFnCommands(program)
+  registerPackageCommands(program)
   registerInvokeCommand(program)
   registerActivationCommands(program)
   registerClusterCommands(program)

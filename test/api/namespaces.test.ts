@@ -18,6 +18,7 @@ let cluster: LocalCluster
 const hosts: string[] = []
 let keyA: string
 let keyB: string
+let keySys: string
 
 type Ow = ReturnType<typeof openwhisk>
 const clientOf = (host: string, key: string): Ow => openwhisk({ apihost: host, api_key: key })
@@ -54,6 +55,7 @@ beforeAll(async () => {
   const [n0, n1] = cluster.agents as [AgentHandle, AgentHandle]
   keyA = await createKey(n0, 'team-a')
   keyB = await createKey(n1, 'team-b')
+  keySys = await createKey(cluster.agents[2]!, 'sys')
 }, 180_000)
 afterAll(() => cleanup.run())
 
@@ -239,5 +241,174 @@ describe('namespaces per API key on a 3-node cluster', () => {
         timeoutMs: 30_000,
       })
     }
+  })
+})
+
+const ECHO = 'function main(p) { return p }'
+
+describe('packages and bindings across namespaces', () => {
+  it('merges package parameters under the action and the invocation, on every node', async () => {
+    const a0 = clientOf(hosts[0]!, keyA)
+    await a0.packages.create({
+      name: 'tools',
+      package: {
+        parameters: [
+          { key: 'greeting', value: 'hi' },
+          { key: 'who', value: 'pkg' },
+        ],
+      },
+    })
+    await a0.actions.create({
+      name: 'tools/greet',
+      action: ECHO,
+      kind: 'nodejs:default',
+      params: { who: 'action', mine: true },
+    } as never)
+    for (const [n, host] of hosts.entries()) {
+      const a = clientOf(host, keyA)
+      const out = await waitFor(
+        () =>
+          a.actions
+            .invoke({ name: 'tools/greet', blocking: true, result: true, params: { v: n } })
+            .catch(() => null),
+        { what: `tools/greet on node ${n}`, timeoutMs: 30_000 },
+      )
+      expect(out).toEqual({ greeting: 'hi', who: 'action', mine: true, v: n })
+      const pkg = (await a.packages.get({ name: 'tools' })) as {
+        actions: Array<{ name: string }>
+        binding: object
+      }
+      expect(pkg.actions.map((x) => x.name)).toEqual(['greet'])
+      expect(pkg.binding).toEqual({})
+      // Another namespace sees nothing of it.
+      const b = clientOf(host, keyB)
+      expect((await owError(b.packages.get({ name: 'tools' }))).statusCode).toBe(404)
+      expect(((await b.packages.list()) as Array<{ name: string }>).map((x) => x.name)).not.toContain('tools')
+      expect((await owError(b.actions.invoke({ name: 'tools/greet', blocking: true }))).statusCode).toBe(404)
+    }
+  })
+
+  it('a binding to a shared package of another namespace runs its actions with merged parameters', async () => {
+    const sys = clientOf(hosts[2]!, keySys)
+    await sys.packages.create({
+      name: 'shared',
+      package: {
+        publish: true,
+        parameters: [
+          { key: 'a', value: 1 },
+          { key: 'b', value: 1 },
+        ],
+      },
+    })
+    await sys.actions.create({ name: 'shared/echo', action: ECHO, kind: 'nodejs:default' })
+    await sys.packages.create({ name: 'private', package: { publish: false } })
+
+    // team-b binds on node 0 (the shared package was written on node 2: it must have replicated).
+    const b0 = clientOf(hosts[0]!, keyB)
+    await waitFor(
+      () =>
+        b0.packages
+          .create({
+            name: 'mybind',
+            package: { binding: { namespace: 'sys', name: 'shared' }, parameters: [{ key: 'b', value: 2 }] },
+          })
+          .catch(() => null),
+      { what: 'the binding to /sys/shared', timeoutMs: 30_000 },
+    )
+    for (const [n, host] of hosts.entries()) {
+      const b = clientOf(host, keyB)
+      const out = await waitFor(
+        () =>
+          b.actions
+            .invoke({ name: 'mybind/echo', blocking: true, result: true, params: { c: n } })
+            .catch(() => null),
+        { what: `mybind/echo on node ${n}`, timeoutMs: 30_000 },
+      )
+      expect(out, `node ${n}`).toEqual({ a: 1, b: 2, c: n })
+      const bound = (await b.packages.get({ name: 'mybind' })) as {
+        binding: object
+        actions: Array<{ name: string }>
+      }
+      expect(bound.binding).toEqual({ namespace: 'sys', name: 'shared' })
+      expect(bound.actions.map((x) => x.name)).toEqual(['echo'])
+      // team-a has no such binding.
+      const a = clientOf(host, keyA)
+      expect((await owError(a.actions.invoke({ name: 'mybind/echo', blocking: true }))).statusCode).toBe(404)
+    }
+  })
+
+  it('refuses bad bindings and package operations with OpenWhisk messages, storing nothing', async () => {
+    const b1 = clientOf(hosts[1]!, keyB)
+    const before = JSON.stringify(await b1.packages.list())
+    const bad = async (binding: { namespace: string; name: string }, name = 'bad') =>
+      owError(b1.packages.create({ name, package: { binding } }))
+    const missing = await bad({ namespace: 'sys', name: 'nope' })
+    expect(missing.statusCode).toBe(400)
+    expect(missing.error.error).toBe('Binding references a package that does not exist.')
+    // Another namespace's unpublished package is as good as missing.
+    expect((await bad({ namespace: 'sys', name: 'private' })).error.error).toBe(
+      'Binding references a package that does not exist.',
+    )
+    expect((await bad({ namespace: 'team-a', name: 'tools' })).error.error).toBe(
+      'Binding references a package that does not exist.',
+    )
+    // A binding to a binding is refused, so no chain (and no cycle) can form.
+    const chain = await bad({ namespace: '_', name: 'mybind' })
+    expect(chain.statusCode).toBe(400)
+    expect(chain.error.error).toBe('Cannot bind to another package binding.')
+    const self = await bad({ namespace: 'team-b', name: 'selfish' }, 'selfish')
+    expect(self.error.error).toBe("Package binding 'selfish' contains a circular reference.")
+    await b1.packages.create({ name: 'plain', package: {} })
+    const become = await owError(
+      b1.packages.update({ name: 'plain', package: { binding: { namespace: 'sys', name: 'shared' } } }),
+    )
+    expect(become.error.error).toBe('Resource is a package and cannot be converted into a binding.')
+    // An action inside a binding, or inside a package that does not exist.
+    const inBinding = await owError(
+      b1.actions.create({ name: 'mybind/x', action: ECHO, kind: 'nodejs:default' }),
+    )
+    expect(inBinding.statusCode).toBe(400)
+    expect(inBinding.error.error).toBe('Operation not permitted on package binding.')
+    expect(
+      (await owError(b1.actions.create({ name: 'nopkg/x', action: ECHO, kind: 'nodejs:default' })))
+        .statusCode,
+    ).toBe(404)
+    const after = (await b1.packages.list()) as Array<{ name: string }>
+    expect(after.map((p) => p.name).sort()).toEqual(['mybind', 'plain'])
+    expect(JSON.stringify(after.filter((p) => p.name !== 'plain'))).toBe(
+      JSON.stringify((JSON.parse(before) as Array<{ name: string }>).filter((p) => p.name !== 'plain')),
+    )
+    expect((await owError(b1.actions.get({ name: 'mybind/x' }))).statusCode).toBe(404)
+
+    // A package that holds actions is not deleted.
+    const a = clientOf(hosts[1]!, keyA)
+    const notEmpty = await owError(a.packages.delete({ name: 'tools' }))
+    expect(notEmpty.statusCode).toBe(409)
+    expect(notEmpty.error.error).toBe('Package not empty (contains 1 entity).')
+    await a.actions.delete({ name: 'tools/greet' })
+    await a.packages.delete({ name: 'tools' })
+    expect((await owError(a.packages.get({ name: 'tools' }))).statusCode).toBe(404)
+  })
+
+  it('the CLI manages packages with --namespace', async () => {
+    const n0 = cluster.agents[0]!
+    const made = await n0.cli(['--namespace', 'team-a', 'package', 'create', 'cli-pkg', '-p', 'x', '1'])
+    expect(made.code, made.stderr).toBe(0)
+    const bound = await n0.cli(['--namespace', 'team-a', 'package', 'bind', '/sys/shared', 'cli-bind'])
+    expect(bound.code, bound.stderr).toBe(0)
+    const list = JSON.parse(
+      (await n0.cli(['--json', '--namespace', 'team-a', 'package', 'list'])).stdout,
+    ) as Array<{
+      name: string
+      binding?: { namespace: string; name: string }
+    }>
+    expect(list.map((p) => p.name).sort()).toEqual(['cli-bind', 'cli-pkg'])
+    expect(list.find((p) => p.name === 'cli-bind')?.binding).toEqual({ namespace: 'sys', name: 'shared' })
+    const chain = await n0.cli(['--namespace', 'team-a', 'package', 'bind', 'cli-bind', 'cli-chain'])
+    expect(chain.code).toBe(1)
+    expect(chain.stderr).toContain('[BINDING_INVALID]')
+    const inv = await n0.cli(['--namespace', 'team-a', 'invoke', 'cli-bind/echo', '-p', 'z', '9', '--result'])
+    expect(inv.code, inv.stderr).toBe(0)
+    expect(JSON.parse(inv.stdout)).toEqual({ a: 1, b: 1, z: 9 })
   })
 })

@@ -17,10 +17,10 @@ export interface OwAction {
   updated: number
 }
 
-const toPairs = (o: Record<string, unknown>): KeyValue[] =>
+export const toPairs = (o: Record<string, unknown>): KeyValue[] =>
   Object.entries(o).map(([key, value]) => ({ key, value }))
 
-const fromPairs = (list: KeyValue[] | undefined): Record<string, unknown> | undefined =>
+export const fromPairs = (list: KeyValue[] | undefined): Record<string, unknown> | undefined =>
   list ? Object.fromEntries(list.map((p) => [p.key, p.value])) : undefined
 
 /** The action JSON; `code` is the source text, or base64 for a zip, and left out when null. */

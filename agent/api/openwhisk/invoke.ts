@@ -4,7 +4,7 @@ import type { ActivationRecord } from '../../store/index.ts'
 import type { RecordWaiter } from './waiter.ts'
 
 export interface InvokeComponents {
-  functions: Pick<FunctionService, 'get'>
+  functions: Pick<FunctionService, 'resolve'>
   activations: Pick<ActivationService, 'invoke'>
   waiter: RecordWaiter
 }
@@ -28,7 +28,7 @@ export async function invokeAction(
     namespace?: string
   },
 ): Promise<InvokeOutcome> {
-  const fn = await c.functions.get(name, opts.namespace)
+  const { fn } = await c.functions.resolve(name, opts.namespace)
   const started = await c.activations.invoke(
     name,
     { params, blocking: false, ...(opts.apiKey ? { apiKey: opts.apiKey } : {}) },

@@ -15,6 +15,7 @@ const createSchema = z
     namespace: z
       .string()
       .regex(NAMESPACE_RE, 'a namespace: letters, digits, _ . @ -, starting with a letter, digit or _')
+      .refine((ns) => ns !== '_', "'_' means the caller's namespace; name one")
       .optional(),
   })
   .strict()

@@ -8,6 +8,7 @@ import type { ApiContext, OpenWhiskApiInit, Reply } from './components.ts'
 import { invokeAction } from './invoke.ts'
 import type { ApiKeySubject } from './keys.ts'
 import { checkEntityName } from './names.ts'
+import { packagesRoute } from './packages.ts'
 import { queryFlag, queryInt } from './query.ts'
 import { decodePart, MESSAGES, OwError, owNotFound } from './reply.ts'
 
@@ -93,7 +94,12 @@ export async function handleRest(
       if (method !== 'GET') notAllowed('GET')
       return {
         status: 200,
-        body: { actions: await listActions(c, q, own), packages: [], triggers: [], rules: [] },
+        body: {
+          actions: await listActions(c, q, own),
+          packages: (await packagesRoute(c, init, req, undefined, q, own)).body,
+          triggers: [],
+          rules: [],
+        },
       }
     case 'actions':
       return rest === undefined
@@ -103,6 +109,7 @@ export async function handleRest(
       if (method !== 'GET') notAllowed('GET')
       return rest === undefined ? listActivations(c, q, own) : getActivation(c, rest, own)
     case 'packages':
+      return packagesRoute(c, init, req, rest, q, own)
     case 'triggers':
     case 'rules':
       return otherEntity(c, collection, method, rest, q, own)
@@ -175,13 +182,15 @@ async function action(c: ApiContext, init: OpenWhiskApiInit, r: ActionRequest): 
   checkEntityName(name)
   switch (req.method) {
     case 'GET': {
-      const fn = await c.functions.get(name, namespace)
+      // `binding/action` reads the bound package's action.
+      const { fn } = await c.functions.resolve(name, namespace)
       const code = queryFlag(q, 'code', true) ? await c.store.functions.code(fn) : null
       return { status: 200, body: toOwAction(fn, code) }
     }
     case 'PUT': {
       const body = await readJsonBody(req, init.maxBodyBytes)
       const overwrite = queryFlag(q, 'overwrite')
+      await c.packages.checkActionName(namespace, name, true)
       const prev = overwrite ? await c.functions.get(name, namespace).catch(() => null) : null
       const { record } = await c.functions.put(name, fromOwPut(body, overwrite, prev), namespace)
       return { status: 200, body: toOwAction(record, null) }
@@ -207,7 +216,7 @@ async function invoke(c: ApiContext, init: OpenWhiskApiInit, on: ActionRequest):
   if (typeof params !== 'object' || params === null || Array.isArray(params)) {
     throw new OwError(400, 'The request content was malformed:\nparameters must be a JSON object')
   }
-  const fn = await c.functions.get(name, namespace)
+  const { fn } = await c.functions.resolve(name, namespace)
   checkFinal(fn, params as Record<string, unknown>)
   const out = await invokeAction(c, name, params as Record<string, unknown>, {
     namespace,
