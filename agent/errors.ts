@@ -59,6 +59,12 @@ export const ERROR_CODES = {
     where: 'api',
     doc: 'a delete of a package that still holds actions',
   },
+  VERSION_NOT_FOUND: {
+    make: 'versionNotFound',
+    status: 404,
+    where: 'api',
+    doc: '`name@N`, `fn rollback name N`: the function has no version N (nothing runs or changes)',
+  },
   UNKNOWN_NAMESPACE: {
     make: 'unknownNamespace',
     status: 404,

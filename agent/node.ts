@@ -271,6 +271,9 @@ async function build(logger: Logger, config: Config, store: Store) {
       get: async (name, ns) => functions.get(name, await namespaceOf(ns)),
       put: async (name, body, ns) => functions.put(name, body, await namespaceOf(ns)),
       remove: async (name, ns) => (await functions.remove(name, await namespaceOf(ns))).tombstone,
+      versions: async (name, ns) => functions.versions(name, await namespaceOf(ns)),
+      rollback: async (name, version, ns) =>
+        (await functions.rollback(name, version, await namespaceOf(ns))).record,
     },
     packages: {
       list: async (ns) => packages.list(await namespaceOf(ns)),

@@ -76,6 +76,8 @@ const invokeBodySchema = z
     result: z.boolean().default(false),
     /** The caller's OpenWhisk key for an action annotated `provide-api-key` (never stored). */
     apiKey: z.string().min(1).max(512).optional(),
+    /** Run this version instead of the latest (`fnagent invoke name@3`). */
+    version: z.number().int().positive().optional(),
   })
   .strict()
 
@@ -116,14 +118,16 @@ export class ActivationService implements Startable {
     if (this.#draining) throw errors.draining('this agent is shutting down and takes no new invocations')
     const parsed = invokeBodySchema.safeParse(body)
     if (!parsed.success) throw errors.invalidArgument(describeZodError(parsed.error, 'invalid invocation'))
-    const { params, blocking, result, apiKey } = parsed.data
+    const { params, blocking, result, apiKey, version } = parsed.data
     const size = Buffer.byteLength(JSON.stringify(params))
     if (size > this.#init.maxParamsBytes) {
       throw errors.tooLarge(
         `parameters are ${size} bytes, over the limit of ${this.#init.maxParamsBytes} bytes`,
       )
     }
-    const { fn, defaults } = await this.#c.functions.resolve(name, namespace)
+    const resolved = await this.#c.functions.resolve(name, namespace)
+    const { defaults } = resolved
+    const fn = version === undefined ? resolved.fn : await this.#c.functions.version(resolved.fn, version)
     const code = await this.#c.loadCode(fn, AbortSignal.timeout(30_000))
     if (fn.codeHash && !code) {
       throw errors.unavailable(

@@ -30,6 +30,9 @@ export interface AgentApi {
     ): Promise<{ record: FunctionRecord; created: boolean; copies?: number }>
     /** Answers the tombstone written (`deleted: true`, its stamp and version). */
     remove(name: string, ns?: string): Promise<FunctionRecord>
+    versions(name: string, ns?: string): Promise<FunctionRecord[]>
+    /** Makes version `version` current (a new version with its content). */
+    rollback(name: string, version: number, ns?: string): Promise<FunctionRecord>
   }
   /** Packages and bindings (`fnagent package …`); a put body may carry `overwrite: true`. */
   packages: {
@@ -91,6 +94,15 @@ export function buildRouter(api: AgentApi, limits: { maxBodyBytes: number; maxPa
     return ok(r.copies === undefined ? r.record : { ...r.record, copies: r.copies }, r.created ? 201 : 200)
   })
   route('DELETE', '/v1/functions/:name', async (req, p) => ok(await api.functions.remove(name(p), ns(req))))
+  route('GET', '/v1/functions/:name/versions', async (req, p) =>
+    ok(await api.functions.versions(name(p), ns(req))),
+  )
+  route('POST', '/v1/functions/:name/rollback', async (req, p) => {
+    const { version } = ((await body(req)) ?? {}) as { version?: unknown }
+    if (typeof version !== 'number' || !Number.isInteger(version) || version < 1)
+      throw errors.invalidArgument('rollback needs {"version": N}, a version number')
+    return ok(await api.functions.rollback(name(p), version, ns(req)))
+  })
   route('POST', '/v1/functions/:name/invoke', async (req, p) => api.invoke(name(p), await body(req), ns(req)))
   route('GET', '/v1/packages', async (req) => ok(await api.packages.list(ns(req))))
   route('GET', '/v1/packages/:name', async (req, p) => ok(await api.packages.get(name(p), ns(req))))

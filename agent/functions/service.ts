@@ -68,6 +68,51 @@ export class FunctionService {
     return packages.resolve(namespace, name, (n, ns) => this.get(n, ns))
   }
 
+  /** Version `version` of the function `of` is (a live one: a tombstone is no version to run). */
+  async version(of: Pick<FunctionRecord, 'namespace' | 'name'>, version: number): Promise<FunctionRecord> {
+    const v = await this.#c.store.functions.getVersion(of.namespace, of.name, version)
+    if (!v || v.deleted) {
+      throw errors.versionNotFound(
+        `function '${of.name}' has no version ${version}; list them with 'fnagent fn versions ${of.name}'`,
+      )
+    }
+    return v
+  }
+
+  /** Every stored version of a live function, oldest first. */
+  async versions(name: string, namespace = this.#init.namespace): Promise<FunctionRecord[]> {
+    await this.get(name, namespace)
+    return (await this.#c.store.functions.versions(namespace, name)).filter((v) => !v.deleted)
+  }
+
+  /**
+   * Makes version `version` current again: a new version (head + 1) with its code, kind, parameters,
+   * annotations, env and limits, replicated like any update; every version stays addressable.
+   */
+  async rollback(
+    name: string,
+    version: number,
+    namespace = this.#init.namespace,
+  ): Promise<{ record: FunctionRecord }> {
+    validateName(name)
+    const record = await this.#serial.run(fnPath(namespace, name), async () => {
+      const head = await this.get(name, namespace)
+      const target = await this.version(head, version)
+      const next: FunctionRecord = {
+        ...structuredClone(target),
+        version: head.version + 1,
+        created: head.created,
+        updated: this.#stampAfter(head),
+        origin: this.#c.nodeId,
+      }
+      if (!(await this.#c.store.functions.write(next))) throw this.#lost(name, next, 'rollback')
+      this.#c.logger.info({ fn: name, version: next.version, from: version }, 'function rolled back')
+      return next
+    })
+    this.#notify(record, null)
+    return { record }
+  }
+
   async list(namespace = this.#init.namespace): Promise<FunctionRecord[]> {
     return this.#c.store.functions.list(namespace)
   }

@@ -201,6 +201,32 @@ export function registerFnCommands(program: Command): void {
       else process.stdout.write(`deleted function ${name}\n`)
     })
 
+  fn.command('versions <name>')
+    .description('list every version of a function (name@N invokes one)')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const list = await clientFor(cmd).get<FunctionRecord[]>(
+        `/v1/functions/${encodeURIComponent(name)}/versions`,
+      )
+      if (wantsJson(cmd)) return printJson(list)
+      printTable(
+        ['version', 'kind', 'updated', 'code', 'origin'],
+        list.map((f) => [f.version, f.kind, f.updated, f.codeHash ? f.codeHash.slice(0, 12) : '-', f.origin]),
+      )
+    })
+
+  fn.command('rollback <name> <version>')
+    .description('make version N current again (as a new version with its content, on every node)')
+    .action(async (name: string, version: string, _o: unknown, cmd: Command) => {
+      if (!/^\d+$/.test(version)) throw new UsageError(`'${version}' is not a version number`)
+      const { body: rec } = await clientFor(cmd).call<FunctionRecord>(
+        'POST',
+        `/v1/functions/${encodeURIComponent(name)}/rollback`,
+        { version: Number(version) },
+      )
+      if (wantsJson(cmd)) printJson(rec)
+      else process.stdout.write(`rolled ${name} back to version ${version} (now version ${rec.version})\n`)
+    })
+
   fn.command('list')
     .description('list functions')
     .action(async (_o: unknown, cmd: Command) => {

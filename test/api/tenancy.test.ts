@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import openwhisk from 'openwhisk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ActivationRecord } from '../../agent/store/types.ts'
@@ -410,5 +412,80 @@ describe('packages and bindings across namespaces', () => {
     const inv = await n0.cli(['--namespace', 'team-a', 'invoke', 'cli-bind/echo', '-p', 'z', '9', '--result'])
     expect(inv.code, inv.stderr).toBe(0)
     expect(JSON.parse(inv.stdout)).toEqual({ a: 1, b: 1, z: 9 })
+  })
+})
+
+describe('versions', () => {
+  const version = (tag: number) => `function main(p) { return { version: ${tag}, who: p.who } }`
+
+  it('name@N runs version N after a newer one exists; rollback makes it current on every node', async () => {
+    const [n0, n1, n2] = cluster.agents as [AgentHandle, AgentHandle, AgentHandle]
+    const file = (n: number) => {
+      const f = join(cluster.root, `v${n}.js`)
+      writeFileSync(f, version(n))
+      return f
+    }
+    expect((await n0.cli(['fn', 'create', 'multi', file(1), '-p', 'who', 'v1'])).code).toBe(0)
+    expect((await n0.cli(['fn', 'update', 'multi', file(2), '-p', 'who', 'v2'])).code).toBe(0)
+    expect((await n0.cli(['fn', 'update', 'multi', file(3), '-p', 'who', 'v3'])).code).toBe(0)
+
+    for (const n of [n1, n2]) {
+      const latest = await waitFor(
+        async () => {
+          const r = await n.cli(['invoke', 'multi', '--result'])
+          const out = r.code === 0 ? (JSON.parse(r.stdout) as { version: number }) : null
+          return out?.version === 3 ? out : null
+        },
+        { what: 'version 3 everywhere', timeoutMs: 30_000 },
+      )
+      expect(latest).toEqual({ version: 3, who: 'v3' })
+      const two = await n.cli(['invoke', 'multi@2', '--result'])
+      expect(two.code, two.stderr).toBe(0)
+      expect(JSON.parse(two.stdout)).toEqual({ version: 2, who: 'v2' })
+      const versions = JSON.parse((await n.cli(['--json', 'fn', 'versions', 'multi'])).stdout) as Array<{
+        version: number
+      }>
+      expect(versions.map((v) => v.version)).toEqual([1, 2, 3])
+    }
+
+    // A version that does not exist: a clear error, nothing runs or changes.
+    const missing = await n1.cli(['invoke', 'multi@9'])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain('[VERSION_NOT_FOUND]')
+    const badRollback = await n1.cli(['fn', 'rollback', 'multi', '9'])
+    expect(badRollback.stderr).toContain('[VERSION_NOT_FOUND]')
+    expect(
+      (JSON.parse((await n1.cli(['--json', 'fn', 'get', 'multi'])).stdout) as { version: number }).version,
+    ).toBe(3)
+
+    const rolled = await n1.cli(['fn', 'rollback', 'multi', '2'])
+    expect(rolled.code, rolled.stderr).toBe(0)
+    expect(rolled.stdout).toContain('now version 4')
+    for (const n of [n0, n1, n2]) {
+      const out = await waitFor(
+        async () => {
+          const r = await n.cli(['invoke', 'multi', '--result'])
+          const o = r.code === 0 ? (JSON.parse(r.stdout) as { version: number }) : null
+          return o?.version === 2 ? o : null
+        },
+        { what: 'the rollback everywhere', timeoutMs: 30_000 },
+      )
+      expect(out).toEqual({ version: 2, who: 'v2' })
+      const head = JSON.parse((await n.cli(['--json', 'fn', 'get', 'multi'])).stdout) as { version: number }
+      expect(head.version).toBe(4)
+    }
+    // The REST API keeps OpenWhisk's semantics: the latest version, shown as 0.0.4.
+    const guestKey = await createKey(n0, 'guest')
+    const got = await waitFor(
+      () =>
+        clientOf(hosts[2]!, guestKey)
+          .actions.get({ name: 'multi' })
+          .catch(() => null),
+      {
+        what: 'the guest key on node 2',
+        timeoutMs: 30_000,
+      },
+    )
+    expect((got as { version: string }).version).toBe('0.0.4')
   })
 })
