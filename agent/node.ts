@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import si from 'systeminformation'
 import { ActivationService } from './activations/index.ts'
@@ -19,7 +20,14 @@ import type { Logger } from './log.ts'
 import { Placement } from './placement/index.ts'
 import { Replication } from './replication/index.ts'
 import { HybridClock } from './store/hlc.ts'
-import { type ActivationRecord, Store } from './store/index.ts'
+import {
+  type ActivationRecord,
+  deriveSecretsKey,
+  type FunctionRecord,
+  SecretBox,
+  Store,
+  showSecrets,
+} from './store/index.ts'
 import { AGENT_VERSION } from './version.ts'
 
 export interface AgentComponents {
@@ -108,10 +116,12 @@ async function build(logger: Logger, config: Config, store: Store) {
   const lifecycle = new Lifecycle(logger)
   lifecycle.add('faults', { start: () => faults.start(), stop: async () => faults.stop() })
   lifecycle.add('store', { start: async () => {}, stop: () => store.close() })
+  const secrets = new SecretBox(deriveSecretsKey(await secretsMaterial(config)))
 
   const invoker = new Invoker(
     {
       logger: log('invoker'),
+      secrets,
       docker: createDocker(),
       nodeId,
       clock,
@@ -192,6 +202,7 @@ async function build(logger: Logger, config: Config, store: Store) {
       clock,
       nodeId,
       packages,
+      secrets,
       onWrite: (record, code, waitReplicas) => {
         advert.noteWrite(record)
         return replication.functionWritten(record, code, waitReplicas)
@@ -245,6 +256,7 @@ async function build(logger: Logger, config: Config, store: Store) {
   )
 
   const apiKeys = store.apiKeys
+  const redact = (fn: FunctionRecord) => showSecrets(fn, secrets, false)
   /** The namespace the local CLI's `--namespace` names: this node's, or one that has an API key. */
   const namespaceOf = async (ns: string | undefined): Promise<string> => {
     if (ns === undefined || ns === config.namespace || (await apiKeys.hasNamespace(ns))) {
@@ -267,13 +279,17 @@ async function build(logger: Logger, config: Config, store: Store) {
     digests: () => replication.digests(),
     config: () => config,
     functions: {
-      list: async (ns) => functions.list(await namespaceOf(ns)),
-      get: async (name, ns) => functions.get(name, await namespaceOf(ns)),
-      put: async (name, body, ns) => functions.put(name, body, await namespaceOf(ns)),
+      list: async (ns) => (await functions.list(await namespaceOf(ns))).map(redact),
+      get: async (name, ns, reveal) =>
+        showSecrets(await functions.get(name, await namespaceOf(ns)), secrets, !!reveal),
+      put: async (name, body, ns) => {
+        const out = await functions.put(name, body, await namespaceOf(ns))
+        return { ...out, record: redact(out.record) }
+      },
       remove: async (name, ns) => (await functions.remove(name, await namespaceOf(ns))).tombstone,
-      versions: async (name, ns) => functions.versions(name, await namespaceOf(ns)),
+      versions: async (name, ns) => (await functions.versions(name, await namespaceOf(ns))).map(redact),
       rollback: async (name, version, ns) =>
-        (await functions.rollback(name, version, await namespaceOf(ns))).record,
+        redact((await functions.rollback(name, version, await namespaceOf(ns))).record),
     },
     packages: {
       list: async (ns) => packages.list(await namespaceOf(ns)),
@@ -328,6 +344,17 @@ async function build(logger: Logger, config: Config, store: Store) {
   // Added last, so stopped first: its stop is the drain of in-flight activations.
   lifecycle.add('activations', activations, { stopTimeoutMs: config.drainMs + 10_000 })
   return { nodeId, lifecycle, status }
+}
+
+/**
+ * What the secrets key is derived from: the cluster key (every node derives the same key, none
+ * stores it), or, for an agent without a cluster, a key of its own in `<dataDir>/secrets.key`.
+ */
+async function secretsMaterial(config: Config): Promise<Uint8Array> {
+  if (config.cluster.enabled) return clusterKey(config)
+  const file = join(config.dataDir, 'secrets.key')
+  if (!existsSync(file)) await writeFile(file, randomBytes(32), { mode: 0o600, flag: 'wx' }).catch(() => {})
+  return readFile(file)
 }
 
 async function clusterKey(config: Config): Promise<Uint8Array> {

@@ -22,7 +22,8 @@ export interface AgentApi {
    */
   functions: {
     list(ns?: string): Promise<FunctionRecord[]>
-    get(name: string, ns?: string): Promise<FunctionRecord>
+    /** Secret values redacted unless `reveal` (`fn get --show-secrets`). */
+    get(name: string, ns?: string, reveal?: boolean): Promise<FunctionRecord>
     put(
       name: string,
       body: unknown,
@@ -88,7 +89,9 @@ export function buildRouter(api: AgentApi, limits: { maxBodyBytes: number; maxPa
   route('GET', '/v1/status', async () => ok(await api.status()))
   route('GET', '/v1/config', async () => ok(api.config()))
   route('GET', '/v1/functions', async (req) => ok(await api.functions.list(ns(req))))
-  route('GET', '/v1/functions/:name', async (req, p) => ok(await api.functions.get(name(p), ns(req))))
+  route('GET', '/v1/functions/:name', async (req, p, q) =>
+    ok(await api.functions.get(name(p), ns(req), q.showSecrets === 'true')),
+  )
   route('PUT', '/v1/functions/:name', async (req, p) => {
     const r = await api.functions.put(name(p), await readJson(req, limits.maxBodyBytes), ns(req))
     return ok(r.copies === undefined ? r.record : { ...r.record, copies: r.copies }, r.created ? 201 : 200)

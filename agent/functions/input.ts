@@ -42,6 +42,9 @@ export const functionInputSchema = z
     parameters: z.record(z.string(), z.unknown()).optional(),
     annotations: z.record(z.string(), z.unknown()).optional(),
     env: z.record(z.string(), z.string()).optional(),
+    /** Parameters and env stored sealed (given together, they replace the previous secrets). */
+    secretParameters: z.record(z.string(), z.unknown()).optional(),
+    secretEnv: z.record(z.string(), z.string()).optional(),
     limits: limitsInput.optional(),
     /** Refuse (409) when the function exists; `update` refuses (404) when it does not. */
     mode: z.enum(['create', 'update', 'upsert']).default('upsert'),

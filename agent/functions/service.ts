@@ -1,7 +1,14 @@
 import { errors } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
-import { DEFAULT_LIMITS, type FunctionRecord, fnPath, type Store, sha256 } from '../store/index.ts'
+import {
+  DEFAULT_LIMITS,
+  type FunctionRecord,
+  fnPath,
+  type SecretBox,
+  type Store,
+  sha256,
+} from '../store/index.ts'
 import { KeyedSerial } from '../store/serial.ts'
 import { type FunctionInput, looksLikeZip, normalizeKind, parseFunctionInput, validateName } from './input.ts'
 import type { PackageService, Resolved } from './packages.ts'
@@ -20,6 +27,8 @@ export interface FunctionServiceComponents {
     code: Buffer | null,
     waitReplicas?: number,
   ) => Promise<{ copies: number }>
+  /** Seals secret parameters and env (absent: a function with secrets is refused). */
+  secrets?: SecretBox
   /** Packages: an action in a binding resolves to the bound package's, with package parameters. */
   packages?: Pick<PackageService, 'resolve' | 'checkActionName'>
 }
@@ -204,6 +213,27 @@ export class FunctionService {
     })
   }
 
+  /** The sealed secrets of the next version: the given ones sealed, else the previous version's. */
+  #secrets(
+    namespace: string,
+    name: string,
+    input: FunctionInput,
+    prev: FunctionRecord | null,
+  ): FunctionRecord['secrets'] {
+    if (!input.secretParameters && !input.secretEnv) return prev?.secrets
+    const box = this.#c.secrets
+    if (!box) throw errors.unavailable('this agent has no secrets key; it cannot store secret values')
+    const path = fnPath(namespace, name)
+    const out: NonNullable<FunctionRecord['secrets']> = {}
+    const parameters = input.secretParameters ?? null
+    const env = input.secretEnv ?? null
+    if (parameters && Object.keys(parameters).length) out.parameters = box.sealAll(path, parameters)
+    else if (!parameters && prev?.secrets?.parameters) out.parameters = prev.secrets.parameters
+    if (env && Object.keys(env).length) out.env = box.sealAll(path, env)
+    else if (!env && prev?.secrets?.env) out.env = prev.secrets.env
+    return out.parameters || out.env ? out : undefined
+  }
+
   #build(
     namespace: string,
     name: string,
@@ -249,6 +279,15 @@ export class FunctionService {
       origin: this.#c.nodeId,
     }
     if (image && kind === 'blackbox') record.image = image
+    const secrets = this.#secrets(namespace, name, input, prev)
+    if (secrets) {
+      record.secrets = secrets
+      // A key is secret or plain, never both.
+      const plain = <T>(o: Record<string, T>, sealed: Record<string, string> | undefined) =>
+        Object.fromEntries(Object.entries(o).filter(([k]) => !(k in (sealed ?? {}))))
+      record.parameters = plain(record.parameters, secrets.parameters)
+      record.env = plain(record.env, secrets.env)
+    }
     const codeHash = code ? sha256(code) : keepCode ? prev.codeHash : undefined
     if (codeHash) record.codeHash = codeHash
     return { record, code }

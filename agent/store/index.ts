@@ -18,6 +18,7 @@ export { sha256 } from './blobs.ts'
 export { BUCKETS, type Db } from './db.ts'
 export { type PackageRecord, packageId, packageRecordSchema } from './packages.ts'
 export type { PeerEntry } from './peers.ts'
+export { deriveSecretsKey, REDACTED, SecretBox, showSecrets } from './secrets.ts'
 export * from './types.ts'
 
 /** The agent's LevelDB and its typed repositories. */

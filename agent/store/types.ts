@@ -65,6 +65,17 @@ export const functionRecordSchema = z
     parameters: jsonObject,
     annotations: jsonObject,
     env: z.record(z.string(), z.string()),
+    /**
+     * Secret parameters and env, each value sealed (store/secrets.ts): never in clear in LevelDB or
+     * on the wire; opened only for the container that runs the function.
+     */
+    secrets: z
+      .object({
+        parameters: z.record(z.string(), z.string()).optional(),
+        env: z.record(z.string(), z.string()).optional(),
+      })
+      .strict()
+      .optional(),
     limits: limitsSchema,
     created: hlc,
     updated: hlc,

@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs'
+import { createHash, randomBytes } from 'node:crypto'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import openwhisk from 'openwhisk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -487,5 +488,82 @@ describe('versions', () => {
       },
     )
     expect((got as { version: string }).version).toBe('0.0.4')
+  })
+})
+
+describe('secrets', () => {
+  /** Every byte of a node's LevelDB files (the log, tables, manifest), as a thief with the disk has them. */
+  function rawDb(agent: AgentHandle): Buffer {
+    const dir = join(agent.dataDir, 'db')
+    return Buffer.concat(readdirSync(dir).map((f) => readFileSync(join(dir, f))))
+  }
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex')
+
+  it('a secret parameter and env reach the function, never LevelDB in clear on any node, and fn get redacts them', async () => {
+    const [n0, n1, n2] = cluster.agents as [AgentHandle, AgentHandle, AgentHandle]
+    const secret = `pw-${randomBytes(12).toString('hex')}`
+    const token = `tok-${randomBytes(12).toString('hex')}`
+    const plain = `plain-${randomBytes(12).toString('hex')}`
+    const file = join(cluster.root, 'secret.js')
+    // The function proves it read the secrets without returning them (records are not secret).
+    writeFileSync(
+      file,
+      "const h = (s) => require('crypto').createHash('sha256').update(String(s)).digest('hex')\n" +
+        'function main(p) { return { pw: h(p.password), token: h(process.env.TOKEN), plain: p.plain } }\n',
+    )
+    const made = await n0.cli([
+      'fn',
+      'create',
+      'vault',
+      file,
+      '-p',
+      'plain',
+      plain,
+      '--secret-param',
+      'password',
+      secret,
+      '--secret-env',
+      `TOKEN=${token}`,
+    ])
+    expect(made.code, made.stderr).toBe(0)
+    for (const n of [n0, n1, n2]) {
+      const out = await waitFor(
+        async () => {
+          const r = await n.cli(['invoke', 'vault', '--result'])
+          return r.code === 0 ? JSON.parse(r.stdout) : null
+        },
+        { what: 'the function with secrets on every node', timeoutMs: 30_000 },
+      )
+      expect(out).toEqual({ pw: sha(secret), token: sha(token), plain })
+    }
+    for (const [i, n] of [n0, n1, n2].entries()) {
+      const raw = rawDb(n)
+      // The control: the plain parameter is there in clear, so the search does find values.
+      expect(raw.includes(plain), `node ${i} holds the plain parameter`).toBe(true)
+      expect(raw.includes(secret), `node ${i} holds the secret parameter in clear`).toBe(false)
+      expect(raw.includes(token), `node ${i} holds the secret env in clear`).toBe(false)
+
+      const shown = await n.cli(['fn', 'get', 'vault'])
+      expect(shown.stdout).toContain('<redacted>')
+      expect(shown.stdout).not.toContain(secret)
+      const json = JSON.parse((await n.cli(['--json', 'fn', 'get', 'vault'])).stdout) as {
+        secrets: { parameters: Record<string, string>; env: Record<string, string> }
+      }
+      expect(json.secrets).toEqual({ parameters: { password: '<redacted>' }, env: { TOKEN: '<redacted>' } })
+      const revealed = JSON.parse(
+        (await n.cli(['--json', 'fn', 'get', 'vault', '--show-secrets'])).stdout,
+      ) as {
+        secrets: unknown
+      }
+      expect(revealed.secrets).toEqual({ parameters: { password: secret }, env: { TOKEN: token } })
+    }
+    // The REST API names the secret parameter, redacted.
+    const ow = clientOf(hosts[1]!, await createKey(n1, 'guest'))
+    const action = (await waitFor(() => ow.actions.get({ name: 'vault' }).catch(() => null), {
+      what: 'vault through the REST API',
+      timeoutMs: 30_000,
+    })) as { parameters: Array<{ key: string; value: unknown }> }
+    expect(action.parameters).toContainEqual({ key: 'password', value: '<redacted>' })
+    expect(JSON.stringify(action)).not.toContain(secret)
   })
 })
