@@ -10,7 +10,7 @@ import {
   sha256,
 } from '../store/index.ts'
 import { KeyedSerial } from '../store/serial.ts'
-import { type FunctionInput, looksLikeZip, normalizeKind, parseFunctionInput, validateName } from './input.ts'
+import { type FunctionInput, looksLikeZip, parseFunctionInput, resolveKind, validateName } from './input.ts'
 import type { PackageService, Resolved } from './packages.ts'
 
 export interface FunctionServiceComponents {
@@ -241,7 +241,8 @@ export class FunctionService {
     prev: FunctionRecord | null,
     head: FunctionRecord | null,
   ): { record: FunctionRecord; code: Buffer | null } {
-    const kind = input.kind ? normalizeKind(input.kind) : prev?.kind
+    const asked = input.kind ? resolveKind(input.kind) : null
+    const kind = asked?.kind ?? prev?.kind
     if (!kind) throw errors.invalidKind(`a new function needs a kind: --kind nodejs:24, python:3 or blackbox`)
     let code: Buffer | null = null
     if (input.code !== undefined) {
@@ -279,6 +280,8 @@ export class FunctionService {
       origin: this.#c.nodeId,
     }
     if (image && kind === 'blackbox') record.image = image
+    const requestedKind = asked ? asked.requested : prev?.requestedKind
+    if (requestedKind) record.requestedKind = requestedKind
     const secrets = this.#secrets(namespace, name, input, prev)
     if (secrets) {
       record.secrets = secrets

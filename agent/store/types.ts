@@ -57,6 +57,8 @@ export const functionRecordSchema = z
     name: z.string().regex(NAME_RE),
     version: z.number().int().positive(),
     kind: z.enum(KINDS),
+    /** The kind as the user spelled it when that maps to an installed one (`nodejs:20` → `nodejs:24`). */
+    requestedKind: z.string().max(64).optional(),
     main: z.string().min(1).max(256),
     image: z.string().min(1).max(512).optional(),
     binary: z.boolean(),

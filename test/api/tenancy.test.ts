@@ -567,3 +567,25 @@ describe('secrets', () => {
     expect(JSON.stringify(action)).not.toContain(secret)
   })
 })
+
+describe('kinds', () => {
+  it('runs a manifest kind (nodejs:20) on the installed runtime with a note, and refuses an unknown one', async () => {
+    const ow = clientOf(hosts[0]!, keyA)
+    const made = (await ow.actions.create({ name: 'old-node', action: ECHO, kind: 'nodejs:20' })) as {
+      exec: { kind: string }
+    }
+    expect(made.exec.kind).toBe('nodejs:24')
+    expect(
+      await ow.actions.invoke({ name: 'old-node', blocking: true, result: true, params: { k: 1 } }),
+    ).toEqual({
+      k: 1,
+    })
+    const rec = JSON.parse(
+      (await cluster.agents[0]!.cli(['--json', '--namespace', 'team-a', 'fn', 'get', 'old-node'])).stdout,
+    )
+    expect(rec).toMatchObject({ kind: 'nodejs:24', requestedKind: 'nodejs:20' })
+    const refused = await owError(ow.actions.create({ name: 'javaish', action: ECHO, kind: 'java:8' }))
+    expect(refused.statusCode).toBe(400)
+    expect(refused.error.error).toContain('installed: nodejs:24, python:3, blackbox')
+  })
+})
