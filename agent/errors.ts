@@ -126,6 +126,12 @@ export const ERROR_CODES = {
     where: 'api',
     doc: 'a peer that held the answer could not be reached',
   },
+  TOO_MANY_REQUESTS: {
+    make: 'tooManyRequests',
+    status: 429,
+    where: 'api',
+    doc: "a namespace over its limit of concurrent activations or of invocations per minute in the cluster (OpenWhisk's 429 messages)",
+  },
   NODE_FULL: {
     make: 'nodeFull',
     status: 503,

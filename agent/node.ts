@@ -3,16 +3,17 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import si from 'systeminformation'
-import { ActivationService } from './activations/index.ts'
+import { ActivationService, NamespaceLimiter } from './activations/index.ts'
 import { NodeAdvert } from './advert.ts'
 import { type AgentApi, LocalApiServer } from './api/index.ts'
 import { apiKeyRoutes, createOpenWhiskApi } from './api/openwhisk/index.ts'
-import { Cluster, readClusterKey } from './cluster/index.ts'
+import { Cluster, type MemberView, readClusterKey } from './cluster/index.ts'
 import { CONFIG_FILE, type Config } from './config/index.ts'
 import { createDocker } from './docker.ts'
 import { errors } from './errors.ts'
 import { Faults } from './faults.ts'
 import { FunctionService, PackageService } from './functions/index.ts'
+import { describeZodError } from './functions/input.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { Invoker } from './invoker/index.ts'
 import { Lifecycle, type ServiceState, type Startable } from './lifecycle.ts'
@@ -24,6 +25,7 @@ import {
   type ActivationRecord,
   deriveSecretsKey,
   type FunctionRecord,
+  namespaceLimitsSchema,
   SecretBox,
   Store,
   showSecrets,
@@ -136,7 +138,20 @@ async function build(logger: Logger, config: Config, store: Store) {
     { stopTimeoutMs: config.drainMs + 2 * config.invoker.dockerTimeoutMs + 5_000 },
   )
 
-  const advert = new NodeAdvert(invoker, () => activations.inflight, await store.blobs.list(256))
+  const limiter: NamespaceLimiter = new NamespaceLimiter({
+    limits: async (ns) => (await store.namespaces.get(ns))?.limits ?? null,
+    peers: (): Array<Record<string, number> | undefined> =>
+      (cluster?.view() ?? [])
+        .filter((m: MemberView) => !m.self && (m.state === 'alive' || m.state === 'suspect'))
+        .map((m: MemberView) => m.ns),
+    changed: () => cluster?.publishNow(),
+  })
+  const advert = new NodeAdvert(
+    invoker,
+    () => activations.inflight,
+    await store.blobs.list(256),
+    () => limiter.load(),
+  )
   const cluster = config.cluster.enabled
     ? new Cluster(
         {
@@ -251,6 +266,7 @@ async function build(logger: Logger, config: Config, store: Store) {
       listCluster: (q) => replication.listCluster(q),
       onMarker: (marker) => replication.activationStored(marker, 1),
       memberState: (peerId) => cluster?.member(peerId)?.state,
+      limiter,
     },
     { maxParamsBytes: config.invoker.maxPayloadBytes, drainMs: config.drainMs },
   )
@@ -299,6 +315,24 @@ async function build(logger: Logger, config: Config, store: Store) {
         return packages.put(await namespaceOf(ns), name, rest, overwrite === true)
       },
       remove: async (name, ns) => packages.remove(await namespaceOf(ns), name),
+    },
+    namespaces: {
+      limits: async (ns) => (await store.namespaces.get(await namespaceOf(ns)))?.limits ?? {},
+      setLimits: async (ns, body) => {
+        const namespace = await namespaceOf(ns)
+        const parsed = namespaceLimitsSchema.safeParse(body ?? {})
+        if (!parsed.success) throw errors.invalidArgument(describeZodError(parsed.error, 'invalid limits'))
+        const head = await store.namespaces.get(namespace)
+        const record = {
+          namespace,
+          limits: parsed.data,
+          updated: head ? clock.update(head.updated) : clock.now(),
+          origin: nodeId,
+        }
+        await store.namespaces.put(record)
+        replication.namespaceWritten(record)
+        return record.limits
+      },
     },
     invoke: async (name, body, ns) => activations.invoke(name, body, await namespaceOf(ns)),
     auth: apiKeyRoutes(

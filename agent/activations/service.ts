@@ -15,6 +15,7 @@ import {
   type Store,
   statusCode,
 } from '../store/index.ts'
+import type { NamespaceLimiter } from './limits.ts'
 import { ActivationRecovery, type RecoveryInit } from './recovery.ts'
 
 /** Runs one activation somewhere (locally, or on a peer chosen by placement) and returns its record. */
@@ -52,6 +53,8 @@ export interface ActivationServiceComponents {
    * the handoff queue); the activation id is answered after that.
    */
   onMarker?: (marker: ActivationRecord) => Promise<unknown>
+  /** Per-namespace limits (429 past them); none when absent. */
+  limiter?: Pick<NamespaceLimiter, 'admit'>
   /** A peer's state in this node's view (`undefined`: not known): a dead node's markers resolve as lost. */
   memberState?: (peerId: string) => string | undefined
 }
@@ -134,6 +137,8 @@ export class ActivationService implements Startable {
         `the code of ${fn.name} version ${fn.version} is on no reachable node; try again when its owners are back`,
       )
     }
+    // Counted against the caller's namespace (a binding may run another namespace's function).
+    const release = (await this.#c.limiter?.admit(namespace ?? this.#c.functions.namespace)) ?? (() => {})
     const activationId = newActivationId()
     if (!blocking) {
       // The caller gets the id before the run ends: a marker on the owners first, so that the id
@@ -146,7 +151,7 @@ export class ActivationService implements Startable {
         gate,
         apiKey,
       })
-      run.catch(() => {}) // recorded inside #run
+      run.then(release, release) // failures are recorded inside #run
       try {
         const marker = this.#marker(fn, activationId)
         await this.#c.store.activations.put(marker)
@@ -162,6 +167,7 @@ export class ActivationService implements Startable {
     const run = this.#run(fn, code, { ...defaults, ...fn.parameters, ...params }, activationId, true, {
       apiKey,
     })
+    run.then(release, release)
     const record = await run
     return { status: 200, body: result ? (record.response.result ?? {}) : record }
   }

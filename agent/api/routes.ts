@@ -6,6 +6,7 @@ import {
   type ActivationRecord,
   type FunctionRecord,
   MAX_SCAN,
+  type NamespaceLimits,
   type PackageRecord,
 } from '../store/index.ts'
 import { intParam, readJson, sendJson } from './http.ts'
@@ -41,6 +42,12 @@ export interface AgentApi {
     get(name: string, ns?: string): Promise<PackageRecord>
     put(name: string, body: unknown, ns?: string): Promise<PackageRecord>
     remove(name: string, ns?: string): Promise<PackageRecord>
+  }
+  /** Per-namespace limits (`fnagent namespace limits`), replicated with the namespace. */
+  namespaces: {
+    limits(ns: string): Promise<NamespaceLimits>
+    /** Replaces the namespace's limits (`{concurrent?, perMinute?}`; absent = none). */
+    setLimits(ns: string, body: unknown): Promise<NamespaceLimits>
   }
   invoke(name: string, body: unknown, ns?: string): Promise<{ status: number; body: unknown }>
   activations: {
@@ -107,6 +114,10 @@ export function buildRouter(api: AgentApi, limits: { maxBodyBytes: number; maxPa
     return ok(await api.functions.rollback(name(p), version, ns(req)))
   })
   route('POST', '/v1/functions/:name/invoke', async (req, p) => api.invoke(name(p), await body(req), ns(req)))
+  route('GET', '/v1/namespaces/:ns/limits', async (_r, p) => ok(await api.namespaces.limits(p.ns ?? '')))
+  route('PUT', '/v1/namespaces/:ns/limits', async (req, p) =>
+    ok(await api.namespaces.setLimits(p.ns ?? '', await body(req))),
+  )
   route('GET', '/v1/packages', async (req) => ok(await api.packages.list(ns(req))))
   route('GET', '/v1/packages/:name', async (req, p) => ok(await api.packages.get(name(p), ns(req))))
   route('PUT', '/v1/packages/:name', async (req, p) =>

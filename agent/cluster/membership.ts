@@ -85,6 +85,7 @@ export class Membership {
         warm: msg.warm,
         prewarm: msg.prewarm,
         blobs: msg.blobs,
+        ns: msg.ns ?? {},
       }
       const isNew = !m
       m ??= { peerId: msg.peer, ...blankProbe(now), ...state, base: state } as Member

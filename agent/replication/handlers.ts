@@ -2,6 +2,7 @@ import {
   type ActivationRecord,
   type ApiKeyRecord,
   type FunctionRecord,
+  type NamespaceRecord,
   type PackageRecord,
   type Store,
   sha256,
@@ -21,11 +22,13 @@ export interface ReplicationHandlersComponents {
   actSet: ActivationSet
   keySet: TableSet<ApiKeyRecord>
   pkgSet: TableSet<PackageRecord>
+  nsSet: TableSet<NamespaceRecord>
   sets: {
     fn: SyncSet<FunctionRecord>
     act: SyncSet<ActivationRecord>
     key: SyncSet<ApiKeyRecord>
     pkg: SyncSet<PackageRecord>
+    ns: SyncSet<NamespaceRecord>
   }
   maxMessageBytes: number
 }
@@ -65,10 +68,12 @@ export class ReplicationHandlers {
     for (const o of outcomes) if (o !== 'applied') this.#d.stats.drop(o)
     const keys = await this.#applyTable(this.#d.keySet, req.keys ?? [])
     const packages = await this.#applyTable(this.#d.pkgSet, req.packages ?? [])
-    return { type: 'ack', functions, activations: outcomes.map((o) => o !== 'future'), keys, packages }
+    const namespaces = await this.#applyTable(this.#d.nsSet, req.namespaces ?? [])
+    const activations = outcomes.map((o) => o !== 'future')
+    return { type: 'ack', functions, activations, keys, packages, namespaces }
   }
 
-  async #applyTable<R extends ApiKeyRecord | PackageRecord>(
+  async #applyTable<R extends ApiKeyRecord | PackageRecord | NamespaceRecord>(
     set: TableSet<R>,
     records: R[],
   ): Promise<boolean[]> {
@@ -131,6 +136,7 @@ export class ReplicationHandlers {
       activations: of('act'),
       keys: of('key'),
       packages: of('pkg'),
+      namespaces: of('ns'),
     }
   }
 

@@ -6,6 +6,7 @@ import type {
   ActivationRecord,
   ApiKeyRecord,
   FunctionRecord,
+  NamespaceRecord,
   PackageRecord,
   Store,
 } from '../store/index.ts'
@@ -26,7 +27,7 @@ import { AntiEntropyLoop } from './repair-loop.ts'
 import { Retention } from './retention.ts'
 import { ReplicationStats } from './stats.ts'
 import { activationSync, functionSync } from './sync-sets.ts'
-import { keySource, packageSource, TableSet, tableSync } from './table-set.ts'
+import { keySource, namespaceSource, packageSource, TableSet, tableSync } from './table-set.ts'
 import { Dropped, type ReplicationCluster, Wire } from './wire.ts'
 
 export interface ReplicationComponents {
@@ -64,6 +65,7 @@ export class Replication implements Startable {
   readonly #actSet: ActivationSet
   readonly #keySet: TableSet<ApiKeyRecord>
   readonly #pkgSet: TableSet<PackageRecord>
+  readonly #nsSet: TableSet<NamespaceRecord>
   readonly #handoff: Handoff
   readonly #retention: Retention
   readonly #sets
@@ -98,11 +100,13 @@ export class Replication implements Startable {
     this.#handoff = new Handoff(components.store.db)
     this.#keySet = new TableSet(keySource(components.store), components.clock)
     this.#pkgSet = new TableSet(packageSource(components.store), components.clock)
+    this.#nsSet = new TableSet(namespaceSource(components.store), components.clock)
     this.#sets = {
       fn: functionSync(this.#fnSet, this.#stats),
       act: activationSync(this.#actSet, this.#stats, () => this.#own),
       key: tableSync(this.#keySet, this.#stats, 'keys'),
       pkg: tableSync(this.#pkgSet, this.#stats, 'packages'),
+      ns: tableSync(this.#nsSet, this.#stats, 'namespaces'),
     }
     this.#own = new Ownership(this.#c.nodeId, [], this.#o.replicas)
   }
@@ -148,6 +152,7 @@ export class Replication implements Startable {
         actSet: this.#actSet,
         keySet: this.#keySet,
         pkgSet: this.#pkgSet,
+        nsSet: this.#nsSet,
         sets: this.#sets,
         maxMessageBytes: this.#o.maxMessageBytes,
       })
@@ -212,7 +217,13 @@ export class Replication implements Startable {
     this.#toAll({ pkg: record })
   }
 
-  #toAll(item: { key: ApiKeyRecord } | { pkg: PackageRecord }): void {
+  /** After a local change of a namespace's settings (its limits): to every live peer. */
+  namespaceWritten(record: NamespaceRecord): void {
+    this.#nsSet.changed()
+    this.#toAll({ ns: record })
+  }
+
+  #toAll(item: { key: ApiKeyRecord } | { pkg: PackageRecord } | { ns: NamespaceRecord }): void {
     const pusher = this.#pusher
     if (!pusher) return
     const own = this.#own
@@ -361,7 +372,7 @@ export class Replication implements Startable {
     if (peer && budget > 0) {
       try {
         const fn = await syncWith(ctx, peer, this.#sets.fn, { pull: true, push: true, budget })
-        for (const set of [this.#sets.key, this.#sets.pkg] as SyncSet<unknown>[]) {
+        for (const set of [this.#sets.key, this.#sets.pkg, this.#sets.ns] as SyncSet<unknown>[]) {
           const t = await syncWith(ctx, peer, set, { pull: true, push: true, budget })
           fn.bytes += t.bytes
           fn.moved += t.moved

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { HybridClock } from '../store/hlc.ts'
-import type { ApiKeyRecord, PackageRecord, Store } from '../store/index.ts'
+import type { ApiKeyRecord, NamespaceRecord, PackageRecord, Store } from '../store/index.ts'
 import { apiKeyRecordSchema, packageId, packageRecordSchema } from '../store/index.ts'
 import { type LwwRecord, lwwOf } from '../store/lww-table.ts'
 import { LeafTable, versionOf } from './digest.ts'
@@ -15,7 +15,7 @@ const leafOf = (id: string) => createHash('sha256').update(id).digest('hex').sli
 
 /** A small table every node holds whole, as anti-entropy sees it. */
 export interface TableSource<R extends LwwRecord> {
-  kind: Extract<Kind, 'key' | 'pkg'>
+  kind: Extract<Kind, 'key' | 'pkg' | 'ns'>
   all(): Promise<R[]>
   get(id: string): Promise<R | null>
   /** Validates and stores by last-writer-wins; whether it replaced the copy here. */
@@ -40,6 +40,16 @@ export function packageSource(store: Store): TableSource<PackageRecord> {
     get: (id) => store.packages.table.get(id),
     merge: (r) => store.packages.merge(packageRecordSchema.parse(r)),
     idOf: packageId,
+  }
+}
+
+export function namespaceSource(store: Store): TableSource<NamespaceRecord> {
+  return {
+    kind: 'ns',
+    all: () => store.namespaces.table.all(),
+    get: (id) => store.namespaces.get(id),
+    merge: (r) => store.namespaces.merge(r),
+    idOf: (r) => r.namespace,
   }
 }
 
@@ -109,7 +119,7 @@ export class TableSet<R extends LwwRecord> {
 export function tableSync<R extends LwwRecord>(
   set: TableSet<R>,
   stats: ReplicationStats,
-  field: 'keys' | 'packages',
+  field: 'keys' | 'packages' | 'namespaces',
 ): SyncSet<R> {
   return {
     kind: set.kind,

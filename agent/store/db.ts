@@ -19,6 +19,7 @@ export const BUCKETS = {
   meta: 'meta', // 'schemaVersion', ...
   apiKeys: 'apikey', // uuid -> { uuid, keyHash, salt, namespace, created, revoked?, updated, origin } (OpenWhisk REST API keys, replicated)
   packages: 'pkg', // `${ns}/${name}` -> PackageRecord (a delete keeps the record with deleted: true)
+  namespaces: 'ns', // namespace -> NamespaceRecord (per-namespace limits)
   replication: 'repl', // replication bookkeeping (owners confirmed, last repair)
 } as const
 

@@ -3,6 +3,7 @@ import { ApiKeyRepository } from './api-keys.ts'
 import { BlobRepository } from './blobs.ts'
 import { type Db, openDb } from './db.ts'
 import { FunctionRepository } from './functions.ts'
+import { NamespaceRepository } from './namespaces.ts'
 import { PackageRepository } from './packages.ts'
 import { PeerRepository } from './peers.ts'
 
@@ -16,6 +17,12 @@ export {
 } from './api-keys.ts'
 export { sha256 } from './blobs.ts'
 export { BUCKETS, type Db } from './db.ts'
+export {
+  type NamespaceLimits,
+  type NamespaceRecord,
+  namespaceLimitsSchema,
+  namespaceRecordSchema,
+} from './namespaces.ts'
 export { type PackageRecord, packageId, packageRecordSchema } from './packages.ts'
 export type { PeerEntry } from './peers.ts'
 export { deriveSecretsKey, REDACTED, SecretBox, showSecrets } from './secrets.ts'
@@ -30,6 +37,7 @@ export class Store {
   readonly peers: PeerRepository
   readonly apiKeys: ApiKeyRepository
   readonly packages: PackageRepository
+  readonly namespaces: NamespaceRepository
 
   private constructor(db: Db) {
     this.db = db
@@ -39,6 +47,7 @@ export class Store {
     this.peers = new PeerRepository(db)
     this.apiKeys = new ApiKeyRepository(db)
     this.packages = new PackageRepository(db)
+    this.namespaces = new NamespaceRepository(db)
   }
 
   static async open(dataDir: string): Promise<Store> {

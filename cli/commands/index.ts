@@ -4,6 +4,7 @@ import { registerAuthCommands } from './auth.ts'
 import { registerClusterCommands } from './cluster.ts'
 import { registerFnCommands } from './fn.ts'
 import { registerIsolateCommand } from './isolate.ts'
+import { registerNamespaceCommands } from './namespace.ts'
 import { registerPackageCommands } from './package.ts'
 import { registerRuntimeCommands } from './runtime.ts'
 import { registerStatusCommands } from './status.ts'
@@ -18,5 +19,6 @@ export function registerCommands(program: Command): void {
   registerClusterCommands(program)
   registerRuntimeCommands(program)
   registerAuthCommands(program)
+  registerNamespaceCommands(program)
   registerIsolateCommand(program)
 }

@@ -589,3 +589,77 @@ describe('kinds', () => {
     expect(refused.error.error).toContain('installed: nodejs:24, python:3, blackbox')
   })
 })
+
+describe('per-namespace limits', () => {
+  it('a namespace over its concurrency limit gets 429 on every node while other namespaces run', async () => {
+    const [n0] = cluster.agents as [AgentHandle]
+    const set = await n0.cli(['--json', 'namespace', 'limits', 'team-a', '--concurrent', '1'])
+    expect(set.code, set.stderr).toBe(0)
+    expect(JSON.parse(set.stdout)).toEqual({ concurrent: 1 })
+    const unknown = await n0.cli(['namespace', 'limits', 'team-nope', '--concurrent', '1'])
+    expect(unknown.stderr).toContain('[UNKNOWN_NAMESPACE]')
+    // The limit replicates with the namespace.
+    for (const a of cluster.agents) {
+      await waitFor(
+        async () =>
+          JSON.parse((await a.cli(['--json', 'namespace', 'limits', 'team-a'])).stdout).concurrent === 1,
+        { what: "team-a's limit on every node", timeoutMs: 30_000 },
+      )
+    }
+    const a0 = clientOf(hosts[0]!, keyA)
+    await a0.actions.create({
+      name: 'slow',
+      action: 'function main(p) { return new Promise((r) => setTimeout(() => r({ slept: p.ms }), p.ms)) }',
+      kind: 'nodejs:default',
+    })
+    // One long activation holds team-a's only slot, on node 0.
+    const held = (await a0.actions.invoke({ name: 'slow', params: { ms: 20_000 } })) as {
+      activationId: string
+    }
+    for (const [n, host] of hosts.entries()) {
+      const a = clientOf(host, keyA)
+      // Other nodes learn of it by gossip (within a heartbeat); until then an invocation may run.
+      const refused = await waitFor(
+        async () => {
+          const e = await a.actions
+            .invoke({ name: 'only-a', blocking: true, result: true })
+            .then(() => null)
+            .catch((err: { statusCode: number; error: { error: string } }) => err)
+          return e?.statusCode === 429 ? e : null
+        },
+        { what: `a 429 for team-a on node ${n}`, timeoutMs: 30_000 },
+      )
+      expect(refused.error.error).toMatch(
+        /^Too many concurrent requests in flight \(count: \d+, allowed: 1\)\.$/,
+      )
+      // Another namespace runs meanwhile.
+      const b = clientOf(host, keyB)
+      expect(
+        await b.actions.invoke({ name: 'shared-name', blocking: true, result: true, params: { v: n } }),
+      ).toEqual({
+        tag: 'b',
+        v: n,
+      })
+    }
+    // The local CLI is held to the same limit.
+    const cliRefused = await n0.cli(['--namespace', 'team-a', 'invoke', 'only-a'])
+    expect(cliRefused.stderr).toContain('[TOO_MANY_REQUESTS]')
+    // Once the long one ends, team-a runs again everywhere.
+    await waitFor(() => a0.activations.get({ name: held.activationId }).catch(() => null), {
+      what: 'the long activation to end',
+      timeoutMs: 60_000,
+    })
+    for (const [n, host] of hosts.entries()) {
+      const a = clientOf(host, keyA)
+      const out = await waitFor(
+        () =>
+          a.actions
+            .invoke({ name: 'only-a', blocking: true, result: true, params: { v: n } })
+            .catch(() => null),
+        { what: `team-a running again on node ${n}`, timeoutMs: 30_000 },
+      )
+      expect(out).toEqual({ tag: 'only-a', v: n })
+    }
+    expect((await n0.cli(['namespace', 'limits', 'team-a', '--none'])).code).toBe(0)
+  })
+})
