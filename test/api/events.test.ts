@@ -4,7 +4,7 @@ import type { ActivationRecord } from '../../agent/store/types.ts'
 import { type AgentHandle, Cleanup } from '../helpers/agent-process.ts'
 import { createCluster, type LocalCluster } from '../helpers/cluster.ts'
 import { waitFor } from '../helpers/wait-for.ts'
-import { owFetch } from './helpers.ts'
+import { apiHostOf, owClientError, owFetch } from './helpers.ts'
 
 /**
  * Issue 20, triggers and rules: replicated like functions, fired on any node, through the real
@@ -18,25 +18,10 @@ let key: string
 type Ow = ReturnType<typeof openwhisk>
 const clientOf = (host: string): Ow => openwhisk({ apihost: host, api_key: key })
 
-async function owError(p: Promise<unknown>): Promise<{ statusCode: number; error: { error: string } }> {
-  try {
-    await p
-  } catch (err) {
-    return err as { statusCode: number; error: { error: string } }
-  }
-  throw new Error('expected the call to fail')
-}
-
 beforeAll(async () => {
   cluster = await createCluster(3, cleanup, { args: ['--api-listen', '127.0.0.1:0'] })
   for (const a of cluster.agents) {
-    hosts.push(
-      await waitFor(
-        () =>
-          /"url":"(https?:\/\/127\.0\.0\.1:\d+)","msg":"OpenWhisk API listening"/.exec(a.output())?.[1] ?? '',
-        { what: 'the OpenWhisk API listener', timeoutMs: 30_000 },
-      ),
-    )
+    hosts.push(await apiHostOf(a))
   }
   const r = await cluster.agents[0]!.cli(['auth', 'create'])
   if (r.code !== 0) throw new Error(r.stderr)
@@ -140,10 +125,14 @@ describe('triggers and rules on a 3-node cluster', () => {
 
   it('refuses a rule naming a missing trigger or action, and stores nothing', async () => {
     const a = clientOf(hosts[0]!)
-    const noTrigger = await owError(a.rules.create({ name: 'bad-1', trigger: 'nothere', action: 'on-push' }))
+    const noTrigger = await owClientError(
+      a.rules.create({ name: 'bad-1', trigger: 'nothere', action: 'on-push' }),
+    )
     expect(noTrigger.statusCode).toBe(404)
     expect(noTrigger.error.error).toBe('trigger /guest/nothere does not exist')
-    const noAction = await owError(a.rules.create({ name: 'bad-2', trigger: 'push', action: 'nothere' }))
+    const noAction = await owClientError(
+      a.rules.create({ name: 'bad-2', trigger: 'push', action: 'nothere' }),
+    )
     expect(noAction.statusCode).toBe(404)
     expect(noAction.error.error).toBe('action /guest/nothere does not exist')
     const rules = (await a.rules.list()) as Array<{ name: string }>

@@ -7,7 +7,7 @@ import { fromPairs, toPairs } from './actions.ts'
 import { readJsonBody } from './body.ts'
 import type { OpenWhiskApiInit, Reply } from './components.ts'
 import { checkEntityName, notInCollection } from './names.ts'
-import { queryFlag, queryInt } from './query.ts'
+import { page, queryFlag } from './query.ts'
 import { OwError } from './reply.ts'
 
 const path = (ns: string, name: string) => {
@@ -52,13 +52,6 @@ function toOwRule(r: RuleRecord) {
     action: path(r.action.namespace, r.action.name),
     updated: hlcWall(r.updated),
   }
-}
-
-function page<T>(all: T[], q: URLSearchParams, collection: string): Reply {
-  const limit = queryInt(q, 'limit', 30, 0, 200, collection)
-  const skip = queryInt(q, 'skip', 0, 0, Number.MAX_SAFE_INTEGER, collection)
-  if (queryFlag(q, 'count')) return { status: 200, body: { [collection]: all.length } }
-  return { status: 200, body: all.slice(skip, limit === 0 ? undefined : skip + limit) }
 }
 
 type ActionNames = Parameters<typeof notInCollection>[0]

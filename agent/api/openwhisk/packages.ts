@@ -7,7 +7,7 @@ import { fromPairs, toPairs } from './actions.ts'
 import { readJsonBody } from './body.ts'
 import type { ApiContext, OpenWhiskApiInit, Reply } from './components.ts'
 import { checkEntityName, notInCollection } from './names.ts'
-import { queryFlag, queryInt } from './query.ts'
+import { page, queryFlag } from './query.ts'
 import { OwError } from './reply.ts'
 
 /** A package in OpenWhisk's JSON shape (`WhiskPackage.toJson`); `binding` is `{}` for a package. */
@@ -49,11 +49,7 @@ export async function packagesRoute(
   const method = req.method ?? 'GET'
   if (name === undefined) {
     if (method !== 'GET') throw new OwError(404, 'The requested resource does not exist.')
-    const limit = queryInt(q, 'limit', 30, 0, 200, 'packages')
-    const skip = queryInt(q, 'skip', 0, 0, Number.MAX_SAFE_INTEGER, 'packages')
-    const all = await c.packages.list(namespace)
-    if (queryFlag(q, 'count')) return { status: 200, body: { packages: all.length } }
-    return { status: 200, body: all.slice(skip, limit === 0 ? undefined : skip + limit).map(toOwPackage) }
+    return page((await c.packages.list(namespace)).map(toOwPackage), q, 'packages')
   }
   checkEntityName(name)
   if (name.includes('/')) throw new OwError(400, 'The name of the entity contains illegal characters.')
