@@ -1,3 +1,4 @@
+export { Composer, componentName, isComposition, isConductor } from './composition.ts'
 export {
   ActivationService,
   type ActivationServiceComponents,

@@ -39,6 +39,8 @@ export interface InvokeRequest {
   deadline?: number
   /** Given to the action as `api_key` (`__OW_API_KEY`) when the function has `provide-api-key`. */
   apiKey?: string
+  /** The activation id of the composition this run is a component of (record `cause`, `causedBy`). */
+  cause?: string
   signal?: AbortSignal
   transactionId?: string
   extraAnnotations?: KeyValue[]

@@ -1,4 +1,6 @@
 import type { IncomingMessage } from 'node:http'
+import { isComposition } from '../../activations/index.ts'
+import { apiKeyFor } from '../../functions/index.ts'
 import { type FunctionRecord, LIMITS } from '../../store/index.ts'
 import { AGENT_VERSION } from '../../version.ts'
 import { fromOwPut, toOwAction } from './actions.ts'
@@ -162,7 +164,7 @@ async function action(c: ApiContext, init: OpenWhiskApiInit, r: ActionRequest): 
       const body = await readJsonBody(req, init.maxBodyBytes)
       const overwrite = queryFlag(q, 'overwrite')
       const prev = overwrite ? await c.functions.get(name).catch(() => null) : null
-      const { record } = await c.functions.put(name, fromOwPut(body, overwrite, prev))
+      const { record } = await c.functions.put(name, fromOwPut(body, overwrite, prev, init.namespace))
       return { status: 200, body: toOwAction(record, null) }
     }
     case 'DELETE': {
@@ -191,7 +193,8 @@ async function invoke(c: ApiContext, init: OpenWhiskApiInit, on: ActionRequest):
   const out = await invokeAction(c, name, params as Record<string, unknown>, {
     blocking,
     blockingWaitMs: waitMs,
-    apiKey: provideApiKey(fn) ? auth : undefined,
+    // A composition passes the caller's key on to those of its components that ask for it.
+    apiKey: isComposition(fn) ? auth : apiKeyFor(fn, auth),
   })
   const header = {
     'x-openwhisk-activation-id': out.done ? out.record.activationId : out.activationId,
@@ -221,14 +224,4 @@ function checkFinal(fn: FunctionRecord, params: Record<string, unknown>): void {
   for (const key of Object.keys(params)) {
     if (key in fn.parameters) throw new OwError(400, MESSAGES.parametersNotAllowed)
   }
-}
-
-/**
- * `provide-api-key`: the caller's key goes to the action as `__OW_API_KEY`. An action created
- * through this API always has the annotation (false unless asked); one without it (deployed with
- * the fnagent CLI) does not get the key.
- */
-function provideApiKey(fn: FunctionRecord): boolean {
-  const v = fn.annotations['provide-api-key']
-  return v === true || v === 'true'
 }
