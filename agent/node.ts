@@ -238,7 +238,18 @@ async function build(logger: Logger, config: Config, store: Store) {
 
   const apiKeys = new ApiKeyStore(store.db)
   const openwhiskApi = await createOpenWhiskApi(
-    { logger: log('openwhisk'), functions, activations, store, keys: apiKeys },
+    {
+      logger: log('openwhisk'),
+      functions,
+      activations,
+      store,
+      keys: apiKeys,
+      functionsBridge: {
+        bridge: () => invoker.functionsBridge(),
+        useApiHost: (url) => invoker.useApiHost(url),
+        isolateHost: config.invoker.isolateHost,
+      },
+    },
     config,
   )
   if (openwhiskApi) lifecycle.add('openwhisk-api', openwhiskApi)
