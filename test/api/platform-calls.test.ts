@@ -1,7 +1,9 @@
 import { createServer, type Server } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { join } from 'node:path'
+import Dockerode from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ensureRuntimes } from '../../runtimes/build/index.ts'
 import { type AgentHandle, Cleanup, cli, removeDir, startAgent, tempDir } from '../helpers/agent-process.ts'
 import { waitFor } from '../helpers/wait-for.ts'
 import { owFetch } from './helpers.ts'
@@ -35,6 +37,9 @@ async function main(p) {
 }`
 
 beforeAll(async () => {
+  // The image tag is shared by every checkout on this host: make sure it is this tree's (with the
+  // client) right before the agent starts, not only at the run's global setup.
+  await ensureRuntimes(new Dockerode(), { kinds: ['nodejs:24'] })
   const dir = tempDir('fnagent-i21-calls-')
   cleanup.add(() => removeDir(dir))
   const keyFile = join(dir, 'cluster.key')
