@@ -17,8 +17,11 @@ type Params = Record<string, unknown>
 
 export interface CompositionComponents {
   logger: Logger
-  /** A live function of this namespace, `null` when there is none. */
-  read: (name: string) => Promise<FunctionRecord | null>
+  /**
+   * What `name` of `namespace` runs: the live function and its package's parameters to merge
+   * beneath its own; `null` when there is none.
+   */
+  read: (name: string, namespace: string) => Promise<{ fn: FunctionRecord; defaults: Params } | null>
   /**
    * Runs one action to its end wherever placement puts it (each component on its own, so warm
    * containers are used per component) and keeps its record; throws when nothing ran.
@@ -110,13 +113,14 @@ export class Composer {
         last = response('application error', { error: SEQUENCE_MESSAGES.tooLong })
         break
       }
-      const fn = await this.#c.read(name)
-      if (!fn) {
+      const found = await this.#c.read(name, seq.namespace)
+      if (!found) {
         last = response('application error', { error: SEQUENCE_MESSAGES.componentNotFound })
         break
       }
+      const { fn, defaults } = found
       // The previous result is the next input; anything but an object gives the component only its own parameters.
-      const input = { ...fn.parameters, ...(isObject(last.result) ? last.result : {}) }
+      const input = { ...defaults, ...fn.parameters, ...(isObject(last.result) ? last.result : {}) }
       const rec = await this.#component(fn, input, session)
       if (!rec) {
         last = response('whisk internal error', { error: SEQUENCE_MESSAGES.failed })
@@ -160,14 +164,15 @@ export class Composer {
         input = { error: SEQUENCE_MESSAGES.compositionTooLong }
         continue
       }
-      const fn = await this.#c.read(name)
-      if (!fn) {
+      const found = await this.#c.read(name, conductor.namespace)
+      if (!found) {
         input = {
           error: `Failed to resolve action with name '${conductor.namespace}/${name}' during composition.`,
         }
         continue
       }
-      const rec = await this.#component(fn, { ...fn.parameters, ...next }, session)
+      const { fn, defaults } = found
+      const rec = await this.#component(fn, { ...defaults, ...fn.parameters, ...next }, session)
       if (!rec) return done(response('whisk internal error', { error: SEQUENCE_MESSAGES.compositionFailed }))
       add(tally, rec)
       input = isObject(rec.response.result) ? rec.response.result : {}

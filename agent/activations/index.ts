@@ -1,4 +1,5 @@
 export { Composer, componentName, isComposition, isConductor } from './composition.ts'
+export { NamespaceLimiter, THROTTLE_MESSAGES } from './limits.ts'
 export {
   ActivationService,
   type ActivationServiceComponents,
