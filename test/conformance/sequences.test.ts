@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { owFetch } from '../api/helpers.ts'
 import { type Activation, annotation, conformanceAgent, owError, path } from './helpers.ts'
 
 // Sequences and conductor actions through the REST API, against one real agent with real
@@ -112,6 +113,22 @@ describe('conformance: sequences', () => {
     expect((await c.req('PUT', path('fifty'), seqBody(...Array(50).fill('/_/leaf')))).status).toBe(200)
     const nested = await c.req('PUT', path('gap'), seqBody('/_/fifty', '/_/leaf'))
     expect(owError(nested.body)).toBe('Too many actions in the sequence.')
+  })
+
+  it("runs a sequence in its own namespace: a key of another namespace, components by that namespace's names", async () => {
+    const made = await c.api.agent.cli(['auth', 'create', '--namespace', 'team-seq'])
+    expect(made.code, made.stderr).toBe(0)
+    const key = made.stdout.trim()
+    const req = (method: string, p: string, body?: unknown) => owFetch(c.api.apihost, key, method, p, body)
+    // Same names as the guest namespace's, other code: the sequence must run team-seq's.
+    expect((await req('PUT', path('split'), { exec: { kind: 'nodejs:default', code: ECHO } })).status).toBe(
+      200,
+    )
+    expect((await req('PUT', path('words'), seqBody('/team-seq/split', '/_/split'))).status).toBe(200)
+    const r = await req('POST', `${path('words')}?blocking=true&result=true`, { text: 'a b' })
+    expect(r).toMatchObject({ status: 200, body: { text: 'a b' } })
+    const foreign = await req('PUT', path('other'), seqBody('/guest/split'))
+    expect(owError(foreign.body)).toBe('Sequence component does not exist.')
   })
 
   it('answers a component deleted after the sequence was made as OpenWhisk does', async () => {
