@@ -33,6 +33,8 @@ describe('conformance: sequences', () => {
       components: ['/guest/split', '/guest/count'],
     })
     expect(annotation(got.body as Activation, 'exec')).toBe('sequence')
+    const info = await c.req('GET', '/', undefined, null)
+    expect((info.body as { limits: object }).limits).toMatchObject({ sequence_length: 50 })
   })
 
   it('passes each output on as the next input and records the component ids (WskSequenceTests "invoke a sequence with normal payload")', async () => {

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { isComposition } from '../../activations/index.ts'
 import { apiKeyFor } from '../../functions/index.ts'
-import { type FunctionRecord, LIMITS } from '../../store/index.ts'
+import { type FunctionRecord, LIMITS, SEQUENCE_MAX_LENGTH } from '../../store/index.ts'
 import { AGENT_VERSION } from '../../version.ts'
 import { fromOwPut, toOwAction } from './actions.ts'
 import { getActivation, listActivations } from './activations.ts'
@@ -47,6 +47,7 @@ export function platformInfo(init: OpenWhiskApiInit) {
       max_action_memory: LIMITS.memory.max * MIB,
       min_action_logs: LIMITS.logs.min * MIB,
       max_action_logs: LIMITS.logs.max * MIB,
+      sequence_length: SEQUENCE_MAX_LENGTH,
     },
     runtimes: {
       nodejs: [runtime('nodejs:24', 'fnagent/nodejs:24', true)],
