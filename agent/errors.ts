@@ -26,6 +26,12 @@ export const ERROR_CODES = {
     where: 'api',
     doc: 'a runtime kind this agent does not know',
   },
+  INVALID_SEQUENCE: {
+    make: 'invalidSequence',
+    status: 400,
+    where: 'api',
+    doc: "a sequence with no component, too many, a missing one, or one that refers back to itself (OpenWhisk's messages)",
+  },
   INVALID_JSON: { make: 'invalidJson', status: 400, where: 'api', doc: 'a request body that is not JSON' },
   INVALID_CONFIG: {
     make: 'invalidConfig',

@@ -301,7 +301,20 @@ async function build(logger: Logger, config: Config, store: Store) {
     )
   }
   const openwhiskApi = await createOpenWhiskApi(
-    { logger: log('openwhisk'), functions, packages, events, activations, store, keys: apiKeys },
+    {
+      logger: log('openwhisk'),
+      functions,
+      packages,
+      events,
+      activations,
+      store,
+      keys: apiKeys,
+      functionsBridge: {
+        bridge: () => invoker.functionsBridge(),
+        useApiHost: (url) => invoker.useApiHost(url),
+        isolateHost: config.invoker.isolateHost,
+      },
+    },
     config,
   )
   if (openwhiskApi) lifecycle.add('openwhisk-api', openwhiskApi)

@@ -1,3 +1,4 @@
+export { Composer, componentName, isComposition, isConductor } from './composition.ts'
 export { NamespaceLimiter, THROTTLE_MESSAGES } from './limits.ts'
 export {
   ActivationService,

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { errors, type FnError, toFnError } from '../errors.ts'
-import type { FunctionService } from '../functions/index.ts'
+import { apiKeyFor, type FunctionService } from '../functions/index.ts'
 import { describeZodError } from '../functions/input.ts'
 import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
@@ -15,6 +15,7 @@ import {
   type Store,
   statusCode,
 } from '../store/index.ts'
+import { Composer, isComposition } from './composition.ts'
 import type { NamespaceLimiter } from './limits.ts'
 import { ActivationRecovery, type RecoveryInit } from './recovery.ts'
 
@@ -30,6 +31,8 @@ export interface RunRequest {
   signal: AbortSignal
   /** The caller's API key, given to the action as `__OW_API_KEY` (`provide-api-key`). */
   apiKey?: string
+  /** A component of a sequence or conductor action: the topmost composition's activation id. */
+  cause?: string
 }
 
 export interface ActivationServiceComponents {
@@ -93,10 +96,22 @@ export class ActivationService implements Startable {
   #draining = false
 
   readonly #recovery: ActivationRecovery
+  readonly #composer: Composer
 
   constructor(components: ActivationServiceComponents, init: ActivationServiceInit) {
     this.#c = components
     this.#init = init
+    this.#composer = new Composer({
+      logger: components.logger,
+      read: (name, namespace) => components.functions.resolve(name, namespace).catch(() => null),
+      runAction: (fn, params, cause, apiKey) => this.#runComponent(fn, params, cause, apiKey),
+      keep: async (record) => {
+        await components.store.activations.put(record)
+        components.onRecord?.(record)
+      },
+      nodeId: components.nodeId,
+      hlc: () => components.clock.now(),
+    })
     this.#recovery = new ActivationRecovery(
       {
         logger: components.logger,
@@ -131,12 +146,8 @@ export class ActivationService implements Startable {
     const resolved = await this.#c.functions.resolve(name, namespace)
     const { defaults } = resolved
     const fn = version === undefined ? resolved.fn : await this.#c.functions.version(resolved.fn, version)
-    const code = await this.#c.loadCode(fn, AbortSignal.timeout(30_000))
-    if (fn.codeHash && !code) {
-      throw errors.unavailable(
-        `the code of ${fn.name} version ${fn.version} is on no reachable node; try again when its owners are back`,
-      )
-    }
+    // A composition runs no code of its own here: each of its actions loads its own.
+    const code = isComposition(fn) ? null : await this.#code(fn)
     // Counted against the caller's namespace (a binding may run another namespace's function).
     const release = (await this.#c.limiter?.admit(namespace ?? this.#c.functions.namespace)) ?? (() => {})
     const activationId = newActivationId()
@@ -172,6 +183,28 @@ export class ActivationService implements Startable {
     return { status: 200, body: result ? (record.response.result ?? {}) : record }
   }
 
+  async #code(fn: FunctionRecord): Promise<Buffer | null> {
+    const code = await this.#c.loadCode(fn, AbortSignal.timeout(30_000))
+    if (fn.codeHash && !code) {
+      throw errors.unavailable(
+        `the code of ${fn.name} version ${fn.version} is on no reachable node; try again when its owners are back`,
+      )
+    }
+    return code
+  }
+
+  /** One action of a composition, run to its end and recorded like any blocking activation. */
+  async #runComponent(
+    fn: FunctionRecord,
+    params: Record<string, unknown>,
+    cause: string,
+    callerKey: string | undefined,
+  ): Promise<ActivationRecord> {
+    if (this.#draining) throw errors.draining('this agent is shutting down and takes no new invocations')
+    const apiKey = apiKeyFor(fn, callerKey)
+    return this.#run(fn, await this.#code(fn), params, newActivationId(), true, { cause, apiKey })
+  }
+
   #run(
     fn: FunctionRecord,
     code: Buffer | null,
@@ -181,24 +214,29 @@ export class ActivationService implements Startable {
     opts: {
       /** The run waits for this (the marker stored first); the activation counts as in flight meanwhile. */
       gate?: Promise<void>
-      /** `__OW_API_KEY` for an action with `provide-api-key`. */
-      apiKey?: string
+      /** `__OW_API_KEY` for an action with `provide-api-key` (for a composition: the caller's key). */
+      apiKey?: string | undefined
+      /** The composition this run is a component of: run `fn` itself, even a conductor action. */
+      cause?: string
     } = {},
   ) {
     const received = Date.now()
     const deadline = received + fn.limits.timeout + 60_000
-    const { gate, apiKey } = opts
+    const { gate, apiKey, cause } = opts
     const p = (gate ?? Promise.resolve())
       .then(() =>
-        this.#c.runner({
-          fn,
-          code,
-          params,
-          activationId,
-          deadline,
-          signal: this.#abort.signal,
-          ...(apiKey ? { apiKey } : {}),
-        }),
+        isComposition(fn) && !cause
+          ? this.#composer.run(fn, params, activationId, received, apiKey)
+          : this.#c.runner({
+              fn,
+              code,
+              params,
+              activationId,
+              deadline,
+              signal: this.#abort.signal,
+              ...(apiKey ? { apiKey } : {}),
+              ...(cause ? { cause } : {}),
+            }),
       )
       .catch((err: unknown) => {
         const e = toFnError(err)

@@ -1,3 +1,5 @@
+export { apiKeyFor, providesApiKey } from './api-key.ts'
 export { looksLikeZip, normalizeKind, resolveKind, validateName } from './input.ts'
 export { PACKAGE_MESSAGES, type PackageInput, PackageService, type Resolved } from './packages.ts'
+export { checkSequence, SEQUENCE_MESSAGES } from './sequence.ts'
 export { FunctionService, type FunctionServiceComponents, type FunctionServiceInit } from './service.ts'

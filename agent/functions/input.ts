@@ -11,6 +11,7 @@ const KIND_ALIASES: Record<string, Kind> = {
   'python:default': 'python:3',
   'python:3': 'python:3',
   blackbox: 'blackbox',
+  sequence: 'sequence',
 }
 
 /**
@@ -67,6 +68,8 @@ export const functionInputSchema = z
     secretParameters: z.record(z.string(), z.unknown()).optional(),
     secretEnv: z.record(z.string(), z.string()).optional(),
     limits: limitsInput.optional(),
+    /** Kind `sequence`: the component functions' names, in order (checked by checkSequence). */
+    components: z.array(z.string()).max(1000).optional(),
     /** Refuse (409) when the function exists; `update` refuses (404) when it does not. */
     mode: z.enum(['create', 'update', 'upsert']).default('upsert'),
     /** Answer only once this many nodes hold the new version and its code (this one included). */

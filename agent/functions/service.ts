@@ -12,6 +12,7 @@ import {
 import { KeyedSerial } from '../store/serial.ts'
 import { type FunctionInput, looksLikeZip, parseFunctionInput, resolveKind, validateName } from './input.ts'
 import type { PackageService, Resolved } from './packages.ts'
+import { checkSequence, SEQUENCE_MESSAGES } from './sequence.ts'
 
 export interface FunctionServiceComponents {
   logger: Logger
@@ -157,6 +158,9 @@ export class FunctionService {
       throw errors.notFound(`function '${name}' does not exist; create it with 'fnagent fn create'`)
     }
     const { record, code } = this.#build(ns, name, input, prev, head)
+    if (record.components) {
+      await checkSequence(name, record.components, (n) => this.#c.store.functions.get(ns, n))
+    }
     if (!(await this.#c.store.functions.write(record, code ?? undefined))) {
       throw this.#lost(name, record, 'update')
     }
@@ -244,6 +248,8 @@ export class FunctionService {
     const asked = input.kind ? resolveKind(input.kind) : null
     const kind = asked?.kind ?? prev?.kind
     if (!kind) throw errors.invalidKind(`a new function needs a kind: --kind nodejs:24, python:3 or blackbox`)
+    if (kind === 'sequence') return this.#buildSequence(namespace, name, input, prev, head)
+    if (input.components) throw errors.invalidArgument(`only a function of kind sequence has components`)
     let code: Buffer | null = null
     if (input.code !== undefined) {
       code = Buffer.from(input.code, 'base64')
@@ -294,5 +300,40 @@ export class FunctionService {
     const codeHash = code ? sha256(code) : keepCode ? prev.codeHash : undefined
     if (codeHash) record.codeHash = codeHash
     return { record, code }
+  }
+
+  /** A sequence: components instead of code; its components are checked by `#put` (checkSequence). */
+  #buildSequence(
+    namespace: string,
+    name: string,
+    input: FunctionInput,
+    prev: FunctionRecord | null,
+    head: FunctionRecord | null,
+  ): { record: FunctionRecord; code: null } {
+    if (input.code !== undefined || input.image !== undefined) {
+      throw errors.invalidArgument(`sequence '${name}' runs its components: it takes no code and no image`)
+    }
+    const components = input.components ?? (prev?.kind === 'sequence' ? prev.components : undefined) ?? []
+    if (components.length === 0) throw errors.invalidSequence(SEQUENCE_MESSAGES.noComponent)
+    for (const c of components) validateName(c)
+    const now = this.#stampAfter(head)
+    const record: FunctionRecord = {
+      namespace,
+      name,
+      version: (head?.version ?? 0) + 1,
+      kind: 'sequence',
+      main: 'main',
+      binary: false,
+      codeSize: 0,
+      parameters: input.parameters ?? prev?.parameters ?? {},
+      annotations: input.annotations ?? prev?.annotations ?? {},
+      env: {},
+      limits: { ...DEFAULT_LIMITS, ...prev?.limits, ...input.limits },
+      created: prev?.created ?? now,
+      updated: now,
+      origin: this.#c.nodeId,
+      components,
+    }
+    return { record, code: null }
   }
 }

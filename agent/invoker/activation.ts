@@ -14,6 +14,8 @@ export interface ActivationInput {
   transactionId: string
   /** Passed to the action as `api_key`. */
   apiKey?: string
+  /** Passed to the action as `api_host` (`__OW_API_HOST`). */
+  apiHost?: string
   needsInit: boolean
   /** Caller cancellation and invoker shutdown. */
   signal: AbortSignal
@@ -169,6 +171,7 @@ function runBody(input: ActivationInput): string {
   const { fn } = input
   const rest = JSON.stringify({
     ...(input.apiKey ? { api_key: input.apiKey } : {}),
+    ...(input.apiHost ? { api_host: input.apiHost } : {}),
     namespace: fn.namespace,
     action_name: `/${fn.namespace}/${fn.name}`,
     action_version: `0.0.${fn.version}`,

@@ -13,6 +13,9 @@
  * (create options, labels, lock-down) · network (bridge, host isolation) · logs (per-activation
  * capture) · activation (/init, /run, outcome) · result / record (OpenWhisk response and record).
  */
+
+export { openEndpoint } from './isolation.ts'
 export { prewarmKey, warmKey } from './keys.ts'
+export type { FunctionsBridge } from './network.ts'
 export { type InvokerOptions, invokerOptionsSchema } from './options.ts'
 export { type InvokeRequest, Invoker, type InvokerComponents, type InvokerState } from './service.ts'

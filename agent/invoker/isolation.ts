@@ -91,6 +91,41 @@ export function isolationRules(
   return rules
 }
 
+/**
+ * The one opening: TCP from the bridge to the OpenWhisk API endpoint the agent serves for its
+ * function containers on its own address on that bridge (and nothing else on the host).
+ */
+export function endpointRule(bridge: string, address: string, port: number): Rule {
+  return {
+    tool: 'iptables',
+    chain: 'INPUT',
+    args: ['-i', bridge, '-d', address, '-p', 'tcp', '--dport', String(port), '-j', 'ACCEPT'],
+  }
+}
+
+/**
+ * Opens the endpoint above the isolation rules (needs CAP_NET_ADMIN); resolves with the function
+ * that closes it again. Throws ISOLATION_UNAVAILABLE with the tool's words when it cannot.
+ */
+export async function openEndpoint(
+  bridge: string,
+  address: string,
+  port: number,
+  run: Run = runTool,
+): Promise<() => Promise<void>> {
+  const r = endpointRule(bridge, address, port)
+  try {
+    await run(r.tool, ['-D', r.chain, ...r.args]).catch(() => {})
+    await run(r.tool, ['-I', r.chain, '1', ...r.args])
+  } catch (err) {
+    throw errors.isolationUnavailable(
+      `cannot open the OpenWhisk API endpoint ${address}:${port} on bridge ${bridge}: ${toolMessage(err)}`,
+      { cause: err },
+    )
+  }
+  return () => run(r.tool, ['-D', r.chain, ...r.args]).catch(() => {})
+}
+
 /** A digest of the rules, written into the stamp and compared by the agent. */
 export function rulesDigest(rules: readonly Rule[]): string {
   return createHash('sha256').update(JSON.stringify(rules)).digest('hex').slice(0, 16)

@@ -18,14 +18,15 @@ export async function ensureNetwork(
   docker: Dockerode,
   name: string,
   opts: { isolateHost: boolean; timeoutMs: number; logger: Logger; signal?: AbortSignal },
-): Promise<{ bridge: string }> {
+): Promise<FunctionsBridge> {
+  type Info = {
+    Id: string
+    Options?: Record<string, string>
+    IPAM?: { Config?: Array<{ Gateway?: string }> }
+  }
   const inspect = () =>
-    withTimeout<{ Id: string; Options?: Record<string, string> }>(
-      docker.getNetwork(name).inspect(),
-      opts.timeoutMs,
-      'network inspect',
-    )
-  let info: { Id: string; Options?: Record<string, string> }
+    withTimeout<Info>(docker.getNetwork(name).inspect(), opts.timeoutMs, 'network inspect')
+  let info: Info
   try {
     info = await inspect()
   } catch (err) {
@@ -56,7 +57,14 @@ export async function ensureNetwork(
       'host isolation in place: function containers cannot reach this host or 169.254.0.0/16',
     )
   }
-  return { bridge }
+  const gateway = info.IPAM?.Config?.find((c) => c.Gateway && !c.Gateway.includes(':'))?.Gateway ?? null
+  return { bridge, gateway }
+}
+
+/** The functions' bridge interface and the host's (IPv4) address on it, null when the engine names none. */
+export interface FunctionsBridge {
+  bridge: string
+  gateway: string | null
 }
 
 /** The bridge interface of a function network (Linux interface names are at most 15 characters). */

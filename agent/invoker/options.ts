@@ -3,7 +3,7 @@ import { KINDS } from '../store/types.ts'
 
 export const prewarmSchema = z
   .object({
-    kind: z.enum(KINDS).exclude(['blackbox']),
+    kind: z.enum(KINDS).exclude(['blackbox', 'sequence']),
     memory: z.number().int().min(128).max(2048).default(256),
     count: z.number().int().min(0).max(64).default(1),
   })

@@ -46,8 +46,10 @@ export function buildRecord(
   if (fn.kind === 'blackbox') annotations.push({ key: 'user', value: containerUser(fn) ?? 'image' })
   if (out.initTime !== undefined) annotations.push({ key: 'initTime', value: out.initTime })
   if (out.timedOut) annotations.push({ key: 'timeout', value: true })
+  if (req.cause) annotations.push({ key: 'causedBy', value: 'sequence' })
   if (req.extraAnnotations) annotations.push(...req.extraAnnotations)
   return {
+    ...(req.cause ? { cause: req.cause } : {}),
     activationId: req.activationId,
     namespace: fn.namespace,
     name: fn.name,

@@ -11,7 +11,7 @@ import { ImageCache } from './images.ts'
 import { prewarmKey, warmKey } from './keys.ts'
 import { removeLeftovers } from './leftovers.ts'
 import { type ContainerSpec, containerUser } from './limits.ts'
-import { ensureNetwork } from './network.ts'
+import { ensureNetwork, type FunctionsBridge } from './network.ts'
 import { type InvokerOptions, invokerOptionsSchema } from './options.ts'
 import { Pool } from './pool.ts'
 import { Prewarmer } from './prewarm.ts'
@@ -43,6 +43,8 @@ export interface InvokeRequest {
   deadline?: number
   /** Given to the action as `api_key` (`__OW_API_KEY`) when the function has `provide-api-key`. */
   apiKey?: string
+  /** The activation id of the composition this run is a component of (record `cause`, `causedBy`). */
+  cause?: string
   signal?: AbortSignal
   transactionId?: string
   extraAnnotations?: KeyValue[]
@@ -84,6 +86,9 @@ export class Invoker implements Startable {
   #notifyQueued = false
   #starting: Promise<void> | null = null
   #stopping: Promise<void> | null = null
+  #bridge: FunctionsBridge | null = null
+  /** The OpenWhisk API endpoint on the functions' bridge, when one listens (`__OW_API_HOST`). */
+  #apiHost: string | null = null
 
   constructor(components: InvokerComponents, init: Partial<InvokerOptions> = {}) {
     this.#c = components
@@ -137,7 +142,7 @@ export class Invoker implements Startable {
     this.#abort = new AbortController()
     const sig = signal ? AbortSignal.any([signal, this.#abort.signal]) : this.#abort.signal
     this.#budgetMiB = resolveBudgetMiB(this.#o, await this.#c.systemMemoryMiB())
-    await ensureNetwork(this.#c.docker, this.#o.network, {
+    this.#bridge = await ensureNetwork(this.#c.docker, this.#o.network, {
       isolateHost: this.#o.isolateHost,
       timeoutMs: this.#o.dockerTimeoutMs,
       logger: this.#log,
@@ -148,6 +153,19 @@ export class Invoker implements Startable {
     this.#status = 'running'
     this.#log.info({ budgetMiB: this.#budgetMiB, network: this.#o.network }, 'invoker started')
     await this.#prewarmer.fill()
+  }
+
+  /** The functions' bridge once started (where an endpoint for the containers can listen). */
+  functionsBridge(): FunctionsBridge | null {
+    return this.#bridge
+  }
+
+  /**
+   * The URL every activation gets as `__OW_API_HOST` from now on (in the `/run` body, so warm and
+   * prewarmed containers get it too), unless `invoker.apiHost` is configured; null: none.
+   */
+  useApiHost(url: string | null): void {
+    this.#apiHost = url
   }
 
   /** Stops taking work, lets in-flight activations finish for up to `drainMs`, cancels the rest, removes every container. */
@@ -320,6 +338,8 @@ export class Invoker implements Startable {
           activationId: req.activationId,
           transactionId: req.transactionId ?? req.activationId,
           ...(req.apiKey ? { apiKey: req.apiKey } : {}),
+          // A configured invoker.apiHost (a proxy the operator chose) wins over the bridge endpoint.
+          ...((this.#o.apiHost ?? this.#apiHost) ? { apiHost: this.#o.apiHost ?? this.#apiHost! } : {}),
           needsInit: startKind !== 'warm',
           signal,
         },

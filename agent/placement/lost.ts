@@ -18,6 +18,7 @@ export function lostRecord(
   const now = Date.now()
   const status = 'whisk internal error' as const
   return {
+    ...(req.cause ? { cause: req.cause } : {}),
     activationId: req.activationId,
     namespace: req.fn.namespace,
     name: req.fn.name,

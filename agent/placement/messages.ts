@@ -36,6 +36,8 @@ export const forwardRequestSchema = z
     explain: explainSchema,
     /** The caller's API key for a `provide-api-key` action (on the encrypted channel, never stored). */
     apiKey: z.string().min(1).max(512).optional(),
+    /** The composition this run is a component of (its activation id). */
+    cause: z.string().regex(ACTIVATION_ID_RE).optional(),
   })
   .strict()
 export type ForwardRequest = z.infer<typeof forwardRequestSchema>

@@ -64,6 +64,7 @@ export class ForwardTarget {
         deadline: req.deadline,
         signal,
         ...(req.apiKey ? { apiKey: req.apiKey } : {}),
+        ...(req.cause ? { cause: req.cause } : {}),
         extraAnnotations: [{ key: 'placement', value: req.explain }],
       }),
     )

@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { compareVersions, isHlc } from './hlc.ts'
 
-/** Runtime kinds an agent knows. `blackbox` runs any image whose server speaks the action protocol. */
-export const KINDS = ['nodejs:24', 'python:3', 'blackbox'] as const
+/**
+ * Kinds an agent knows. `blackbox` runs any image whose server speaks the action protocol;
+ * `sequence` runs no container of its own: it chains its `components` (agent/activations/composition.ts).
+ */
+export const KINDS = ['nodejs:24', 'python:3', 'blackbox', 'sequence'] as const
 export type Kind = (typeof KINDS)[number]
 
 /**
@@ -28,6 +31,9 @@ export const LIMITS = {
   concurrency: { min: 1, max: 1, default: 1 },
   logs: { min: 0, max: 10, default: 10 },
 } as const
+
+/** Most atomic actions one sequence may run, nested sequences inlined (OpenWhisk's default, 50). */
+export const SEQUENCE_MAX_LENGTH = 50
 
 export const limitsSchema = z
   .object({
@@ -83,6 +89,8 @@ export const functionRecordSchema = z
     updated: hlc,
     origin: z.string().min(1).max(128),
     deleted: z.boolean().optional(),
+    /** Kind `sequence` only: the names of its components, in order, in the same namespace. */
+    components: z.array(z.string().regex(NAME_RE)).min(1).max(SEQUENCE_MAX_LENGTH).optional(),
   })
   .strict()
 export type FunctionRecord = z.infer<typeof functionRecordSchema>

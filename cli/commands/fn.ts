@@ -29,6 +29,7 @@ interface PutOptions {
   image?: string
   binary?: boolean
   waitReplicas?: number
+  sequence?: string
 }
 
 const KIND_BY_EXT: Record<string, string> = {
@@ -70,6 +71,14 @@ export function putBody(
   o: PutOptions,
 ): Record<string, unknown> {
   const body: Record<string, unknown> = { mode }
+  if (o.sequence !== undefined) {
+    if (file) throw new UsageError('a sequence runs its components: give --sequence or a file, not both')
+    body.kind = 'sequence'
+    body.components = o.sequence
+      .split(',')
+      .map((c) => c.trim())
+      .filter((c) => c.length > 0)
+  }
   if (file) {
     const code = readCode(file)
     body.code = code.toString('base64')
@@ -138,6 +147,7 @@ function addPutOptions(cmd: Command): Command {
     .option('-c, --concurrency <n>', 'activations per container (1)', positiveInt('--concurrency'))
     .option('-l, --logs <MiB>', 'log size limit in MiB (0–10, default 10)', positiveInt('--logs'))
     .option('--image <image>', 'a Docker image for kind blackbox')
+    .option('--sequence <a,b,c>', 'a sequence of these functions, run in order (no file)')
     .addOption(new Option('--binary', 'treat the file as a zip (default: detected)'))
     .option(
       '--wait-replicas <n>',
@@ -153,6 +163,7 @@ function showFunction(fn: FunctionRecord): void {
     ['version', fn.version],
     ['kind', fn.kind],
     ['main', fn.main],
+    ...(fn.components ? [['components', fn.components.join(', ')] as [string, unknown]] : []),
     ...(fn.image ? [['image', fn.image] as [string, unknown]] : []),
     [
       'code',
@@ -179,7 +190,9 @@ export function registerFnCommands(program: Command): void {
       fn
         .command(`${mode} <name> [file]`)
         .description(
-          mode === 'create' ? 'deploy a new function from a source file or zip' : 'deploy a new version',
+          mode === 'create'
+            ? 'deploy a new function from a source file or zip, or a sequence of functions'
+            : 'deploy a new version',
         ),
     ).action(async (name: string, file: string | undefined, o: PutOptions, cmd: Command) => {
       const body = putBody(mode, file, o)

@@ -86,7 +86,7 @@ async function buildOne(
     const stage = join(work, 'stage')
     progress(1, spec.interpreter ? `${spec.interpreter.to} from ${spec.interpreter.from}` : 'from Debian')
     if (spec.interpreter) await stageFiles(stage, [spec.interpreter])
-    progress(2, spec.proxy.map((f) => f.to).join(', '))
+    progress(2, `${spec.proxy.length} files under /srv`)
     await stageFiles(stage, spec.proxy)
     const files = spec.interpreter ? [spec.interpreter, ...spec.proxy] : spec.proxy
     const tar = join(work, 'image.tar')

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -63,6 +64,38 @@ export function nodeBinary(): string {
 
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
+/**
+ * The `openwhisk` npm client and its dependencies, as OpenWhisk's Node runtime preinstalls it, copied
+ * from this project's node_modules into /srv/node_modules (NODE_PATH: zipped actions find it too).
+ * None when the package is not installed here (a production install without dev dependencies).
+ */
+export function openwhiskClientFiles(): RuntimeFile[] {
+  const req = createRequire(import.meta.url)
+  let root: string
+  try {
+    root = dirname(dirname(req.resolve('openwhisk/package.json')))
+  } catch {
+    return []
+  }
+  const files: RuntimeFile[] = []
+  const seen = new Set<string>()
+  const visit = (name: string) => {
+    if (seen.has(name)) return
+    seen.add(name)
+    const dir = join(root, name)
+    for (const rel of readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort()) {
+      if (statSync(join(dir, rel)).isFile())
+        files.push({ from: join(dir, rel), to: `srv/node_modules/${name}/${rel}`, mode: 0o644 })
+    }
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>
+    }
+    for (const dep of Object.keys(pkg.dependencies ?? {})) visit(dep)
+  }
+  visit('openwhisk')
+  return files
+}
+
 export function specFor(kind: RuntimeKind): RuntimeSpec {
   const file = (dir: string, name: string): RuntimeFile => ({
     from: join(runtimesDir, dir, name),
@@ -75,9 +108,12 @@ export function specFor(kind: RuntimeKind): RuntimeSpec {
       image: imageFor(kind),
       packages: ['libstdc++6'],
       interpreter: { from: nodeBinary(), to: 'usr/local/bin/node', mode: 0o755 },
-      proxy: ['package.json', 'proxy.js', 'runner.js', 'unzip.js'].map((n) => file('nodejs', n)),
+      proxy: [
+        ...['package.json', 'proxy.js', 'runner.js', 'unzip.js'].map((n) => file('nodejs', n)),
+        ...openwhiskClientFiles(),
+      ],
       cmd: ['/usr/local/bin/node', '/srv/proxy.js'],
-      env: { PATH, HOME: '/tmp' },
+      env: { PATH, HOME: '/tmp', NODE_PATH: '/srv/node_modules' },
     }
   }
   return {

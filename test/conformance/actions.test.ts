@@ -155,7 +155,7 @@ describe('conformance: actions', () => {
   })
 })
 
-describe('conformance: packages, triggers and rules that do not exist, and sequences', () => {
+describe('conformance: packages, triggers and rules that do not exist', () => {
   it('lists none and does not find one (WskRestBasicTests "reject get/delete of package/trigger/rule that does not exist")', async () => {
     for (const coll of ['packages', 'triggers', 'rules']) {
       const list = await c.req('GET', `/api/v1/namespaces/_/${coll}`)
@@ -182,11 +182,5 @@ describe('conformance: packages, triggers and rules that do not exist, and seque
     // WskRestBasicTests "reject deleting entity in wrong collection": the action stays.
     expect((await c.req('DELETE', '/api/v1/namespaces/_/triggers/notapackage')).status).toBe(409)
     expect((await c.req('GET', path('notapackage'))).status).toBe(200)
-  })
-
-  it('refuses sequences as not supported yet (documented in docs/api.md)', async () => {
-    const seq = await c.req('PUT', path('seq'), { exec: { kind: 'sequence', components: ['/guest/a'] } })
-    expect(seq.status).toBe(400)
-    expect(owError(seq.body)).toBe('Sequences are not supported by fnagent yet.')
   })
 })

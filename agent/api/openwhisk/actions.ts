@@ -1,4 +1,6 @@
 import { z } from 'zod'
+import { componentName } from '../../activations/index.ts'
+import { SEQUENCE_MESSAGES } from '../../functions/index.ts'
 import { describeZodError, looksLikeZip } from '../../functions/input.ts'
 import { hlcWall } from '../../store/hlc.ts'
 import {
@@ -9,7 +11,7 @@ import {
   owVersion,
   REDACTED,
 } from '../../store/index.ts'
-import { MESSAGES, OwError } from './reply.ts'
+import { OwError } from './reply.ts'
 
 /** An action in OpenWhisk's JSON shape (`WhiskAction.toJson`). */
 export interface OwAction {
@@ -17,7 +19,14 @@ export interface OwAction {
   name: string
   version: string
   publish: boolean
-  exec: { kind: string; binary: boolean; main?: string; code?: string; image?: string }
+  exec: {
+    kind: string
+    binary?: boolean
+    main?: string
+    code?: string
+    image?: string
+    components?: string[]
+  }
   annotations: KeyValue[]
   parameters: KeyValue[]
   limits: FunctionRecord['limits']
@@ -34,16 +43,12 @@ export const fromPairs = (list: KeyValue[] | undefined): Record<string, unknown>
 export function toOwAction(fn: FunctionRecord, code: Buffer | null): OwAction {
   const name = fn.name.includes('/') ? fn.name.slice(fn.name.indexOf('/') + 1) : fn.name
   const pkg = fn.name.includes('/') ? `/${fn.name.slice(0, fn.name.indexOf('/'))}` : ''
-  const exec: OwAction['exec'] = { kind: fn.kind, binary: fn.binary }
-  if (fn.main !== 'main') exec.main = fn.main
-  if (fn.image) exec.image = fn.image
-  if (code) exec.code = fn.binary ? code.toString('base64') : code.toString('utf8')
   return {
     namespace: `${fn.namespace}${pkg}`,
     name,
     version: owVersion(fn.version),
     publish: false,
-    exec,
+    exec: owExec(fn, code),
     annotations: [
       ...toPairs(fn.annotations).filter((a) => a.key !== 'exec'),
       { key: 'exec', value: fn.kind },
@@ -56,6 +61,16 @@ export function toOwAction(fn: FunctionRecord, code: Buffer | null): OwAction {
     limits: fn.limits,
     updated: hlcWall(fn.updated),
   }
+}
+
+/** A sequence's exec is its kind and fully qualified components (OpenWhisk's SequenceExec), nothing else. */
+function owExec(fn: FunctionRecord, code: Buffer | null): OwAction['exec'] {
+  if (fn.components) return { kind: fn.kind, components: fn.components.map((c) => `/${fn.namespace}/${c}`) }
+  const exec: OwAction['exec'] = { kind: fn.kind, binary: fn.binary }
+  if (fn.main !== 'main') exec.main = fn.main
+  if (fn.image) exec.image = fn.image
+  if (code) exec.code = fn.binary ? code.toString('base64') : code.toString('utf8')
+  return exec
 }
 
 const putSchema = z.object({
@@ -96,14 +111,24 @@ export function fromOwPut(
   body: unknown,
   overwrite: boolean,
   prev: FunctionRecord | null,
+  namespace: string,
 ): Record<string, unknown> {
   const parsed = putSchema.safeParse(body)
   if (!parsed.success)
     throw new OwError(400, describeZodError(parsed.error, 'The request content was malformed:'))
   const { exec, parameters, annotations, delAnnotations, limits } = parsed.data
-  if (exec?.kind === 'sequence' || exec?.components) throw new OwError(400, MESSAGES.sequencesNotSupported)
   const input: Record<string, unknown> = { mode: overwrite ? 'upsert' : 'create' }
-  if (exec) {
+  if (exec?.kind === 'sequence') {
+    input.kind = 'sequence'
+    input.components = (exec.components ?? []).map((c) => {
+      // `/ns/name` or `/ns/pkg/name` as wsk sends them; a component of another namespace is not found.
+      const name = componentName(c, namespace)
+      if (name === null) throw new OwError(400, SEQUENCE_MESSAGES.componentNotFound)
+      return name
+    })
+  } else if (exec?.components) {
+    throw new OwError(400, 'The request content was malformed:\nonly a sequence has components')
+  } else if (exec) {
     const blackbox = exec.kind === 'blackbox'
     input.kind = exec.kind
     if (exec.main) input.main = exec.main

@@ -3,6 +3,7 @@ import type { EventService } from '../../events/index.ts'
 import type { FunctionService, PackageService } from '../../functions/index.ts'
 import type { Logger } from '../../log.ts'
 import type { Store } from '../../store/index.ts'
+import type { BridgeEndpointComponents } from './bridge.ts'
 import type { ApiKeyStore } from './keys.ts'
 import type { OpenWhiskApiOptions } from './options.ts'
 import type { RecordWaiter } from './waiter.ts'
@@ -17,6 +18,8 @@ export interface OpenWhiskApiComponents {
   activations: Pick<ActivationService, 'invoke' | 'list' | 'get'>
   store: Pick<Store, 'db' | 'functions' | 'activations'>
   keys: ApiKeyStore
+  /** The functions' bridge, for the endpoint containers call (`openwhiskApi.bridgePort`). */
+  functionsBridge?: Omit<BridgeEndpointComponents, 'logger'>
 }
 
 export interface OpenWhiskApiInit extends OpenWhiskApiOptions {

@@ -38,6 +38,11 @@ export const openwhiskApiOptionsSchema = z
     requestTimeoutMs: z.number().int().min(1000).default(120_000),
     keepAliveTimeoutMs: z.number().int().min(0).default(30_000),
     rateLimit: rateLimitOptionsSchema.default(rateLimitOptionsSchema.parse({})),
+    /**
+     * Port of the API's endpoint for this node's function containers, on the host's address on
+     * their bridge (`__OW_API_HOST`); 0 = any free port; null = none. Only with `listen`.
+     */
+    bridgePort: z.number().int().min(0).max(65535).nullable().default(0),
   })
   .strict()
   .refine((o) => !o.tlsCert === !o.tlsKey, {

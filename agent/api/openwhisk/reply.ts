@@ -24,7 +24,6 @@ export const MESSAGES = {
   invalidTimeout: (maxMs: number) => `Timeout must be number of milliseconds up to ${maxMs}.`,
   conformance: 'Resource by this name exists but is not in this collection.',
   // fnagent's own: the entity types it answers for but does not implement yet (docs/api.md).
-  sequencesNotSupported: 'Sequences are not supported by fnagent yet.',
   entityNotSupported: (collection: string) => `Creating ${collection} is not supported by fnagent yet.`,
 } as const
 

@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http'
-import { type FunctionRecord, LIMITS } from '../../store/index.ts'
+import { isComposition } from '../../activations/index.ts'
+import { apiKeyFor } from '../../functions/index.ts'
+import { type FunctionRecord, LIMITS, SEQUENCE_MAX_LENGTH } from '../../store/index.ts'
 import { AGENT_VERSION } from '../../version.ts'
 import { fromOwPut, toOwAction } from './actions.ts'
 import { getActivation, listActivations } from './activations.ts'
@@ -46,6 +48,7 @@ export function platformInfo(init: OpenWhiskApiInit) {
       max_action_memory: LIMITS.memory.max * MIB,
       min_action_logs: LIMITS.logs.min * MIB,
       max_action_logs: LIMITS.logs.max * MIB,
+      sequence_length: SEQUENCE_MAX_LENGTH,
     },
     runtimes: {
       nodejs: [runtime('nodejs:24', 'fnagent/nodejs:24', true)],
@@ -173,7 +176,7 @@ async function action(c: ApiContext, init: OpenWhiskApiInit, r: ActionRequest): 
       const overwrite = queryFlag(q, 'overwrite')
       await c.packages.checkActionName(namespace, name, true)
       const prev = overwrite ? await c.functions.get(name, namespace).catch(() => null) : null
-      const { record } = await c.functions.put(name, fromOwPut(body, overwrite, prev), namespace)
+      const { record } = await c.functions.put(name, fromOwPut(body, overwrite, prev, namespace), namespace)
       return { status: 200, body: toOwAction(record, null) }
     }
     case 'DELETE': {
@@ -203,7 +206,8 @@ async function invoke(c: ApiContext, init: OpenWhiskApiInit, on: ActionRequest):
     namespace,
     blocking,
     blockingWaitMs: waitMs,
-    apiKey: provideApiKey(fn) ? auth : undefined,
+    // A composition passes the caller's key on to those of its components that ask for it.
+    apiKey: isComposition(fn) ? auth : apiKeyFor(fn, auth),
   })
   const header = {
     'x-openwhisk-activation-id': out.done ? out.record.activationId : out.activationId,
@@ -233,14 +237,4 @@ function checkFinal(fn: FunctionRecord, params: Record<string, unknown>): void {
   for (const key of Object.keys(params)) {
     if (key in fn.parameters) throw new OwError(400, MESSAGES.parametersNotAllowed)
   }
-}
-
-/**
- * `provide-api-key`: the caller's key goes to the action as `__OW_API_KEY`. An action created
- * through this API always has the annotation (false unless asked); one without it (deployed with
- * the fnagent CLI) does not get the key.
- */
-function provideApiKey(fn: FunctionRecord): boolean {
-  const v = fn.annotations['provide-api-key']
-  return v === true || v === 'true'
 }

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { errors } from '../../errors.ts'
 import type { Startable } from '../../lifecycle.ts'
 import { authenticate, basicCredentials } from './auth.ts'
+import { BridgeEndpoint } from './bridge.ts'
 import type { ApiContext, OpenWhiskApiComponents, OpenWhiskApiInit, Reply } from './components.ts'
 import { parseListen } from './options.ts'
 import { RateLimiter } from './ratelimit.ts'
@@ -22,11 +23,22 @@ export class OpenWhiskApiServer implements Startable {
   readonly #init: OpenWhiskApiInit
   readonly #limiter: RateLimiter
   #server: Server | null = null
+  readonly #bridge: BridgeEndpoint | null
 
   constructor(components: OpenWhiskApiComponents, init: OpenWhiskApiInit) {
     this.#c = { ...components, waiter: new RecordWaiter(components.store.db, components.store.activations) }
     this.#init = init
     this.#limiter = new RateLimiter(init.rateLimit)
+    const { functionsBridge } = components
+    this.#bridge =
+      functionsBridge && init.bridgePort !== null
+        ? new BridgeEndpoint({ ...functionsBridge, logger: components.logger }, init.bridgePort)
+        : null
+  }
+
+  /** The endpoint function containers call (`__OW_API_HOST`), null when there is none. */
+  get bridgeUrl(): string | null {
+    return this.#bridge?.url ?? null
   }
 
   /** The bound address (port 0 resolves to the real port), or null when not listening. */
@@ -71,12 +83,14 @@ export class OpenWhiskApiServer implements Startable {
     this.#server = server
     this.#c.waiter.start()
     this.#c.logger.info({ url: this.address?.url }, 'OpenWhisk API listening')
+    await this.#bridge?.start(handler, { keepAliveTimeoutMs: this.#init.keepAliveTimeoutMs })
   }
 
   async stop(): Promise<void> {
     const server = this.#server
     if (!server) return
     this.#server = null
+    await this.#bridge?.stop()
     this.#c.waiter.stop()
     server.closeIdleConnections()
     await new Promise<void>((resolve) => {
