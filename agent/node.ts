@@ -228,10 +228,12 @@ async function build(logger: Logger, config: Config, store: Store) {
       loadCode,
       fetchRecord: (id, signal) => replication.fetchActivation(id, signal),
       listCluster: (q) => replication.listCluster(q),
-      onMarker: (marker) => replication.activationStored(marker, 1),
+      // Accept = durable: the answer waits for R copies (`replication.replicas`, this node's included).
+      onMarker: (marker) => replication.activationStored(marker, config.replication.replicas),
+      firstLiveOwner: (id) => replication.ownership.activationOwners(id)[0],
       memberState: (peerId) => cluster?.member(peerId)?.state,
     },
-    { maxParamsBytes: config.invoker.maxPayloadBytes, drainMs: config.drainMs },
+    { maxParamsBytes: config.invoker.maxPayloadBytes, drainMs: config.drainMs, queue: config.queue },
   )
 
   const apiKeys = new ApiKeyStore(store.db)

@@ -284,6 +284,8 @@ export class Invoker implements Startable {
       }
       const waitTime = Math.round(performance.now() - received)
       const { fn } = req
+      // One line per run: how tests (and operators) count runs of an activation id.
+      this.#log.debug({ activationId: req.activationId, container: startKind }, 'activation runs')
       const signal = req.signal ? AbortSignal.any([req.signal, this.#abort.signal]) : this.#abort.signal
       const out = await activate(
         c,

@@ -159,7 +159,10 @@ export class Placement implements Startable {
       if (refusal) return refusal
       const inv = this.#c.invoker
       return invokeOrRefuse(inv, req.fn, () =>
-        inv.invoke({ ...req, extraAnnotations: [{ key: 'placement', value: explain }] }),
+        inv.invoke({
+          ...req,
+          extraAnnotations: [{ key: 'placement', value: explain }, ...(req.annotations ?? [])],
+        }),
       )
     }
     const member = members.find((m) => m.peerId === cand.peerId)
@@ -181,6 +184,7 @@ export class Placement implements Startable {
       hops: 1,
       explain,
       ...(req.apiKey ? { apiKey: req.apiKey } : {}),
+      ...(req.annotations?.length ? { annotations: req.annotations } : {}),
     }
     const signal = AbortSignal.any([
       req.signal,

@@ -64,7 +64,7 @@ export class ForwardTarget {
         deadline: req.deadline,
         signal,
         ...(req.apiKey ? { apiKey: req.apiKey } : {}),
-        extraAnnotations: [{ key: 'placement', value: req.explain }],
+        extraAnnotations: [{ key: 'placement', value: req.explain }, ...(req.annotations ?? [])],
       }),
     )
     if (ran.type === 'done') await this.#c.keepRecord(ran.record, req.explain.receivedBy)

@@ -59,6 +59,11 @@ function listQuery(o: {
   return q.size ? `?${q}` : ''
 }
 
+function priorityArg(raw: string): number {
+  if (!/^[012]$/.test(raw)) throw new UsageError(`--priority takes 0, 1 or 2; got '${raw}'`)
+  return Number(raw)
+}
+
 export function registerInvokeCommand(program: Command): void {
   program
     .command('invoke <name>')
@@ -66,11 +71,12 @@ export function registerInvokeCommand(program: Command): void {
     .option('-p, --param <keyValue...>', 'parameter KEY VALUE (JSON or string); repeatable', collect)
     .option('-P, --param-file <file>', 'parameters from a JSON file')
     .option('-r, --result', 'print only the result')
-    .option('--async', 'return the activation id at once instead of waiting')
+    .option('--async', 'return the activation id once the job is stored on its owners (queued durably)')
+    .option('--priority <n>', 'with --async: 0 (default), 1 or 2 (highest)', priorityArg)
     .action(
       async (
         name: string,
-        o: { param?: string[]; paramFile?: string; result?: boolean; async?: boolean },
+        o: { param?: string[]; paramFile?: string; result?: boolean; async?: boolean; priority?: number },
         cmd: Command,
       ) => {
         const params = {
@@ -81,12 +87,15 @@ export function registerInvokeCommand(program: Command): void {
         const res = await client.call<ActivationRecord | { activationId: string }>(
           'POST',
           `/v1/functions/${encodeURIComponent(name)}/invoke`,
-          { params, blocking: !o.async },
+          { params, blocking: !o.async, ...(o.priority !== undefined ? { priority: o.priority } : {}) },
         )
         if (o.async) {
           const id = (res.body as { activationId: string }).activationId
           if (wantsJson(cmd)) printJson(res.body)
-          else process.stdout.write(`invoked ${name} with id ${id}\n`)
+          else {
+            const { copies } = res.body as { copies?: number }
+            process.stdout.write(`invoked ${name} with id ${id} (queued, ${copies ?? 1} copies)\n`)
+          }
           return
         }
         const rec = res.body as ActivationRecord

@@ -1,0 +1,32 @@
+import { z } from 'zod'
+import { PRIORITIES, type Priority } from '../queue/index.ts'
+import { type ActivationRecord, type FunctionRecord, functionRecordSchema } from '../store/index.ts'
+
+/**
+ * What a queued async invocation's `running` marker carries besides the record's fields: enough
+ * for any owner to run it when the node that drives it dies (the function version, the merged
+ * parameters, the priority, when it was accepted, runs so far). The finished record replaces the
+ * marker, so the parameters are kept only while the job waits or runs.
+ */
+export const jobFieldSchema = z.object({
+  fn: functionRecordSchema,
+  params: z.record(z.string(), z.unknown()),
+  priority: z.number().int().min(0).max(2),
+  accepted: z.number().nonnegative(),
+  attempt: z.number().int().min(0),
+  takeover: z.object({ from: z.string(), cause: z.string(), at: z.number() }).optional(),
+})
+export type JobField = z.infer<typeof jobFieldSchema>
+
+/** The job a marker carries, or null (a marker from before the queue, or a finished record). */
+export function jobOf(record: ActivationRecord): JobField | null {
+  if (record.phase !== 'running') return null
+  const parsed = jobFieldSchema.safeParse((record as { job?: unknown }).job)
+  return parsed.success ? parsed.data : null
+}
+
+/** The priority an invocation runs at: the one asked, else the function's `priority` annotation, else 0. */
+export function priorityOf(fn: FunctionRecord, asked: number | undefined): Priority {
+  const wanted = asked ?? fn.annotations.priority
+  return (PRIORITIES as readonly unknown[]).includes(wanted) ? (wanted as Priority) : 0
+}
