@@ -260,7 +260,15 @@ async function build(logger: Logger, config: Config, store: Store) {
     activations: {
       list: (q) => activations.list(q),
       get: (id) => activations.get(id),
+      job: (id) => activations.job(id),
+      dead: (limit) => activations.dead(limit),
+      replay: (id) => activations.replay(id),
     },
+    queue: async () => ({
+      nodeId,
+      ...activations.queueStats(),
+      deadLetters: (await store.activations.deadIds(100_000)).length,
+    }),
     peers: async () => requireCluster(cluster).view(),
     join: async (body) => {
       const peer = (body as { peer?: unknown })?.peer

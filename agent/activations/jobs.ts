@@ -15,6 +15,21 @@ export const jobFieldSchema = z.object({
   accepted: z.number().nonnegative(),
   attempt: z.number().int().min(0),
   takeover: z.object({ from: z.string(), cause: z.string(), at: z.number() }).optional(),
+  attempts: z
+    .array(
+      z.object({
+        activationId: z.string(),
+        attempt: z.number().int(),
+        node: z.string(),
+        start: z.number(),
+        end: z.number(),
+        status: z.string(),
+        result: z.unknown(),
+      }),
+    )
+    .max(16)
+    .default([]),
+  notBefore: z.number().optional(),
 })
 export type JobField = z.infer<typeof jobFieldSchema>
 

@@ -4,7 +4,7 @@ import type { FunctionService } from '../functions/index.ts'
 import { describeZodError } from '../functions/input.ts'
 import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
-import { type Job, JobQueue, type Outcome, type QueueOptions, type QueueStats } from '../queue/index.ts'
+import type { QueueOptions, QueueStats } from '../queue/index.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import {
   ACTIVATION_ID_RE,
@@ -13,11 +13,11 @@ import {
   type FunctionRecord,
   type KeyValue,
   newActivationId,
-  owVersion,
   type Store,
-  statusCode,
 } from '../store/index.ts'
-import { type JobField, jobOf, priorityOf } from './jobs.ts'
+import { priorityOf } from './jobs.ts'
+import { type JobView, QueuedJobs } from './queued.ts'
+import { internalErrorRecord } from './records.ts'
 import { ActivationRecovery, type RecoveryInit } from './recovery.ts'
 
 /** Runs one activation somewhere (locally, or on a peer chosen by placement) and returns its record. */
@@ -74,9 +74,6 @@ export interface ActivationServiceInit {
   queue?: Partial<QueueOptions>
 }
 
-/** A marker's deadline (its `end`) lies this long past the action's timeout. */
-const MARKER_GRACE_MS = 60_000
-
 const invokeBodySchema = z
   .object({
     params: z.record(z.string(), z.unknown()).default({}),
@@ -99,13 +96,18 @@ export class ActivationService implements Startable {
   #draining = false
 
   readonly #recovery: ActivationRecovery
-  readonly #queue: JobQueue
+  readonly #jobs: QueuedJobs
 
   constructor(components: ActivationServiceComponents, init: ActivationServiceInit) {
     this.#c = components
     this.#init = init
-    this.#queue = new JobQueue(
-      { logger: components.logger.child({ component: 'queue' }), dispatch: (job) => this.#dispatch(job) },
+    this.#jobs = new QueuedJobs(
+      {
+        ...components,
+        logger: components.logger.child({ component: 'queue' }),
+        run: (fn, code, params, id, opts) => this.#run(fn, code, params, id, opts),
+        draining: () => this.#draining,
+      },
       init.queue,
     )
     this.#recovery = new ActivationRecovery(
@@ -114,8 +116,8 @@ export class ActivationService implements Startable {
         store: components.store,
         clock: components.clock,
         nodeId: components.nodeId,
-        running: (id) => this.#inflight.has(id) || this.#queue.has(id),
-        requeue: (marker, cause) => this.#requeue(marker, cause),
+        running: (id) => this.#inflight.has(id) || this.#jobs.has(id),
+        requeue: (marker, cause) => this.#jobs.requeue(marker, cause),
         memberState: (peerId) => components.memberState?.(peerId),
         fetchRecord: components.fetchRecord,
         onRecord: (record) => components.onRecord?.(record),
@@ -130,7 +132,7 @@ export class ActivationService implements Startable {
 
   /** This node's queue: depth per priority, running, oldest wait. */
   queueStats(): QueueStats {
-    return this.#queue.stats()
+    return this.#jobs.stats()
   }
 
   async invoke(name: string, body: unknown): Promise<{ status: number; body: unknown }> {
@@ -160,19 +162,23 @@ export class ActivationService implements Startable {
         accepted: Date.now(),
         attempt: 0,
       }
-      return { status: 202, body: await this.#accept(activationId, job, apiKey) }
+      return { status: 202, body: await this.#jobs.accept(activationId, job, apiKey) }
     }
-    const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, true, { apiKey })
+    const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, { apiKey })
     const record = await run
     return { status: 200, body: result ? (record.response.result ?? {}) : record }
   }
 
+  /**
+   * Runs one activation (here or on a peer) to its stored record. A refusal before anything ran
+   * (node full, runtime missing, draining) is thrown: the blocking caller hears of it, the queue
+   * waits for room.
+   */
   #run(
     fn: FunctionRecord,
     code: Buffer | null,
     params: Record<string, unknown>,
     activationId: string,
-    blocking: boolean,
     opts: {
       /** `__OW_API_KEY` for an action with `provide-api-key`. */
       apiKey?: string
@@ -198,7 +204,7 @@ export class ActivationService implements Startable {
       )
       .catch((err: unknown) => {
         const e = toFnError(err)
-        // A refusal before anything ran (node full, runtime missing) is the caller's error when blocking…
+        // A refusal before anything ran (node full, runtime missing) is the caller's error…
         if (e.code === 'NODE_FULL' || e.code === 'RUNTIME_MISSING' || e.code === 'DRAINING') throw e
         // …anything else becomes a recorded whisk internal error, never a lost activation.
         this.#c.logger.error({ err, fn: fn.name, activationId }, 'activation failed inside the agent')
@@ -209,127 +215,9 @@ export class ActivationService implements Startable {
         this.#c.onRecord?.(record)
         return record
       })
-      .catch(async (err: unknown) => {
-        const e = toFnError(err)
-        // A blocking caller hears of a refusal directly; an async one only has the record to look at.
-        if (blocking) throw e
-        const record = this.#internalErrorRecord(fn, activationId, received, e)
-        await this.#c.store.activations
-          .put(record)
-          .then(() => this.#c.onRecord?.(record))
-          .catch((putErr: unknown) => {
-            this.#c.logger.error({ err: putErr, activationId }, 'cannot store the activation record')
-          })
-        throw e
-      })
       .finally(() => this.#inflight.delete(activationId))
     this.#inflight.set(activationId, p)
     return p
-  }
-
-  /**
-   * Accept = durable: past the bound nothing is stored (QUEUE_FULL, 429 + Retry-After); else the
-   * job's marker is stored here and on its owners, then queued. The answer says how many copies
-   * hold it (this node's included).
-   */
-  async #accept(
-    activationId: string,
-    job: Omit<JobField, 'takeover'>,
-    apiKey: string | undefined,
-  ): Promise<{ activationId: string; copies: number; priority: number }> {
-    if (!this.#queue.hasRoom()) {
-      const retryAfterS = this.#queue.options.retryAfterS
-      throw errors.queueFull(
-        `this node's queue holds ${this.#queue.size} jobs, its bound (queue.maxJobs); try again in ${retryAfterS} s`,
-        { details: { retryAfterS } },
-      )
-    }
-    const marker = this.#marker(job.fn, activationId, job)
-    await this.#c.store.activations.put(marker)
-    // Not confirmed by an owner (none reachable): the marker is here, in the handoff queue.
-    const held = await (this.#c.onMarker?.(marker) ?? Promise.resolve({ copies: 1 })).catch(
-      (err: unknown) => {
-        this.#c.logger.warn({ err, activationId }, 'the job reached no other owner yet')
-        return { copies: 1 }
-      },
-    )
-    this.#queue.add({ activationId, ...job, ...(apiKey ? { apiKey } : {}) })
-    return { activationId, copies: held.copies, priority: job.priority }
-  }
-
-  /**
-   * Takes a job up again: its node died or left (this node being its first live owner), or it is
-   * this node's own from before a restart. The new marker names this node and the takeover; the
-   * activation id stays the deduplication key (a record already finished is never run again).
-   */
-  async #requeue(marker: ActivationRecord, cause: string): Promise<boolean> {
-    const job = jobOf(marker)
-    const id = marker.activationId
-    if (!job || this.#draining || this.#queue.has(id)) return false
-    if (marker.node !== this.#c.nodeId) {
-      const first = this.#c.firstLiveOwner?.(id)
-      if (first !== this.#c.nodeId) return false
-    }
-    const takeover = { from: marker.node, cause, at: Date.now() }
-    const next = this.#marker(job.fn, id, { ...job, takeover }, marker.start)
-    const [written] = await this.#c.store.activations.putManyIfNewer([next])
-    if (!written) return false
-    this.#c.logger.warn({ activationId: id, from: marker.node, cause }, 'job taken over')
-    await this.#c.onMarker?.(next).catch(() => {})
-    return this.#queue.add({ activationId: id, ...job, takeover })
-  }
-
-  /** One run of a queued job: `full` when every node refused it (it waits again), else its record is stored. */
-  async #dispatch(job: Job): Promise<Outcome> {
-    if (this.#draining) return 'full'
-    const id = job.activationId
-    if (job.takeover) {
-      // The deduplication key: the run the dead node made may have finished after all.
-      const found = await this.#c.fetchRecord(id, AbortSignal.timeout(10_000)).catch(() => null)
-      if (found && !found.phase) return 'done'
-    }
-    const attempt = job.attempt + 1
-    const waitedMs = Date.now() - job.accepted
-    const annotations = [
-      { key: 'queue', value: { priority: job.priority, waitedMs, attempt, acceptedAt: job.accepted } },
-      ...(job.takeover ? [{ key: 'takeover', value: job.takeover }] : []),
-    ]
-    const code = await this.#c.loadCode(job.fn, AbortSignal.timeout(30_000)).catch(() => null)
-    const run = this.#run(job.fn, code, job.params, id, true, {
-      ...(job.apiKey ? { apiKey: job.apiKey } : {}),
-      annotations,
-    })
-    try {
-      await run
-      return 'done'
-    } catch (err) {
-      const e = toFnError(err)
-      // No room anywhere, or the node asked is stopping: the job waits for room again.
-      if (e.code === 'NODE_FULL' || e.code === 'DRAINING') return 'full'
-      // A refusal that waiting does not cure (runtime missing): recorded as the activation's outcome.
-      const record = { ...this.#internalErrorRecord(job.fn, id, job.accepted, e) }
-      record.annotations.push(...annotations)
-      await this.#c.store.activations.put(record)
-      this.#c.onRecord?.(record)
-      return 'done'
-    }
-  }
-
-  /**
-   * The `running` marker of an async activation, carrying its job (jobs.ts) so that any owner can
-   * run it. A job's marker is resolved by its node's death or departure, not by a deadline: it may
-   * wait in the queue for long; `end` is the deadline of a marker without a job.
-   */
-  #marker(fn: FunctionRecord, activationId: string, job: JobField, start = Date.now()): ActivationRecord {
-    return {
-      ...this.#internalErrorRecord(fn, activationId, start, errors.notFound('still running')),
-      end: start + fn.limits.timeout + MARKER_GRACE_MS,
-      duration: 0,
-      response: { status: 'success', statusCode: 0, success: false, result: {} },
-      statusCode: 0,
-      phase: 'running',
-      job,
-    }
   }
 
   #internalErrorRecord(
@@ -338,35 +226,7 @@ export class ActivationService implements Startable {
     start: number,
     err: FnError,
   ): ActivationRecord {
-    const end = Date.now()
-    return {
-      activationId,
-      namespace: fn.namespace,
-      name: fn.name,
-      version: owVersion(fn.version),
-      subject: fn.namespace,
-      start,
-      end,
-      duration: end - start,
-      statusCode: statusCode('whisk internal error'),
-      response: {
-        status: 'whisk internal error',
-        statusCode: statusCode('whisk internal error'),
-        success: false,
-        result: { error: err.message },
-      },
-      logs: [],
-      annotations: [
-        { key: 'path', value: `${fn.namespace}/${fn.name}` },
-        { key: 'kind', value: fn.kind },
-        { key: 'limits', value: fn.limits },
-      ],
-      publish: false,
-      node: this.#c.nodeId,
-      cold: false,
-      hlc: this.#c.clock.now(),
-      origin: this.#c.nodeId,
-    }
+    return internalErrorRecord(this.#c, fn, activationId, start, err)
   }
 
   async get(id: string): Promise<ActivationRecord> {
@@ -384,6 +244,32 @@ export class ActivationService implements Startable {
     return rec
   }
 
+  /** Where an async activation stands: queued, running (attempts so far), done or dead-lettered. */
+  async job(id: string): Promise<JobView> {
+    if (!ACTIVATION_ID_RE.test(id)) {
+      throw errors.invalidArgument(`'${id}' is not an activation id (32 hexadecimal characters)`)
+    }
+    const local = await this.#c.store.activations.get(id)
+    const found = local && !local.phase ? local : await this.#c.fetchRecord(id, AbortSignal.timeout(10_000))
+    const rec = found ?? local
+    if (!rec) throw errors.notFound(`activation ${id} does not exist on this node or its peers`)
+    return this.#jobs.view(rec)
+  }
+
+  /** The dead letters held here, newest first. */
+  dead(limit = 30): Promise<ActivationRecord[]> {
+    return this.#jobs.dead(limit)
+  }
+
+  /** Replays a dead letter as a new job of the function's current version (answered as an async invocation is). */
+  async replay(id: string): Promise<{ status: number; body: unknown }> {
+    if (this.#draining) throw errors.draining('this agent is shutting down and takes no new invocations')
+    const record = await this.get(id)
+    // The function's current version: a dead letter is typically replayed after a fix.
+    const fn = await this.#c.functions.get(record.name)
+    return { status: 202, body: await this.#jobs.replay(record, fn) }
+  }
+
   list(q: ActivationQuery & { cluster?: boolean }): Promise<ActivationRecord[]> {
     const { cluster, ...query } = q
     return cluster ? this.#c.listCluster(query) : this.#c.store.activations.list(query)
@@ -394,7 +280,7 @@ export class ActivationService implements Startable {
    * invocations are taken from construction until `stop`.
    */
   async start(): Promise<void> {
-    await this.#queue.start()
+    await this.#jobs.start()
     this.#recovery.start()
   }
 
@@ -402,7 +288,7 @@ export class ActivationService implements Startable {
   async stop(): Promise<void> {
     if (this.#draining) return
     this.#draining = true
-    await this.#queue.stop()
+    await this.#jobs.stop()
     await this.#recovery.stop()
     const ms = this.#init.drainMs
     const all = Promise.allSettled([...this.#inflight.values()])

@@ -65,6 +65,8 @@ export function backoffMs(policy: RetryPolicy, attempt: number, random: () => nu
 
 /** What the final record keeps of each failed attempt. */
 export interface AttemptRecord {
+  /** The attempt's own activation id (its record is stored and listed like any other). */
+  activationId: string
   attempt: number
   node: string
   start: number
@@ -75,6 +77,7 @@ export interface AttemptRecord {
 
 export function attemptOf(record: ActivationRecord, attempt: number): AttemptRecord {
   return {
+    activationId: record.activationId,
     attempt,
     node: record.node,
     start: record.start,

@@ -3,6 +3,7 @@ import type { Logger } from '../log.ts'
 import type { FunctionRecord } from '../store/index.ts'
 import { QUEUE_DEFAULTS, type QueueOptions } from './options.ts'
 import { JobOrder, type Ordered } from './order.ts'
+import type { AttemptRecord } from './retry.ts'
 
 /** One accepted async invocation, waiting or out for a run. Durable as its marker (activations/). */
 export interface Job extends Ordered {
@@ -15,10 +16,17 @@ export interface Job extends Ordered {
   attempt: number
   /** Set when this node took the job over from another (or from its own previous process). */
   takeover?: { from: string; cause: string; at: number }
+  /** The failed attempts so far (a function with `maxRetries`), each an activation of its own. */
+  attempts: AttemptRecord[]
+  /** Not placed before this epoch ms (the backoff before a retry). */
+  notBefore?: number
 }
 
-/** What a run attempt came to: the record is stored, or no node had room (the job waits again). */
-export type Outcome = 'done' | 'full'
+/**
+ * What a run attempt came to: the record is stored; no node had room (the job waits again); or
+ * the run failed and is retried (the dispatcher set `attempt`, `attempts` and `notBefore`).
+ */
+export type Outcome = 'done' | 'full' | 'retry'
 
 export interface JobQueueComponents {
   logger: Logger
@@ -31,6 +39,8 @@ export interface QueueStats {
   waiting: number[]
   /** Jobs out for a run now. */
   running: number
+  /** Jobs waiting for their retry's backoff to pass. */
+  delayed: number
   /** Epoch ms the oldest waiting job was accepted, or null. */
   oldestAccepted: number | null
   maxJobs: number
@@ -50,6 +60,7 @@ export class JobQueue implements Startable {
   readonly #order: JobOrder<Job>
   readonly #jobs = new Map<string, Job>()
   readonly #running = new Set<string>()
+  readonly #delayed = new Map<string, NodeJS.Timeout>()
   #seq = 0
   #attempting = false
   #full = false
@@ -93,8 +104,7 @@ export class JobQueue implements Startable {
     if (this.#jobs.has(job.activationId) || this.#stopped) return false
     const full: Job = { ...job, seq: this.#seq++ }
     this.#jobs.set(full.activationId, full)
-    this.#order.push(full)
-    this.#pump()
+    this.#enter(full)
     return true
   }
 
@@ -102,6 +112,7 @@ export class JobQueue implements Startable {
     return {
       waiting: this.#order.depths(),
       running: this.#running.size,
+      delayed: this.#delayed.size,
       oldestAccepted: this.#order.oldest() ?? null,
       maxJobs: this.#o.maxJobs,
       completed: this.#completed,
@@ -116,6 +127,25 @@ export class JobQueue implements Startable {
     this.#stopped = true
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = null
+    for (const t of this.#delayed.values()) clearTimeout(t)
+    this.#delayed.clear()
+  }
+
+  /** Into the order now, or when its backoff has passed. */
+  #enter(job: Job): void {
+    const wait = (job.notBefore ?? 0) - Date.now()
+    if (wait <= 0) {
+      this.#order.push(job)
+      this.#pump()
+      return
+    }
+    const t = setTimeout(() => {
+      this.#delayed.delete(job.activationId)
+      this.#order.push(job)
+      this.#pump()
+    }, wait)
+    t.unref()
+    this.#delayed.set(job.activationId, t)
   }
 
   /** Places jobs while there is one waiting, room in `maxDispatching` and no refusal pending. */
@@ -148,6 +178,9 @@ export class JobQueue implements Startable {
           this.#refusedFull++
           this.#order.push(job)
           this.#waitForRoom()
+        } else if (outcome === 'retry' && !this.#stopped) {
+          this.#full = false
+          this.#enter(job)
         } else {
           this.#completed++
           this.#jobs.delete(job.activationId)

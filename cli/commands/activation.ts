@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import type { ActivationRecord } from '../../agent/store/types.ts'
+import { ApiError, type Client } from '../client.ts'
 import {
   clientFor,
   collect,
@@ -64,6 +65,24 @@ function priorityArg(raw: string): number {
   return Number(raw)
 }
 
+/** A "still running" answer, completed with where the job stands: queued or running, attempts, wait. */
+async function withJobState(client: Client, id: string, err: unknown): Promise<unknown> {
+  if (!(err instanceof ApiError) || err.code !== 'NOT_FOUND' || !err.message.includes('still running'))
+    return err
+  const job = await client
+    .get<{ state: string; node: string; priority?: number; waitedMs?: number; attempt?: number }>(
+      `/v1/activations/${encodeURIComponent(id)}/job`,
+    )
+    .catch(() => null)
+  if (!job) return err
+  const where = `${job.state} on node ${job.node.slice(-8)}`
+  const more =
+    job.priority === undefined
+      ? ''
+      : `, priority ${job.priority}, waited ${job.waitedMs} ms, ${job.attempt} attempts done`
+  return new ApiError(err.status, err.code, `activation ${id} is still running: ${where}${more}`, { job })
+}
+
 export function registerInvokeCommand(program: Command): void {
   program
     .command('invoke <name>')
@@ -123,12 +142,17 @@ export function registerActivationCommands(program: Command): void {
     .option('--skip <n>', 'skip this many', positiveInt('--skip'))
     .option('--since <time>', 'only since: epoch ms, ISO date, or 30s/10m/2h/1d')
     .option('--cluster', 'merge the records of every live node')
+    .option(
+      '--dead',
+      'the dead-letter list: queued jobs whose every attempt failed (replay with `activation replay`)',
+    )
     .action(
       async (
-        o: { fn?: string; limit?: number; since?: string; skip?: number; cluster?: boolean },
+        o: { fn?: string; limit?: number; since?: string; skip?: number; cluster?: boolean; dead?: boolean },
         cmd: Command,
       ) => {
-        const list = await clientFor(cmd).get<ActivationRecord[]>(`/v1/activations${listQuery(o)}`)
+        const q = o.dead ? `?dead=true&limit=${o.limit ?? 30}` : listQuery(o)
+        const list = await clientFor(cmd).get<ActivationRecord[]>(`/v1/activations${q}`)
         if (wantsJson(cmd)) printJson(list)
         else printTable(HEAD, activationRows(list))
       },
@@ -136,9 +160,26 @@ export function registerActivationCommands(program: Command): void {
 
   act
     .command('get <id>')
-    .description('show an activation record')
+    .description('show an activation record (while an async job waits or runs: where it stands)')
     .action(async (id: string, _o: unknown, cmd: Command) => {
-      printJson(await clientFor(cmd).get(`/v1/activations/${encodeURIComponent(id)}`))
+      const client = clientFor(cmd)
+      try {
+        printJson(await client.get(`/v1/activations/${encodeURIComponent(id)}`))
+      } catch (err) {
+        throw await withJobState(client, id, err)
+      }
+    })
+
+  act
+    .command('replay <id>')
+    .description('run a dead letter again, as a new async job (its id is printed)')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const res = await clientFor(cmd).call<{ activationId: string }>(
+        'POST',
+        `/v1/activations/${encodeURIComponent(id)}/replay`,
+      )
+      if (wantsJson(cmd)) printJson(res.body)
+      else process.stdout.write(`replayed ${id} as ${res.body.activationId}\n`)
     })
 
   act

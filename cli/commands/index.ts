@@ -5,7 +5,7 @@ import { registerClusterCommands } from './cluster.ts'
 import { registerFnCommands } from './fn.ts'
 import { registerIsolateCommand } from './isolate.ts'
 import { registerRuntimeCommands } from './runtime.ts'
-import { registerStatusCommands } from './status.ts'
+import { registerQueueCommand, registerStatusCommands } from './status.ts'
 
 /** Every verb but `start` (cli/commands/start.ts), in the order `fnagent --help` lists them. */
 export function registerCommands(program: Command): void {
@@ -13,6 +13,7 @@ export function registerCommands(program: Command): void {
   registerFnCommands(program)
   registerInvokeCommand(program)
   registerActivationCommands(program)
+  registerQueueCommand(program)
   registerClusterCommands(program)
   registerRuntimeCommands(program)
   registerAuthCommands(program)
