@@ -69,5 +69,21 @@ export async function runAgent(opts: RunAgentOptions): Promise<number> {
   logger.flush()
   process.off('SIGINT', onSignal)
   process.off('SIGTERM', onSignal)
+  exitWhenIdle(logger, 0)
   return 0
+}
+
+/**
+ * Everything is stopped, so the process should end on its own once its last callbacks ran. If a
+ * handle still holds it (a socket or timer some library kept), it would live on as a zombie
+ * daemon that systemd or a test has to kill: name what holds it, then exit anyway.
+ */
+function exitWhenIdle(logger: Logger, code: number, graceMs = 5_000): void {
+  setTimeout(() => {
+    logger.error(
+      { code, resources: process.getActiveResourcesInfo() },
+      'stopped, but open handles keep the process alive: exiting',
+    )
+    logger.flush(() => process.exit(code))
+  }, graceMs).unref()
 }

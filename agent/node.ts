@@ -119,10 +119,12 @@ async function build(logger: Logger, config: Config, store: Store) {
     },
     config.invoker,
   )
-  lifecycle.add('invoker', {
-    start: () => invoker.start(),
-    stop: () => invoker.stop({ drainMs: config.drainMs }),
-  })
+  // Its stop drains, then removes every container (each removal bounded by the engine timeout).
+  lifecycle.add(
+    'invoker',
+    { start: () => invoker.start(), stop: () => invoker.stop({ drainMs: config.drainMs }) },
+    { stopTimeoutMs: config.drainMs + 2 * config.invoker.dockerTimeoutMs + 5_000 },
+  )
 
   const advert = new NodeAdvert(invoker, () => activations.inflight, await store.blobs.list(256))
   const cluster = config.cluster.enabled
@@ -296,7 +298,7 @@ async function build(logger: Logger, config: Config, store: Store) {
     ),
   )
   // Added last, so stopped first: its stop is the drain of in-flight activations.
-  lifecycle.add('activations', activations)
+  lifecycle.add('activations', activations, { stopTimeoutMs: config.drainMs + 10_000 })
   return { nodeId, lifecycle, status }
 }
 

@@ -48,4 +48,20 @@ describe('the lifecycle of an agent’s services', () => {
     expect(l.state).toBe('stopped')
     expect(log).toEqual(['start store', 'start invoker', 'start cluster', 'stop invoker', 'stop store'])
   })
+
+  it('a stop that never ends is given up after its deadline, and the services before it still stop', async () => {
+    const log: string[] = []
+    const l = new Lifecycle(silentLogger(), { stopTimeoutMs: 10_000 })
+    l.add('store', recorder(log, 'store'))
+    l.add(
+      'invoker',
+      { start: async () => {}, stop: () => new Promise<void>(() => {}) },
+      { stopTimeoutMs: 50 },
+    )
+    l.add('api', recorder(log, 'api'))
+    await l.start()
+    await l.stop()
+    expect(l.state).toBe('stopped')
+    expect(log).toEqual(['start store', 'start api', 'stop api', 'stop store'])
+  })
 })

@@ -55,6 +55,17 @@ export interface MemberView {
   blobs: string[]
 }
 
+/**
+ * A member as placement reads it on every invocation: the live object its heartbeats update, with
+ * `self` set only on this node's own entry.
+ */
+export type PlacementPeer = Pick<
+  MemberView,
+  'peerId' | 'state' | 'seq' | 'capacity' | 'warm' | 'prewarm' | 'blobs'
+> & {
+  self?: boolean
+}
+
 export interface ClusterComponents {
   logger: Logger
   clock: HybridClock

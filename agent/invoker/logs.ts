@@ -1,40 +1,43 @@
-import { StringDecoder } from 'node:string_decoder'
-
 export const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX'
 
 type Stream = 'stdout' | 'stderr'
 
 /** Start-up output kept for the first activation (a chatty server cannot grow memory without bound). */
 const MAX_EARLY_LINES = 1000
-/** Longest partial line kept before an activation sets its log limit, characters (OpenWhisk's 10 MB). */
+/** Longest partial line kept before an activation sets its log limit, bytes (OpenWhisk's 10 MB). */
 const DEFAULT_LINE_CAP = 10 * 1024 * 1024
 /** What is kept of an overlong line: enough to see whether it ends with the sentinel. */
 const TAIL = SENTINEL.length + 1
+const NEWLINE = 0x0a
+const NOTHING = Buffer.alloc(0)
 
 /**
- * The unterminated end of one stream's output. Kept as pieces (joined once, when its newline
- * arrives) and capped: past `cap` characters only its tail is kept, and the line counts as overlong.
+ * The unterminated end of one stream's output, as the raw bytes it arrived in: kept as pieces
+ * (decoded once, when its newline arrives) and capped: past `cap` bytes only its tail is kept, and
+ * the line counts as overlong. Bytes, not strings: a flood of output is never decoded, and the
+ * pieces live outside the JavaScript heap, so the collector does not copy them around (a 10 MiB
+ * line held as strings cost collection pauses of 30-60 ms while a function flooded its output).
  */
 class PartialLine {
-  #pieces: string[] = []
+  #pieces: Buffer[] = []
   #length = 0
-  #tail = ''
+  #tail: Buffer = NOTHING
   overlong = false
 
   get empty(): boolean {
     return this.#length === 0 && !this.overlong
   }
 
-  append(text: string, cap: number): void {
-    if (text.length === 0) return
+  append(piece: Buffer, cap: number): void {
+    if (piece.length === 0) return
     if (this.overlong) {
-      this.#tail = (this.#tail + text).slice(-TAIL)
+      this.#tail = lastBytes([this.#tail, piece], TAIL)
       return
     }
-    this.#pieces.push(text)
-    this.#length += text.length
+    this.#pieces.push(piece)
+    this.#length += piece.length
     if (this.#length > cap) {
-      this.#tail = this.#pieces.join('').slice(-TAIL)
+      this.#tail = lastBytes(this.#pieces, TAIL)
       this.#pieces = []
       this.#length = 0
       this.overlong = true
@@ -43,15 +46,31 @@ class PartialLine {
 
   /** The line (for an overlong one: its tail) and whether it was overlong; resets. */
   take(): { text: string; overlong: boolean } {
-    const out = this.overlong
-      ? { text: this.#tail, overlong: true }
-      : { text: this.#pieces.length === 1 ? this.#pieces[0]! : this.#pieces.join(''), overlong: false }
+    const bytes = this.overlong
+      ? this.#tail
+      : this.#pieces.length === 1
+        ? this.#pieces[0]!
+        : Buffer.concat(this.#pieces, this.#length)
+    const out = { text: bytes.toString('utf8'), overlong: this.overlong }
     this.#pieces = []
     this.#length = 0
-    this.#tail = ''
+    this.#tail = NOTHING
     this.overlong = false
     return out
   }
+}
+
+/** The last `n` bytes of the pieces taken in order, copied (so no large chunk is kept alive). */
+function lastBytes(pieces: Buffer[], n: number): Buffer {
+  const out: Buffer[] = []
+  let have = 0
+  for (let i = pieces.length - 1; i >= 0 && have < n; i--) {
+    const p = pieces[i]!
+    const take = Math.min(p.length, n - have)
+    out.unshift(p.subarray(p.length - take))
+    have += take
+  }
+  return Buffer.concat(out, have)
 }
 
 interface Collection {
@@ -76,7 +95,6 @@ export interface FinishOptions {
  * so nothing is ever attributed to the wrong activation.
  */
 export class LogCapture {
-  #decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') }
   #partial = { stdout: new PartialLine(), stderr: new PartialLine() }
   #early: string[] = []
   #earlyChars = 0
@@ -92,26 +110,32 @@ export class LogCapture {
   }
 
   /**
-   * Takes a chunk of output: linear in its size (only the new text is searched for newlines), and
-   * memory bounded by the log limit (a partial line longer than it keeps only its tail).
+   * Takes a chunk of output: linear in its size (only the new bytes are searched for newlines), and
+   * memory bounded by the log limit (a partial line longer than it keeps only its tail). A newline
+   * byte never occurs inside a multi-byte UTF-8 character, so lines are split before decoding.
    */
   feed(stream: Stream, chunk: Buffer): void {
     this.#lastData = performance.now()
-    const text = this.#decoders[stream].write(chunk)
     const partial = this.#partial[stream]
     let from = 0
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
-      partial.append(text.slice(from, nl), this.#cap)
+    for (let nl = chunk.indexOf(NEWLINE); nl >= 0; nl = chunk.indexOf(NEWLINE, from)) {
+      partial.append(chunk.subarray(from, nl), this.#cap)
       this.#complete(stream, partial.take())
       from = nl + 1
     }
-    partial.append(text.slice(from), this.#cap)
+    partial.append(chunk.subarray(from), this.#cap)
     this.#wake?.()
   }
 
-  /** The longest line worth keeping: the current activation's log limit. */
+  /**
+   * The longest line worth keeping: what is left of the current activation's log limit (a longer
+   * line truncates the logs anyway, so only its tail is kept, to see whether it ends with the
+   * sentinel); plus room for the sentinel itself, which may end a line that fits.
+   */
   get #cap(): number {
-    return this.#current?.limit ?? DEFAULT_LINE_CAP
+    const c = this.#current
+    if (!c) return DEFAULT_LINE_CAP
+    return c.truncated ? 0 : c.limit - c.bytes + TAIL
   }
 
   #complete(stream: Stream, line: { text: string; overlong: boolean }): void {
@@ -131,7 +155,6 @@ export class LogCapture {
     if (this.#ended) return
     for (const s of ['stdout', 'stderr'] as const) {
       const partial = this.#partial[s]
-      partial.append(this.#decoders[s].end(), this.#cap)
       if (!partial.empty) this.#complete(s, partial.take())
     }
     this.#ended = true

@@ -160,19 +160,16 @@ export class Invoker implements Startable {
       await this.#starting.catch(() => {})
       this.#status = 'stopping'
     }
-    if (this.#inflight > 0 && drainMs > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, drainMs)
-        this.#idleWaiters.push(() => {
-          clearTimeout(timer)
-          resolve()
-        })
-      })
-    }
+    if (this.#inflight > 0 && drainMs > 0) await this.#idleWithin(drainMs)
     this.#abort.abort(errors.draining('the invoker is stopping'))
     await this.#prewarmer.settled()
-    if (this.#inflight > 0) {
-      await new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
+    // Cancelled activations end as soon as their engine calls return (each bounded by the engine
+    // timeout); wait no longer than that, so a count that never comes down cannot hold the stop.
+    if (this.#inflight > 0 && !(await this.#idleWithin(this.#o.dockerTimeoutMs))) {
+      this.#log.warn(
+        { inflight: this.#inflight },
+        'activations still running after the cancel: removing their containers',
+      )
     }
     for (const c of [...this.#pool.all]) this.#discard(c, 'stop')
     await Promise.allSettled([...this.#removals])
@@ -183,6 +180,18 @@ export class Invoker implements Startable {
     this.#status = 'stopped'
     this.#stopping = null
     this.#log.info('invoker stopped')
+  }
+
+  /** Resolves true when no activation is in flight, false if `ms` passes first. */
+  #idleWithin(ms: number): Promise<boolean> {
+    if (this.#inflight === 0) return Promise.resolve(true)
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms)
+      this.#idleWaiters.push(() => {
+        clearTimeout(timer)
+        resolve(true)
+      })
+    })
   }
 
   /** Runs one activation. Everything up to the first await is synchronous: capacity is taken at once. */

@@ -95,7 +95,18 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentHan
     stop: async (signal = 'SIGTERM') => {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode
       proc.kill(signal)
-      return exited
+      // The agent bounds its own stop (drain, engine calls, lingering handles); one that outlives
+      // this is a bug: kill it so the run goes on, and fail with what it was doing.
+      let timer: NodeJS.Timeout | undefined
+      const overdue = new Promise<'overdue'>((r) => {
+        timer = setTimeout(() => r('overdue'), STOP_DEADLINE_MS)
+      })
+      const outcome = await Promise.race([exited, overdue])
+      clearTimeout(timer)
+      if (outcome !== 'overdue') return outcome
+      proc.kill('SIGKILL')
+      await exited
+      throw new StopOverdue(`agent on ${socket} did not exit within ${STOP_DEADLINE_MS} ms of ${signal}`, out)
     },
     kill9: async () => {
       if (proc.exitCode !== null || proc.signalCode !== null) return
@@ -115,21 +126,36 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentHan
   return handle
 }
 
-/** A stack of cleanups run in reverse (afterAll / afterEach). */
+const STOP_DEADLINE_MS = 90_000
+
+/** An agent that did not exit after a stop signal; carries the end of its log. */
+export class StopOverdue extends Error {
+  constructor(message: string, output: string) {
+    super(`${message}; the end of its log:\n${output.slice(-6000)}`)
+    this.name = 'StopOverdue'
+  }
+}
+
+/**
+ * A stack of cleanups run in reverse (afterAll / afterEach). Every cleanup runs even if one
+ * fails; an agent that would not stop fails the run afterwards (other failures are ignored).
+ */
 export class Cleanup {
   #fns: Array<() => Promise<unknown> | unknown> = []
   add(fn: () => Promise<unknown> | unknown): void {
     this.#fns.push(fn)
   }
   async run(): Promise<void> {
+    const overdue: StopOverdue[] = []
     for (const fn of this.#fns.reverse()) {
       try {
         await fn()
-      } catch {
-        // keep cleaning
+      } catch (err) {
+        if (err instanceof StopOverdue) overdue.push(err)
       }
     }
     this.#fns = []
+    if (overdue.length > 0) throw overdue[0]
   }
 }
 
