@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { PRIORITIES, type Priority } from '../queue/index.ts'
+import { errors } from '../errors.ts'
+import { callbackUrl, PRIORITIES, type Priority } from '../queue/index.ts'
 import { type ActivationRecord, type FunctionRecord, functionRecordSchema } from '../store/index.ts'
 
 /**
@@ -30,6 +31,8 @@ export const jobFieldSchema = z.object({
     .max(16)
     .default([]),
   notBefore: z.number().optional(),
+  /** Where the finished record is POSTed (X-Callback-Url, --callback, annotation `callback`). */
+  callback: z.string().max(2048).optional(),
 })
 export type JobField = z.infer<typeof jobFieldSchema>
 
@@ -44,4 +47,15 @@ export function jobOf(record: ActivationRecord): JobField | null {
 export function priorityOf(fn: FunctionRecord, asked: number | undefined): Priority {
   const wanted = asked ?? fn.annotations.priority
   return (PRIORITIES as readonly unknown[]).includes(wanted) ? (wanted as Priority) : 0
+}
+
+/** The callback URL of an invocation: the one asked, else the function's `callback` annotation; a bad one asked is refused. */
+export function callbackOf(fn: FunctionRecord, asked: string | undefined): { callback?: string } {
+  if (asked !== undefined) {
+    const url = callbackUrl(asked)
+    if (!url) throw errors.invalidArgument(`the callback '${asked.slice(0, 100)}' is not an http(s) URL`)
+    return { callback: url }
+  }
+  const url = callbackUrl(fn.annotations.callback)
+  return url ? { callback: url } : {}
 }

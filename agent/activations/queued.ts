@@ -1,6 +1,14 @@
 import { errors, type FnError, toFnError } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import { type Job, JobQueue, type Outcome, type QueueOptions, type QueueStats } from '../queue/index.ts'
+import {
+  deliver,
+  type Job,
+  JobQueue,
+  type Outcome,
+  QUEUE_DEFAULTS,
+  type QueueOptions,
+  type QueueStats,
+} from '../queue/index.ts'
 import { attemptOf, backoffMs, retries, retryPolicyOf } from '../queue/retry.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import {
@@ -48,9 +56,12 @@ export interface QueuedJobsComponents {
 export class QueuedJobs {
   readonly #c: QueuedJobsComponents
   readonly #queue: JobQueue
+  readonly #o: QueueOptions
+  readonly #abort = new AbortController()
 
   constructor(components: QueuedJobsComponents, init: Partial<QueueOptions> = {}) {
     this.#c = components
+    this.#o = { ...QUEUE_DEFAULTS, ...init }
     this.#queue = new JobQueue({ logger: components.logger, dispatch: (job) => this.#dispatch(job) }, init)
   }
 
@@ -72,6 +83,7 @@ export class QueuedJobs {
   }
 
   stop(): Promise<void> {
+    this.#abort.abort()
     return this.#queue.stop()
   }
 
@@ -177,10 +189,10 @@ export class QueuedJobs {
     if (!job?.success) {
       throw errors.invalidArgument(`activation ${record.activationId} is not in the dead-letter list`)
     }
-    const { params, priority } = job.data
+    const { params, priority, callback } = job.data
     const accepted = await this.accept(
       newActivationId(),
-      { fn, params, priority, accepted: Date.now(), attempt: 0 },
+      { fn, params, priority, accepted: Date.now(), attempt: 0, ...(callback ? { callback } : {}) },
       undefined,
     )
     await this.#keep({
@@ -251,7 +263,7 @@ export class QueuedJobs {
       await this.#keep(this.#failed(job, id, e, annotations))
       return 'done'
     }
-    if (runId === id) return 'done'
+    if (runId === id) return this.#finished(job, record)
     const attempts = [...job.attempts, attemptOf(record, attempt)]
     if (retries(policy, record, attempt)) {
       job.attempt = attempt
@@ -261,8 +273,46 @@ export class QueuedJobs {
       await this.#storeMarker(id, jobFieldOf(job), job.accepted)
       return 'retry'
     }
-    await this.#keep(this.#finalRecord(job, id, record, attempts))
+    const final = this.#finalRecord(job, id, record, attempts)
+    await this.#keep(final)
+    return this.#finished(job, final)
+  }
+
+  /** The job's record is stored: its callback (if any) is delivered in the background. */
+  #finished(job: Job, record: ActivationRecord): 'done' {
+    if (job.callback) {
+      this.#callback(record, job.callback).catch((err: unknown) =>
+        this.#c.logger.warn({ err, activationId: record.activationId }, 'recording the callback failed'),
+      )
+    }
     return 'done'
+  }
+
+  /** POSTs the record to the callback URL (retried with backoff), then records the delivery on it (annotation `callback`). */
+  async #callback(record: ActivationRecord, url: string): Promise<void> {
+    const o = this.#o
+    const delivery = await deliver(
+      record,
+      url,
+      {
+        maxAttempts: o.callbackAttempts,
+        backoffMs: o.callbackBackoffMs,
+        maxBackoffMs: o.callbackMaxBackoffMs,
+        timeoutMs: o.callbackTimeoutMs,
+      },
+      this.#c.logger,
+      this.#abort.signal,
+    )
+    const current = (await this.#c.store.activations.get(record.activationId)) ?? record
+    await this.#keep({
+      ...current,
+      annotations: [
+        ...current.annotations.filter((a) => a.key !== 'callback'),
+        { key: 'callback', value: delivery },
+      ],
+      hlc: this.#c.clock.now(),
+      origin: this.#c.nodeId,
+    })
   }
 
   /**
@@ -347,5 +397,6 @@ function jobFieldOf(job: Job): JobField {
     attempts: job.attempts,
     ...(job.takeover ? { takeover: job.takeover } : {}),
     ...(job.notBefore !== undefined ? { notBefore: job.notBefore } : {}),
+    ...(job.callback ? { callback: job.callback } : {}),
   }
 }

@@ -15,7 +15,7 @@ import {
   newActivationId,
   type Store,
 } from '../store/index.ts'
-import { priorityOf } from './jobs.ts'
+import { callbackOf, priorityOf } from './jobs.ts'
 import { type JobView, QueuedJobs } from './queued.ts'
 import { internalErrorRecord } from './records.ts'
 import { ActivationRecovery, type RecoveryInit } from './recovery.ts'
@@ -84,6 +84,8 @@ const invokeBodySchema = z
     apiKey: z.string().min(1).max(512).optional(),
     /** Async only: 0 (default), 1, 2 (highest); else the function's `priority` annotation. */
     priority: z.number().int().min(0).max(2).optional(),
+    /** Async only: an http(s) URL the finished record is POSTed to; else the function's `callback` annotation. */
+    callback: z.string().max(2048).optional(),
   })
   .strict()
 
@@ -139,7 +141,7 @@ export class ActivationService implements Startable {
     if (this.#draining) throw errors.draining('this agent is shutting down and takes no new invocations')
     const parsed = invokeBodySchema.safeParse(body)
     if (!parsed.success) throw errors.invalidArgument(describeZodError(parsed.error, 'invalid invocation'))
-    const { params, blocking, result, apiKey, priority } = parsed.data
+    const { params, blocking, result, apiKey, priority, callback } = parsed.data
     const size = Buffer.byteLength(JSON.stringify(params))
     if (size > this.#init.maxParamsBytes) {
       throw errors.tooLarge(
@@ -161,6 +163,7 @@ export class ActivationService implements Startable {
         priority: priorityOf(fn, priority),
         accepted: Date.now(),
         attempt: 0,
+        ...callbackOf(fn, callback),
       }
       return { status: 202, body: await this.#jobs.accept(activationId, job, apiKey) }
     }

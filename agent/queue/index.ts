@@ -1,3 +1,4 @@
+export { CALLBACK_DEFAULTS, type CallbackOptions, callbackUrl, type Delivery, deliver } from './callback.ts'
 export {
   MAX_PRIORITY,
   PRIORITIES,

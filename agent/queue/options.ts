@@ -21,6 +21,14 @@ export const queueOptionsSchema = z
     settleMs: z.number().int().min(1).max(5000).default(25),
     /** The `Retry-After` a caller past the bound is given, seconds. */
     retryAfterS: z.number().int().min(1).max(3600).default(5),
+    /** Completion callbacks: POSTs tried before the delivery is recorded as failed. */
+    callbackAttempts: z.number().int().min(1).max(100).default(10),
+    /** Completion callbacks: the wait before the second POST (doubling, with jitter), ms. */
+    callbackBackoffMs: z.number().int().min(10).max(600_000).default(500),
+    /** Completion callbacks: the longest wait between POSTs, ms. */
+    callbackMaxBackoffMs: z.number().int().min(10).max(3_600_000).default(30_000),
+    /** Completion callbacks: bound on one POST, ms. */
+    callbackTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
   })
   .strict()
 

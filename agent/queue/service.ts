@@ -20,6 +20,8 @@ export interface Job extends Ordered {
   attempts: AttemptRecord[]
   /** Not placed before this epoch ms (the backoff before a retry). */
   notBefore?: number
+  /** Where the finished record is POSTed. */
+  callback?: string
 }
 
 /**

@@ -92,10 +92,18 @@ export function registerInvokeCommand(program: Command): void {
     .option('-r, --result', 'print only the result')
     .option('--async', 'return the activation id once the job is stored on its owners (queued durably)')
     .option('--priority <n>', 'with --async: 0 (default), 1 or 2 (highest)', priorityArg)
+    .option('--callback <url>', 'with --async: POST the finished record to this http(s) URL (retried)')
     .action(
       async (
         name: string,
-        o: { param?: string[]; paramFile?: string; result?: boolean; async?: boolean; priority?: number },
+        o: {
+          param?: string[]
+          paramFile?: string
+          result?: boolean
+          async?: boolean
+          priority?: number
+          callback?: string
+        },
         cmd: Command,
       ) => {
         const params = {
@@ -106,7 +114,12 @@ export function registerInvokeCommand(program: Command): void {
         const res = await client.call<ActivationRecord | { activationId: string }>(
           'POST',
           `/v1/functions/${encodeURIComponent(name)}/invoke`,
-          { params, blocking: !o.async, ...(o.priority !== undefined ? { priority: o.priority } : {}) },
+          {
+            params,
+            blocking: !o.async,
+            ...(o.priority !== undefined ? { priority: o.priority } : {}),
+            ...(o.callback ? { callback: o.callback } : {}),
+          },
         )
         if (o.async) {
           const id = (res.body as { activationId: string }).activationId

@@ -1,4 +1,6 @@
 import { writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ActivationRecord } from '../../agent/store/types.ts'
@@ -16,8 +18,14 @@ const cleanup = new Cleanup()
 let agent: AgentHandle
 let dir: string
 
-/** One 256 MiB slot and no prewarmed container: a second job waits in the queue. */
-const ONE_SLOT = { FNAGENT_INVOKER_MEMORY_BUDGET_MIB: '256', FNAGENT_INVOKER_PREWARM: '[]' }
+/** One 256 MiB slot and no prewarmed container: a second job waits in the queue. Callbacks retried fast. */
+const ONE_SLOT = {
+  FNAGENT_INVOKER_MEMORY_BUDGET_MIB: '256',
+  FNAGENT_INVOKER_PREWARM: '[]',
+  FNAGENT_QUEUE_CALLBACK_BACKOFF_MS: '200',
+  FNAGENT_QUEUE_CALLBACK_MAX_BACKOFF_MS: '1000',
+  FNAGENT_QUEUE_CALLBACK_ATTEMPTS: '60',
+}
 
 const annotation = (r: ActivationRecord, key: string) => r.annotations.find((a) => a.key === key)?.value
 
@@ -28,10 +36,19 @@ async function deploy(name: string, source: string, extra: string[] = [], mode =
   expect(r.code, r.stderr).toBe(0)
 }
 
-async function invokeAsync(name: string): Promise<string> {
-  const r = await agent.cli(['--json', 'invoke', name, '--async'])
+async function invokeAsync(name: string, extra: string[] = []): Promise<string> {
+  const r = await agent.cli(['--json', 'invoke', name, '--async', ...extra])
   expect(r.code, r.stderr).toBe(0)
   return (JSON.parse(r.stdout) as { activationId: string }).activationId
+}
+
+/** The delivery a record names once its callback is done (annotation `callback`). */
+async function delivered(id: string): Promise<{ delivered: boolean; attempts: number }> {
+  return waitFor(
+    async () =>
+      annotation(await record(id), 'callback') as { delivered: boolean; attempts: number } | undefined,
+    { what: `the callback delivery of ${id} recorded`, timeoutMs: 30_000, everyMs: 250 },
+  )
 }
 
 async function record(id: string): Promise<ActivationRecord> {
@@ -135,5 +152,50 @@ describe('retries and dead letters of queued jobs', () => {
     expect(q.waiting[0]).toBeGreaterThanOrEqual(1)
     expect(q.running).toBeGreaterThanOrEqual(1)
     for (const id of [first, second]) expect((await record(id)).response.success).toBe(true)
+  })
+  it('POSTs every record to its callback URL, retried through an outage of the receiver, and records the delivery', async () => {
+    await deploy('notify', 'function main(p) { return { n: p.n } }\n')
+    const received: ActivationRecord[] = []
+    const listen = (port = 0) =>
+      new Promise<Server>((resolve) => {
+        const server = createServer((req, res) => {
+          const chunks: Buffer[] = []
+          req.on('data', (c: Buffer) => chunks.push(c))
+          req.on('end', () => {
+            received.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as ActivationRecord)
+            res.writeHead(204).end()
+          })
+        })
+        server.listen(port, '127.0.0.1', () => resolve(server))
+      })
+    let server = await listen()
+    const port = (server.address() as AddressInfo).port
+    const url = `http://127.0.0.1:${port}/done`
+    const ids = [] as string[]
+    for (let n = 0; n < 3; n++)
+      ids.push(await invokeAsync('notify', ['-p', 'n', String(n), '--callback', url]))
+    await waitFor(() => ids.every((id) => received.some((r) => r.activationId === id)), {
+      what: 'three callbacks',
+      timeoutMs: 60_000,
+    })
+    for (const id of ids) expect((await delivered(id)).delivered).toBe(true)
+
+    // The receiver goes down; a job finishes meanwhile; its callback fails, and lands once it is back.
+    await new Promise((r) => server.close(r))
+    const late = await invokeAsync('notify', ['-p', 'n', '9', '--callback', url])
+    await waitFor(() => agent.output().includes('"callback not delivered yet"'), {
+      what: 'a failed callback attempt during the outage',
+      timeoutMs: 60_000,
+    })
+    server = await listen(port)
+    cleanup.add(() => new Promise((r) => server.close(r)))
+    const got = await waitFor(() => received.find((r) => r.activationId === late), {
+      what: 'the callback after the outage',
+      timeoutMs: 60_000,
+    })
+    expect(got.response.result).toEqual({ n: 9 })
+    const delivery = await delivered(late)
+    expect(delivery.delivered).toBe(true)
+    expect(delivery.attempts).toBeGreaterThanOrEqual(2)
   })
 })

@@ -19,13 +19,21 @@ export async function invokeAction(
   c: InvokeComponents,
   name: string,
   params: Record<string, unknown>,
-  opts: { blocking: boolean; blockingWaitMs: number; graceMs?: number; apiKey?: string | undefined },
+  opts: {
+    blocking: boolean
+    blockingWaitMs: number
+    graceMs?: number
+    apiKey?: string | undefined
+    /** `X-Callback-Url` (OpenFaaS): the finished record is POSTed there. */
+    callback?: string | undefined
+  },
 ): Promise<InvokeOutcome> {
   const fn = await c.functions.get(name)
   const started = await c.activations.invoke(name, {
     params,
     blocking: false,
     ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
+    ...(opts.callback ? { callback: opts.callback } : {}),
   })
   const { activationId } = started.body as { activationId: string }
   if (!opts.blocking) return { done: false, activationId }

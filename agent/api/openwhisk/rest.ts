@@ -192,6 +192,7 @@ async function invoke(c: ApiContext, init: OpenWhiskApiInit, on: ActionRequest):
     blocking,
     blockingWaitMs: waitMs,
     apiKey: provideApiKey(fn) ? auth : undefined,
+    callback: headerValue(req.headers['x-callback-url']),
   })
   const header = {
     'x-openwhisk-activation-id': out.done ? out.record.activationId : out.activationId,
@@ -231,4 +232,8 @@ function checkFinal(fn: FunctionRecord, params: Record<string, unknown>): void {
 function provideApiKey(fn: FunctionRecord): boolean {
   const v = fn.annotations['provide-api-key']
   return v === true || v === 'true'
+}
+
+function headerValue(h: string | string[] | undefined): string | undefined {
+  return Array.isArray(h) ? h[0] : h
 }
