@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ActivationRecord } from '../../agent/store/types.ts'
 import { Client } from '../../cli/client.ts'
-import { type AgentHandle, Cleanup } from '../helpers/agent-process.ts'
+import { type AgentHandle, Cleanup, removeContainersOf } from '../helpers/agent-process.ts'
 import { createCluster, type LocalCluster, nodeIdOf, waitDeployed } from '../helpers/cluster.ts'
 import { waitFor } from '../helpers/wait-for.ts'
 
@@ -105,6 +105,8 @@ describe('the durable async queue across agent processes', () => {
     for (let i = 0; i < 100; i++) accepted.push(await submit(victim, 'failover', 0))
     for (const acc of accepted) expect(acc.copies).toBeGreaterThanOrEqual(2)
     await victim.kill9()
+    // Its containers outlive it (the survivors' are removed by their own stop).
+    cleanup.add(() => removeContainersOf(victimId))
     const survivors = cluster.agents.filter((_, i) => i !== victimIndex)
 
     const recs = await waitFor(
