@@ -95,7 +95,7 @@ export class QueuedJobs {
   async accept(
     activationId: string,
     job: Omit<JobField, 'takeover' | 'attempts'>,
-    apiKey: string | undefined,
+    local: { apiKey?: string | undefined; onDone?: () => void } = {},
   ): Promise<{ activationId: string; copies: number; priority: number }> {
     if (!this.#queue.hasRoom()) {
       const retryAfterS = this.#queue.options.retryAfterS
@@ -106,7 +106,8 @@ export class QueuedJobs {
     }
     const full: JobField = { ...job, attempts: [] }
     const held = await this.#storeMarker(activationId, full, Date.now())
-    this.#queue.add({ activationId, ...full, ...(apiKey ? { apiKey } : {}) })
+    const { apiKey, onDone } = local
+    this.#queue.add({ activationId, ...full, ...(apiKey ? { apiKey } : {}), ...(onDone ? { onDone } : {}) })
     return { activationId, copies: held.copies, priority: job.priority }
   }
 
@@ -190,11 +191,14 @@ export class QueuedJobs {
       throw errors.invalidArgument(`activation ${record.activationId} is not in the dead-letter list`)
     }
     const { params, priority, callback } = job.data
-    const accepted = await this.accept(
-      newActivationId(),
-      { fn, params, priority, accepted: Date.now(), attempt: 0, ...(callback ? { callback } : {}) },
-      undefined,
-    )
+    const accepted = await this.accept(newActivationId(), {
+      fn,
+      params,
+      priority,
+      accepted: Date.now(),
+      attempt: 0,
+      ...(callback ? { callback } : {}),
+    })
     await this.#keep({
       ...record,
       annotations: [

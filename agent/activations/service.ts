@@ -16,6 +16,7 @@ import {
   type Store,
 } from '../store/index.ts'
 import { callbackOf, priorityOf } from './jobs.ts'
+import type { NamespaceLimiter } from './limits.ts'
 import { type JobView, QueuedJobs } from './queued.ts'
 import { internalErrorRecord } from './records.ts'
 import { ActivationRecovery, type RecoveryInit } from './recovery.ts'
@@ -59,6 +60,8 @@ export interface ActivationServiceComponents {
   onMarker?: (marker: ActivationRecord) => Promise<{ copies: number }>
   /** The live owner that takes over a job whose node died (the first by rendezvous), if known. */
   firstLiveOwner?: (activationId: string) => string | undefined
+  /** Per-namespace limits (429 past them); none when absent. */
+  limiter?: Pick<NamespaceLimiter, 'admit'>
   /** A peer's state in this node's view (`undefined`: not known): a dead node's markers resolve as lost. */
   memberState?: (peerId: string) => string | undefined
 }
@@ -86,6 +89,8 @@ const invokeBodySchema = z
     priority: z.number().int().min(0).max(2).optional(),
     /** Async only: an http(s) URL the finished record is POSTed to; else the function's `callback` annotation. */
     callback: z.string().max(2048).optional(),
+    /** Run this version instead of the latest (`fnagent invoke name@3`). */
+    version: z.number().int().positive().optional(),
   })
   .strict()
 
@@ -137,37 +142,50 @@ export class ActivationService implements Startable {
     return this.#jobs.stats()
   }
 
-  async invoke(name: string, body: unknown): Promise<{ status: number; body: unknown }> {
+  /** Invokes `name` of `namespace` (this node's namespace when omitted). */
+  async invoke(name: string, body: unknown, namespace?: string): Promise<{ status: number; body: unknown }> {
     if (this.#draining) throw errors.draining('this agent is shutting down and takes no new invocations')
     const parsed = invokeBodySchema.safeParse(body)
     if (!parsed.success) throw errors.invalidArgument(describeZodError(parsed.error, 'invalid invocation'))
-    const { params, blocking, result, apiKey, priority, callback } = parsed.data
+    const { params, blocking, result, apiKey, priority, callback, version } = parsed.data
     const size = Buffer.byteLength(JSON.stringify(params))
     if (size > this.#init.maxParamsBytes) {
       throw errors.tooLarge(
         `parameters are ${size} bytes, over the limit of ${this.#init.maxParamsBytes} bytes`,
       )
     }
-    const fn = await this.#c.functions.get(name)
+    const resolved = await this.#c.functions.resolve(name, namespace)
+    const { defaults } = resolved
+    const fn = version === undefined ? resolved.fn : await this.#c.functions.version(resolved.fn, version)
     const code = await this.#c.loadCode(fn, AbortSignal.timeout(30_000))
     if (fn.codeHash && !code) {
       throw errors.unavailable(
         `the code of ${fn.name} version ${fn.version} is on no reachable node; try again when its owners are back`,
       )
     }
+    // Counted against the caller's namespace (a binding may run another namespace's function).
+    const release = (await this.#c.limiter?.admit(namespace ?? this.#c.functions.namespace)) ?? (() => {})
     const activationId = newActivationId()
     if (!blocking) {
       const job = {
         fn,
-        params: { ...fn.parameters, ...params },
+        params: { ...defaults, ...fn.parameters, ...params },
         priority: priorityOf(fn, priority),
         accepted: Date.now(),
         attempt: 0,
         ...callbackOf(fn, callback),
       }
-      return { status: 202, body: await this.#jobs.accept(activationId, job, apiKey) }
+      // A queued job counts against its namespace until its run ends here (not after a takeover).
+      const accepted = await this.#jobs
+        .accept(activationId, job, { apiKey, onDone: release })
+        .catch((err) => {
+          release()
+          throw err
+        })
+      return { status: 202, body: accepted }
     }
-    const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, { apiKey })
+    const run = this.#run(fn, code, { ...defaults, ...fn.parameters, ...params }, activationId, { apiKey })
+    run.then(release, release)
     const record = await run
     return { status: 200, body: result ? (record.response.result ?? {}) : record }
   }
@@ -232,15 +250,20 @@ export class ActivationService implements Startable {
     return internalErrorRecord(this.#c, fn, activationId, start, err)
   }
 
-  async get(id: string): Promise<ActivationRecord> {
+  /** A record by id; with `namespace`, one of another namespace is not found (as OpenWhisk: 404). */
+  async get(id: string, namespace?: string): Promise<ActivationRecord> {
     if (!ACTIVATION_ID_RE.test(id)) {
       throw errors.invalidArgument(`'${id}' is not an activation id (32 hexadecimal characters)`)
     }
     const local = await this.#c.store.activations.get(id)
     let rec = local && !local.phase ? local : await this.#c.fetchRecord(id, AbortSignal.timeout(10_000))
+    // A job's marker, here or on its owners: still queued or running.
+    const marker = rec?.phase === 'running' ? rec : local?.phase === 'running' ? local : null
     if (rec?.phase === 'running') rec = await this.#recovery.resolve(rec)
+    const mine = (r: ActivationRecord) => namespace === undefined || r.namespace === namespace
+    if (rec && !mine(rec)) rec = null
     if (!rec) {
-      if (this.#inflight.has(id) || local?.phase === 'running')
+      if ((namespace === undefined && this.#inflight.has(id)) || (marker && mine(marker)))
         throw errors.notFound(`activation ${id} is still running; try again when it ends`)
       throw errors.notFound(`activation ${id} does not exist on this node or its peers`)
     }

@@ -53,6 +53,8 @@ export interface MemberView {
   warm: Record<string, number>
   prewarm: Record<string, number>
   blobs: string[]
+  /** Per-namespace load: `ns` → in flight, `ns/min` → admitted this minute (LocalState.ns). */
+  ns?: Record<string, number>
 }
 
 /**

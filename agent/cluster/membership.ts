@@ -113,6 +113,7 @@ export class Membership {
         warm: msg.warm,
         prewarm: msg.prewarm,
         blobs: msg.blobs,
+        ns: msg.ns ?? {},
       }
       const isNew = !m
       m ??= { peerId: msg.peer, idHash: fnv1a(msg.peer), ...blankProbe(now), ...state, base: state } as Member

@@ -17,6 +17,7 @@ export function memberView(m: Member): MemberView {
     warm: m.warm,
     prewarm: m.prewarm,
     blobs: m.blobs,
+    ...(m.ns ? { ns: m.ns } : {}),
   }
 }
 

@@ -22,6 +22,8 @@ export interface Job extends Ordered {
   notBefore?: number
   /** Where the finished record is POSTed. */
   callback?: string
+  /** Called once the job's run ends on this node (in memory only: not after a takeover). */
+  onDone?: () => void
 }
 
 /**
@@ -186,6 +188,7 @@ export class JobQueue implements Startable {
         } else {
           this.#completed++
           this.#jobs.delete(job.activationId)
+          job.onDone?.()
           // A run ended: a slot may be free.
           this.#full = false
         }

@@ -86,7 +86,7 @@ async function withJobState(client: Client, id: string, err: unknown): Promise<u
 export function registerInvokeCommand(program: Command): void {
   program
     .command('invoke <name>')
-    .description('invoke a function (blocking by default)')
+    .description('invoke a function (blocking by default); name@N runs its version N')
     .option('-p, --param <keyValue...>', 'parameter KEY VALUE (JSON or string); repeatable', collect)
     .option('-P, --param-file <file>', 'parameters from a JSON file')
     .option('-r, --result', 'print only the result')
@@ -111,12 +111,15 @@ export function registerInvokeCommand(program: Command): void {
           ...pairsToObject(o.param, '-p'),
         }
         const client = clientFor(cmd)
+        // `name@3`: version 3 (a name may hold `@`, but never ends in `@digits` when invoked so).
+        const at = /^(.+)@(\d+)$/.exec(name)
         const res = await client.call<ActivationRecord | { activationId: string }>(
           'POST',
-          `/v1/functions/${encodeURIComponent(name)}/invoke`,
+          `/v1/functions/${encodeURIComponent(at ? at[1]! : name)}/invoke`,
           {
             params,
             blocking: !o.async,
+            ...(at ? { version: Number(at[2]) } : {}),
             ...(o.priority !== undefined ? { priority: o.priority } : {}),
             ...(o.callback ? { callback: o.callback } : {}),
           },

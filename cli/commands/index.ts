@@ -4,6 +4,8 @@ import { registerAuthCommands } from './auth.ts'
 import { registerClusterCommands } from './cluster.ts'
 import { registerFnCommands } from './fn.ts'
 import { registerIsolateCommand } from './isolate.ts'
+import { registerNamespaceCommands } from './namespace.ts'
+import { registerPackageCommands } from './package.ts'
 import { registerRuntimeCommands } from './runtime.ts'
 import { registerQueueCommand, registerStatusCommands } from './status.ts'
 
@@ -11,11 +13,13 @@ import { registerQueueCommand, registerStatusCommands } from './status.ts'
 export function registerCommands(program: Command): void {
   registerStatusCommands(program)
   registerFnCommands(program)
+  registerPackageCommands(program)
   registerInvokeCommand(program)
   registerActivationCommands(program)
   registerQueueCommand(program)
   registerClusterCommands(program)
   registerRuntimeCommands(program)
   registerAuthCommands(program)
+  registerNamespaceCommands(program)
   registerIsolateCommand(program)
 }

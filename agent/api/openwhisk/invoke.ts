@@ -4,7 +4,7 @@ import type { ActivationRecord } from '../../store/index.ts'
 import type { RecordWaiter } from './waiter.ts'
 
 export interface InvokeComponents {
-  functions: Pick<FunctionService, 'get'>
+  functions: Pick<FunctionService, 'resolve'>
   activations: Pick<ActivationService, 'invoke'>
   waiter: RecordWaiter
 }
@@ -26,15 +26,21 @@ export async function invokeAction(
     apiKey?: string | undefined
     /** `X-Callback-Url` (OpenFaaS): the finished record is POSTed there. */
     callback?: string | undefined
+    /** The caller's namespace (the node's when omitted). */
+    namespace?: string
   },
 ): Promise<InvokeOutcome> {
-  const fn = await c.functions.get(name)
-  const started = await c.activations.invoke(name, {
-    params,
-    blocking: false,
-    ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
-    ...(opts.callback ? { callback: opts.callback } : {}),
-  })
+  const { fn } = await c.functions.resolve(name, opts.namespace)
+  const started = await c.activations.invoke(
+    name,
+    {
+      params,
+      blocking: false,
+      ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
+      ...(opts.callback ? { callback: opts.callback } : {}),
+    },
+    opts.namespace,
+  )
   const { activationId } = started.body as { activationId: string }
   if (!opts.blocking) return { done: false, activationId }
   const waitMs = Math.min(opts.blockingWaitMs, fn.limits.timeout + (opts.graceMs ?? 5_000))

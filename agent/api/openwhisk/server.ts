@@ -122,9 +122,9 @@ export class OpenWhiskApiServer implements Startable {
       this.#throttle(`anon:${req.socket.remoteAddress ?? ''}`)
       throw new OwError(401, MESSAGES.unauthorized, { 'www-authenticate': 'Basic realm="fnagent"' })
     }
-    this.#throttle(subject)
+    this.#throttle(subject.uuid)
     const auth = basicCredentials(req)!
-    return handleRest(this.#c, this.#init, req, path, new URLSearchParams(rawQuery), auth)
+    return handleRest(this.#c, this.#init, req, path, new URLSearchParams(rawQuery), { auth, subject })
   }
 
   #throttle(key: string): void {
