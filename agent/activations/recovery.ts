@@ -29,7 +29,7 @@ export interface RecoveryInit {
 
 export const RECOVERY_DEFAULTS: RecoveryInit = { sweepMs: 2000, fetchTimeoutMs: 5000 }
 
-/** Markers checked per sweep (the rest wait for the next one). */
+/** Markers checked per sweep (the rest wait for the next ones: the window moves). */
 const SWEEP_BATCH = 256
 
 /**
@@ -47,6 +47,8 @@ export class ActivationRecovery {
   readonly #init: RecoveryInit
   #timer: NodeJS.Timeout | null = null
   #sweeping: Promise<void> | null = null
+  /** The last marker id the previous sweep looked at. */
+  #cursor = ''
 
   constructor(components: RecoveryComponents, init: Partial<RecoveryInit> = {}) {
     this.#c = components
@@ -77,7 +79,15 @@ export class ActivationRecovery {
 
   /** Checks the markers held here; returns how many it resolved. */
   async sweep(): Promise<number> {
-    const ids = (await this.#c.store.activations.runningIds()).slice(0, SWEEP_BATCH)
+    // A window that moves on each sweep: with thousands of queued jobs' markers held here, every
+    // one is looked at in turn (a fixed first window would never reach the rest).
+    const all = await this.#c.store.activations.runningIds()
+    const from = Math.max(
+      0,
+      all.findIndex((id) => id > this.#cursor),
+    )
+    const ids = [...all.slice(from), ...all.slice(0, from)].slice(0, SWEEP_BATCH)
+    this.#cursor = ids.length < all.length ? (ids.at(-1) ?? '') : ''
     let resolved = 0
     for (const id of ids) {
       const marker = await this.#c.store.activations.get(id)
