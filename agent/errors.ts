@@ -132,6 +132,12 @@ export const ERROR_CODES = {
     where: 'api',
     doc: 'a peer that held the answer could not be reached',
   },
+  QUEUE_FULL: {
+    make: 'queueFull',
+    status: 429,
+    where: 'api',
+    doc: 'an async invocation past the queue bound (`queue.maxJobs`): nothing was stored; try again after `Retry-After`',
+  },
   TOO_MANY_REQUESTS: {
     make: 'tooManyRequests',
     status: 429,

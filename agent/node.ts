@@ -265,11 +265,13 @@ async function build(logger: Logger, config: Config, store: Store) {
       loadCode,
       fetchRecord: (id, signal) => replication.fetchActivation(id, signal),
       listCluster: (q) => replication.listCluster(q),
-      onMarker: (marker) => replication.activationStored(marker, 1),
+      // Accept = durable: the answer waits for R copies (`replication.replicas`, this node's included).
+      onMarker: (marker) => replication.activationStored(marker, config.replication.replicas),
+      firstLiveOwner: (id) => replication.ownership.activationOwners(id)[0],
       memberState: (peerId) => cluster?.member(peerId)?.state,
       limiter,
     },
-    { maxParamsBytes: config.invoker.maxPayloadBytes, drainMs: config.drainMs },
+    { maxParamsBytes: config.invoker.maxPayloadBytes, drainMs: config.drainMs, queue: config.queue },
   )
 
   const events = new EventService({
@@ -413,7 +415,15 @@ async function build(logger: Logger, config: Config, store: Store) {
       list: async (q, ns) =>
         activations.list(ns === undefined ? q : { ...q, namespace: await namespaceOf(ns) }),
       get: async (id, ns) => activations.get(id, ns === undefined ? undefined : await namespaceOf(ns)),
+      job: (id) => activations.job(id),
+      dead: (limit) => activations.dead(limit),
+      replay: (id) => activations.replay(id),
     },
+    queue: async () => ({
+      nodeId,
+      ...activations.queueStats(),
+      deadLetters: (await store.activations.deadIds(100_000)).length,
+    }),
     peers: async () => requireCluster(cluster).view(),
     join: async (body) => {
       const peer = (body as { peer?: unknown })?.peer

@@ -1,6 +1,7 @@
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
-import { type ActivationRecord, type Store, statusCode } from '../store/index.ts'
+import { type ActivationRecord, compareActivations, type Store, statusCode } from '../store/index.ts'
+import { jobOf } from './jobs.ts'
 
 export interface RecoveryComponents {
   logger: Logger
@@ -15,6 +16,8 @@ export interface RecoveryComponents {
   fetchRecord: (activationId: string, signal: AbortSignal) => Promise<ActivationRecord | null>
   /** A record resolved here: to its owners. */
   onRecord: (record: ActivationRecord) => void
+  /** Takes a queued job up again (this node's first live owner, or its own from before a restart); false when not this node's to take. */
+  requeue?: (marker: ActivationRecord, cause: string) => Promise<boolean>
 }
 
 export interface RecoveryInit {
@@ -26,7 +29,7 @@ export interface RecoveryInit {
 
 export const RECOVERY_DEFAULTS: RecoveryInit = { sweepMs: 2000, fetchTimeoutMs: 5000 }
 
-/** Markers checked per sweep (the rest wait for the next one). */
+/** Markers checked per sweep (the rest wait for the next ones: the window moves). */
 const SWEEP_BATCH = 256
 
 /**
@@ -44,6 +47,8 @@ export class ActivationRecovery {
   readonly #init: RecoveryInit
   #timer: NodeJS.Timeout | null = null
   #sweeping: Promise<void> | null = null
+  /** The last marker id the previous sweep looked at. */
+  #cursor = ''
 
   constructor(components: RecoveryComponents, init: Partial<RecoveryInit> = {}) {
     this.#c = components
@@ -74,7 +79,15 @@ export class ActivationRecovery {
 
   /** Checks the markers held here; returns how many it resolved. */
   async sweep(): Promise<number> {
-    const ids = (await this.#c.store.activations.runningIds()).slice(0, SWEEP_BATCH)
+    // A window that moves on each sweep: with thousands of queued jobs' markers held here, every
+    // one is looked at in turn (a fixed first window would never reach the rest).
+    const all = await this.#c.store.activations.runningIds()
+    const from = Math.max(
+      0,
+      all.findIndex((id) => id > this.#cursor),
+    )
+    const ids = [...all.slice(from), ...all.slice(0, from)].slice(0, SWEEP_BATCH)
+    this.#cursor = ids.length < all.length ? (ids.at(-1) ?? '') : ''
     let resolved = 0
     for (const id of ids) {
       const marker = await this.#c.store.activations.get(id)
@@ -91,6 +104,15 @@ export class ActivationRecovery {
     const found = await this.#c
       .fetchRecord(id, AbortSignal.timeout(this.#init.fetchTimeoutMs))
       .catch(() => null)
+    if (jobOf(marker) && !(found && found.phase !== 'running')) {
+      // A job is run again, never declared lost: unless another node has taken it over already.
+      if (found && compareActivations(found, marker) > 0 && found.node !== marker.node) {
+        await this.#c.store.activations.putManyIfNewer([found])
+        return null
+      }
+      await this.#c.requeue?.(marker, cause)
+      return null
+    }
     const record = found && found.phase !== 'running' ? found : this.#lost(marker, cause)
     const [written] = await this.#c.store.activations.putManyIfNewer([record])
     if (written) {
@@ -111,7 +133,9 @@ export class ActivationRecovery {
     const state = this.#c.memberState(node)
     if (state === 'dead') return `node ${node} stopped answering before the activation ended`
     if (state === 'left') return `node ${node} left the cluster before the activation ended`
-    if (now > marker.end) return `no record came from node ${node} by the activation's deadline`
+    // A job may wait in its node's queue for long: only its node's death or departure resolves it.
+    if (now > marker.end && !jobOf(marker))
+      return `no record came from node ${node} by the activation's deadline`
     return null
   }
 

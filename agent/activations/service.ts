@@ -4,19 +4,22 @@ import { apiKeyFor, type FunctionService } from '../functions/index.ts'
 import { describeZodError } from '../functions/input.ts'
 import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
+import type { QueueOptions, QueueStats } from '../queue/index.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import {
   ACTIVATION_ID_RE,
   type ActivationQuery,
   type ActivationRecord,
   type FunctionRecord,
+  type KeyValue,
   newActivationId,
-  owVersion,
   type Store,
-  statusCode,
 } from '../store/index.ts'
 import { Composer, isComposition } from './composition.ts'
+import { callbackOf, priorityOf } from './jobs.ts'
 import type { NamespaceLimiter } from './limits.ts'
+import { type JobView, QueuedJobs } from './queued.ts'
+import { internalErrorRecord } from './records.ts'
 import { ActivationRecovery, type RecoveryInit } from './recovery.ts'
 
 /** Runs one activation somewhere (locally, or on a peer chosen by placement) and returns its record. */
@@ -33,6 +36,8 @@ export interface RunRequest {
   apiKey?: string
   /** A component of a sequence or conductor action: the topmost composition's activation id. */
   cause?: string
+  /** Annotations added to the record (the queue's: priority, wait, attempt, takeover). */
+  annotations?: KeyValue[]
 }
 
 export interface ActivationServiceComponents {
@@ -51,11 +56,13 @@ export interface ActivationServiceComponents {
   /** Activation records merged from every live node. */
   listCluster: (q: ActivationQuery) => Promise<ActivationRecord[]>
   /**
-   * An async invocation's `running` marker, stored here: to its owners. Resolves once at least one
-   * owner other than this node holds it, or when that cannot be had (the marker is then retried by
-   * the handoff queue); the activation id is answered after that.
+   * A queued job's marker, stored here: to its owners. Resolves with the copies confirmed (this
+   * node's included) once R hold it, or when no more can be had within the request timeout (the
+   * marker is then retried by the handoff queue); the activation id is answered after that.
    */
-  onMarker?: (marker: ActivationRecord) => Promise<unknown>
+  onMarker?: (marker: ActivationRecord) => Promise<{ copies: number }>
+  /** The live owner that takes over a job whose node died (the first by rendezvous), if known. */
+  firstLiveOwner?: (activationId: string) => string | undefined
   /** Per-namespace limits (429 past them); none when absent. */
   limiter?: Pick<NamespaceLimiter, 'admit'>
   /** A peer's state in this node's view (`undefined`: not known): a dead node's markers resolve as lost. */
@@ -69,10 +76,9 @@ export interface ActivationServiceInit {
   drainMs: number
   /** How running markers are checked (see ActivationRecovery). */
   recovery?: Partial<RecoveryInit>
+  /** The durable async queue (agent/queue/options.ts). */
+  queue?: Partial<QueueOptions>
 }
-
-/** A marker's deadline (its `end`) lies this long past the action's timeout. */
-const MARKER_GRACE_MS = 60_000
 
 const invokeBodySchema = z
   .object({
@@ -82,6 +88,10 @@ const invokeBodySchema = z
     result: z.boolean().default(false),
     /** The caller's OpenWhisk key for an action annotated `provide-api-key` (never stored). */
     apiKey: z.string().min(1).max(512).optional(),
+    /** Async only: 0 (default), 1, 2 (highest); else the function's `priority` annotation. */
+    priority: z.number().int().min(0).max(2).optional(),
+    /** Async only: an http(s) URL the finished record is POSTed to; else the function's `callback` annotation. */
+    callback: z.string().max(2048).optional(),
     /** Run this version instead of the latest (`fnagent invoke name@3`). */
     version: z.number().int().positive().optional(),
   })
@@ -97,6 +107,7 @@ export class ActivationService implements Startable {
 
   readonly #recovery: ActivationRecovery
   readonly #composer: Composer
+  readonly #jobs: QueuedJobs
 
   constructor(components: ActivationServiceComponents, init: ActivationServiceInit) {
     this.#c = components
@@ -112,13 +123,23 @@ export class ActivationService implements Startable {
       nodeId: components.nodeId,
       hlc: () => components.clock.now(),
     })
+    this.#jobs = new QueuedJobs(
+      {
+        ...components,
+        logger: components.logger.child({ component: 'queue' }),
+        run: (fn, code, params, id, opts) => this.#run(fn, code, params, id, opts),
+        draining: () => this.#draining,
+      },
+      init.queue,
+    )
     this.#recovery = new ActivationRecovery(
       {
         logger: components.logger,
         store: components.store,
         clock: components.clock,
         nodeId: components.nodeId,
-        running: (id) => this.#inflight.has(id),
+        running: (id) => this.#inflight.has(id) || this.#jobs.has(id),
+        requeue: (marker, cause) => this.#jobs.requeue(marker, cause),
         memberState: (peerId) => components.memberState?.(peerId),
         fetchRecord: components.fetchRecord,
         onRecord: (record) => components.onRecord?.(record),
@@ -131,12 +152,17 @@ export class ActivationService implements Startable {
     return this.#inflight.size
   }
 
+  /** This node's queue: depth per priority, running, oldest wait. */
+  queueStats(): QueueStats {
+    return this.#jobs.stats()
+  }
+
   /** Invokes `name` of `namespace` (this node's namespace when omitted). */
   async invoke(name: string, body: unknown, namespace?: string): Promise<{ status: number; body: unknown }> {
     if (this.#draining) throw errors.draining('this agent is shutting down and takes no new invocations')
     const parsed = invokeBodySchema.safeParse(body)
     if (!parsed.success) throw errors.invalidArgument(describeZodError(parsed.error, 'invalid invocation'))
-    const { params, blocking, result, apiKey, version } = parsed.data
+    const { params, blocking, result, apiKey, priority, callback, version } = parsed.data
     const size = Buffer.byteLength(JSON.stringify(params))
     if (size > this.#init.maxParamsBytes) {
       throw errors.tooLarge(
@@ -152,32 +178,24 @@ export class ActivationService implements Startable {
     const release = (await this.#c.limiter?.admit(namespace ?? this.#c.functions.namespace)) ?? (() => {})
     const activationId = newActivationId()
     if (!blocking) {
-      // The caller gets the id before the run ends: a marker on the owners first, so that the id
-      // resolves to a record even if this node dies mid-run (ActivationRecovery).
-      let started!: () => void
-      const gate = new Promise<void>((r) => {
-        started = r
-      })
-      const run = this.#run(fn, code, { ...defaults, ...fn.parameters, ...params }, activationId, false, {
-        gate,
-        apiKey,
-      })
-      run.then(release, release) // failures are recorded inside #run
-      try {
-        const marker = this.#marker(fn, activationId)
-        await this.#c.store.activations.put(marker)
-        // Not confirmed by an owner (none reachable): the marker is here, in the handoff queue.
-        await this.#c.onMarker?.(marker).catch((err: unknown) => {
-          this.#c.logger.warn({ err, activationId }, 'the running marker reached no other owner yet')
-        })
-      } finally {
-        started()
+      const job = {
+        fn,
+        params: { ...defaults, ...fn.parameters, ...params },
+        priority: priorityOf(fn, priority),
+        accepted: Date.now(),
+        attempt: 0,
+        ...callbackOf(fn, callback),
       }
-      return { status: 202, body: { activationId } }
+      // A queued job counts against its namespace until its run ends here (not after a takeover).
+      const accepted = await this.#jobs
+        .accept(activationId, job, { apiKey, onDone: release })
+        .catch((err) => {
+          release()
+          throw err
+        })
+      return { status: 202, body: accepted }
     }
-    const run = this.#run(fn, code, { ...defaults, ...fn.parameters, ...params }, activationId, true, {
-      apiKey,
-    })
+    const run = this.#run(fn, code, { ...defaults, ...fn.parameters, ...params }, activationId, { apiKey })
     run.then(release, release)
     const record = await run
     return { status: 200, body: result ? (record.response.result ?? {}) : record }
@@ -202,28 +220,32 @@ export class ActivationService implements Startable {
   ): Promise<ActivationRecord> {
     if (this.#draining) throw errors.draining('this agent is shutting down and takes no new invocations')
     const apiKey = apiKeyFor(fn, callerKey)
-    return this.#run(fn, await this.#code(fn), params, newActivationId(), true, { cause, apiKey })
+    return this.#run(fn, await this.#code(fn), params, newActivationId(), { cause, apiKey })
   }
 
+  /**
+   * Runs one activation (here or on a peer) to its stored record. A refusal before anything ran
+   * (node full, runtime missing, draining) is thrown: the blocking caller hears of it, the queue
+   * waits for room.
+   */
   #run(
     fn: FunctionRecord,
     code: Buffer | null,
     params: Record<string, unknown>,
     activationId: string,
-    blocking: boolean,
     opts: {
-      /** The run waits for this (the marker stored first); the activation counts as in flight meanwhile. */
-      gate?: Promise<void>
       /** `__OW_API_KEY` for an action with `provide-api-key` (for a composition: the caller's key). */
       apiKey?: string | undefined
       /** The composition this run is a component of: run `fn` itself, even a conductor action. */
       cause?: string
+      /** Added to the record (the queue's). */
+      annotations?: KeyValue[]
     } = {},
   ) {
     const received = Date.now()
     const deadline = received + fn.limits.timeout + 60_000
-    const { gate, apiKey, cause } = opts
-    const p = (gate ?? Promise.resolve())
+    const { apiKey, cause, annotations } = opts
+    const p = Promise.resolve()
       .then(() =>
         isComposition(fn) && !cause
           ? this.#composer.run(fn, params, activationId, received, apiKey)
@@ -236,11 +258,12 @@ export class ActivationService implements Startable {
               signal: this.#abort.signal,
               ...(apiKey ? { apiKey } : {}),
               ...(cause ? { cause } : {}),
+              ...(annotations ? { annotations } : {}),
             }),
       )
       .catch((err: unknown) => {
         const e = toFnError(err)
-        // A refusal before anything ran (node full, runtime missing) is the caller's error when blocking…
+        // A refusal before anything ran (node full, runtime missing) is the caller's error…
         if (e.code === 'NODE_FULL' || e.code === 'RUNTIME_MISSING' || e.code === 'DRAINING') throw e
         // …anything else becomes a recorded whisk internal error, never a lost activation.
         this.#c.logger.error({ err, fn: fn.name, activationId }, 'activation failed inside the agent')
@@ -251,35 +274,9 @@ export class ActivationService implements Startable {
         this.#c.onRecord?.(record)
         return record
       })
-      .catch(async (err: unknown) => {
-        const e = toFnError(err)
-        // A blocking caller hears of a refusal directly; an async one only has the record to look at.
-        if (blocking) throw e
-        const record = this.#internalErrorRecord(fn, activationId, received, e)
-        await this.#c.store.activations
-          .put(record)
-          .then(() => this.#c.onRecord?.(record))
-          .catch((putErr: unknown) => {
-            this.#c.logger.error({ err: putErr, activationId }, 'cannot store the activation record')
-          })
-        throw e
-      })
       .finally(() => this.#inflight.delete(activationId))
     this.#inflight.set(activationId, p)
     return p
-  }
-
-  /** The `running` marker of an async activation; its `end` is the deadline past which it resolves as lost. */
-  #marker(fn: FunctionRecord, activationId: string): ActivationRecord {
-    const start = Date.now()
-    return {
-      ...this.#internalErrorRecord(fn, activationId, start, errors.notFound('still running')),
-      end: start + fn.limits.timeout + MARKER_GRACE_MS,
-      duration: 0,
-      response: { status: 'success', statusCode: 0, success: false, result: {} },
-      statusCode: 0,
-      phase: 'running',
-    }
   }
 
   #internalErrorRecord(
@@ -288,35 +285,7 @@ export class ActivationService implements Startable {
     start: number,
     err: FnError,
   ): ActivationRecord {
-    const end = Date.now()
-    return {
-      activationId,
-      namespace: fn.namespace,
-      name: fn.name,
-      version: owVersion(fn.version),
-      subject: fn.namespace,
-      start,
-      end,
-      duration: end - start,
-      statusCode: statusCode('whisk internal error'),
-      response: {
-        status: 'whisk internal error',
-        statusCode: statusCode('whisk internal error'),
-        success: false,
-        result: { error: err.message },
-      },
-      logs: [],
-      annotations: [
-        { key: 'path', value: `${fn.namespace}/${fn.name}` },
-        { key: 'kind', value: fn.kind },
-        { key: 'limits', value: fn.limits },
-      ],
-      publish: false,
-      node: this.#c.nodeId,
-      cold: false,
-      hlc: this.#c.clock.now(),
-      origin: this.#c.nodeId,
-    }
+    return internalErrorRecord(this.#c, fn, activationId, start, err)
   }
 
   /** A record by id; with `namespace`, one of another namespace is not found (as OpenWhisk: 404). */
@@ -326,15 +295,43 @@ export class ActivationService implements Startable {
     }
     const local = await this.#c.store.activations.get(id)
     let rec = local && !local.phase ? local : await this.#c.fetchRecord(id, AbortSignal.timeout(10_000))
+    // A job's marker, here or on its owners: still queued or running.
+    const marker = rec?.phase === 'running' ? rec : local?.phase === 'running' ? local : null
     if (rec?.phase === 'running') rec = await this.#recovery.resolve(rec)
     const mine = (r: ActivationRecord) => namespace === undefined || r.namespace === namespace
     if (rec && !mine(rec)) rec = null
     if (!rec) {
-      if ((namespace === undefined && this.#inflight.has(id)) || (local?.phase === 'running' && mine(local)))
+      if ((namespace === undefined && this.#inflight.has(id)) || (marker && mine(marker)))
         throw errors.notFound(`activation ${id} is still running; try again when it ends`)
       throw errors.notFound(`activation ${id} does not exist on this node or its peers`)
     }
     return rec
+  }
+
+  /** Where an async activation stands: queued, running (attempts so far), done or dead-lettered. */
+  async job(id: string): Promise<JobView> {
+    if (!ACTIVATION_ID_RE.test(id)) {
+      throw errors.invalidArgument(`'${id}' is not an activation id (32 hexadecimal characters)`)
+    }
+    const local = await this.#c.store.activations.get(id)
+    const found = local && !local.phase ? local : await this.#c.fetchRecord(id, AbortSignal.timeout(10_000))
+    const rec = found ?? local
+    if (!rec) throw errors.notFound(`activation ${id} does not exist on this node or its peers`)
+    return this.#jobs.view(rec)
+  }
+
+  /** The dead letters held here, newest first. */
+  dead(limit = 30): Promise<ActivationRecord[]> {
+    return this.#jobs.dead(limit)
+  }
+
+  /** Replays a dead letter as a new job of the function's current version (answered as an async invocation is). */
+  async replay(id: string): Promise<{ status: number; body: unknown }> {
+    if (this.#draining) throw errors.draining('this agent is shutting down and takes no new invocations')
+    const record = await this.get(id)
+    // The function's current version: a dead letter is typically replayed after a fix.
+    const fn = await this.#c.functions.get(record.name)
+    return { status: 202, body: await this.#jobs.replay(record, fn) }
   }
 
   list(q: ActivationQuery & { cluster?: boolean }): Promise<ActivationRecord[]> {
@@ -347,6 +344,7 @@ export class ActivationService implements Startable {
    * invocations are taken from construction until `stop`.
    */
   async start(): Promise<void> {
+    await this.#jobs.start()
     this.#recovery.start()
   }
 
@@ -354,6 +352,7 @@ export class ActivationService implements Startable {
   async stop(): Promise<void> {
     if (this.#draining) return
     this.#draining = true
+    await this.#jobs.stop()
     await this.#recovery.stop()
     const ms = this.#init.drainMs
     const all = Promise.allSettled([...this.#inflight.values()])

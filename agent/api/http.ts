@@ -24,10 +24,25 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
   }
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const data = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) })
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(data),
+    ...headers,
+  })
   res.end(data)
+}
+
+/** The `Retry-After` header an error asks for (QUEUE_FULL's `details.retryAfterS`), else none. */
+export function retryAfterHeader(err: FnError): Record<string, string> {
+  const s = err.details?.retryAfterS
+  return typeof s === 'number' ? { 'retry-after': String(s) } : {}
 }
 
 export function sendError(res: ServerResponse, err: FnError): void {
@@ -35,9 +50,12 @@ export function sendError(res: ServerResponse, err: FnError): void {
     res.destroy(err)
     return
   }
-  sendJson(res, err.status, {
-    error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
-  })
+  sendJson(
+    res,
+    err.status,
+    { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } },
+    retryAfterHeader(err),
+  )
 }
 
 /** Parses an integer query parameter within bounds; a bad value is a 400 naming it. */

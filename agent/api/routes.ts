@@ -72,7 +72,15 @@ export interface AgentApi {
     /** Every namespace's records when `ns` is absent. */
     list(q: ActivationQuery & { cluster?: boolean }, ns?: string): Promise<ActivationRecord[]>
     get(id: string, ns?: string): Promise<ActivationRecord>
+    /** Where an async activation stands: queued, running, attempts, done or dead. */
+    job(id: string): Promise<unknown>
+    /** The dead letters held here (failed queued jobs), newest first. */
+    dead(limit: number): Promise<ActivationRecord[]>
+    /** Runs a dead letter's job again as a new job (202 with the new id). */
+    replay(id: string): Promise<{ status: number; body: unknown }>
   }
+  /** The durable async queue on this node and, as each node gossips it, the cluster. */
+  queue(): Promise<unknown>
   /** OpenWhisk API keys (agent/api/openwhisk): create shows the plain key once. */
   auth?: {
     create(body: unknown): Promise<unknown>
@@ -173,8 +181,12 @@ export function buildRouter(api: AgentApi, limits: { maxBodyBytes: number; maxPa
       ...(upto !== undefined ? { upto } : {}),
       ...(q.cluster === 'true' ? { cluster: true } : {}),
     }
+    if (q.dead === 'true') return ok(await api.activations.dead(query.limit ?? 30))
     return ok(await api.activations.list(query, ns(req)))
   })
+  route('GET', '/v1/activations/:id/job', async (_r, p) => ok(await api.activations.job(p.id ?? '')))
+  route('POST', '/v1/activations/:id/replay', async (_r, p) => api.activations.replay(p.id ?? ''))
+  route('GET', '/v1/queue', async () => ok(await api.queue()))
   route('GET', '/v1/activations/:id', async (req, p) => ok(await api.activations.get(p.id ?? '', ns(req))))
   route('GET', '/v1/activations/:id/result', async (req, p) => {
     const a = await api.activations.get(p.id ?? '', ns(req))

@@ -4,6 +4,7 @@ import { localApiOptionsSchema } from '../api/options.ts'
 import { clusterOptionsSchema } from '../cluster/options.ts'
 import { invokerOptionsSchema } from '../invoker/options.ts'
 import { placementOptionsSchema } from '../placement/options.ts'
+import { queueOptionsSchema } from '../queue/options.ts'
 import { replicationOptionsSchema } from '../replication/options.ts'
 import { storeOptionsSchema } from '../store/options.ts'
 import { DEFAULT_NAMESPACE, NAMESPACE_RE } from '../store/types.ts'
@@ -59,6 +60,7 @@ export const configSchema = z
     cluster: clusterOptionsSchema.default(clusterOptionsSchema.parse({})),
     placement: placementOptionsSchema.default(placementOptionsSchema.parse({})),
     replication: replicationOptionsSchema.default(replicationOptionsSchema.parse({})),
+    queue: queueOptionsSchema.default(queueOptionsSchema.parse({})),
     clock: clockOptionsSchema.default(clockOptionsSchema.parse({})),
     faults: faultsOptionsSchema.default(faultsOptionsSchema.parse({})),
   })

@@ -328,6 +328,8 @@ export class Invoker implements Startable {
         startKind !== 'warm' && req.fn.secrets?.env
           ? { ...req.fn, env: { ...req.fn.env, ...this.#openSecrets(req.fn).env } }
           : req.fn
+      // One line per run: how tests (and operators) count runs of an activation id.
+      this.#log.debug({ activationId: req.activationId, container: startKind }, 'activation runs')
       const signal = req.signal ? AbortSignal.any([req.signal, this.#abort.signal]) : this.#abort.signal
       const out = await activate(
         c,

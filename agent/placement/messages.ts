@@ -1,6 +1,11 @@
 import { z } from 'zod'
 import { ERROR_CODE_LIST } from '../errors.ts'
-import { ACTIVATION_ID_RE, activationRecordSchema, functionRecordSchema } from '../store/types.ts'
+import {
+  ACTIVATION_ID_RE,
+  activationRecordSchema,
+  functionRecordSchema,
+  keyValueSchema,
+} from '../store/types.ts'
 
 /** Forwarded invocations: many requests and answers per long-lived stream (agent/cluster/channel.ts). */
 export const FORWARD_PROTOCOL = '/fnagent/invoke/1.1.0'
@@ -38,6 +43,8 @@ export const forwardRequestSchema = z
     apiKey: z.string().min(1).max(512).optional(),
     /** The composition this run is a component of (its activation id). */
     cause: z.string().regex(ACTIVATION_ID_RE).optional(),
+    /** Annotations the sender adds to the record (the queue's: priority, wait, attempt, takeover). */
+    annotations: z.array(keyValueSchema).max(8).optional(),
   })
   .strict()
 export type ForwardRequest = z.infer<typeof forwardRequestSchema>

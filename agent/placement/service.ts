@@ -162,7 +162,10 @@ export class Placement implements Startable {
       if (refusal) return refusal
       const inv = this.#c.invoker
       return invokeOrRefuse(inv, req.fn, () =>
-        inv.invoke({ ...req, extraAnnotations: [{ key: 'placement', value: explain }] }),
+        inv.invoke({
+          ...req,
+          extraAnnotations: [{ key: 'placement', value: explain }, ...(req.annotations ?? [])],
+        }),
       )
     }
     const member = members.find((m) => m.peerId === cand.peerId)
@@ -185,6 +188,7 @@ export class Placement implements Startable {
       explain,
       ...(req.apiKey ? { apiKey: req.apiKey } : {}),
       ...(req.cause ? { cause: req.cause } : {}),
+      ...(req.annotations?.length ? { annotations: req.annotations } : {}),
     }
     const signal = AbortSignal.any([
       req.signal,

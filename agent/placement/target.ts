@@ -65,7 +65,7 @@ export class ForwardTarget {
         signal,
         ...(req.apiKey ? { apiKey: req.apiKey } : {}),
         ...(req.cause ? { cause: req.cause } : {}),
-        extraAnnotations: [{ key: 'placement', value: req.explain }],
+        extraAnnotations: [{ key: 'placement', value: req.explain }, ...(req.annotations ?? [])],
       }),
     )
     if (ran.type === 'done') await this.#c.keepRecord(ran.record, req.explain.receivedBy)

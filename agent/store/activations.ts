@@ -1,5 +1,5 @@
 import { BUCKETS, type Db, pad } from './db.ts'
-import { type ActivationRecord, activationRecordSchema, compareActivations } from './types.ts'
+import { type ActivationRecord, activationRecordSchema, compareActivations, isDeadLetter } from './types.ts'
 
 export interface ActivationQuery {
   /** `name` or `namespace/name`. */
@@ -40,6 +40,7 @@ export class ActivationRepository {
   readonly #byId
   readonly #byTime
   readonly #running
+  readonly #dead
 
   readonly #maxScan: number
 
@@ -49,11 +50,12 @@ export class ActivationRepository {
     this.#byId = db.sublevel<string, ActivationRecord>(BUCKETS.activations, { valueEncoding: 'json' })
     this.#byTime = db.sublevel<string, string>(BUCKETS.activationsByTime, { valueEncoding: 'utf8' })
     this.#running = db.sublevel<string, string>(BUCKETS.activationsRunning, { valueEncoding: 'utf8' })
+    this.#dead = db.sublevel<string, string>(BUCKETS.activationsDead, { valueEncoding: 'utf8' })
   }
 
   /** Waits until the sublevels are open (they are read synchronously). */
   async open(): Promise<void> {
-    await Promise.all([this.#byId.open(), this.#byTime.open(), this.#running.open()])
+    await Promise.all([this.#byId.open(), this.#byTime.open(), this.#running.open(), this.#dead.open()])
   }
 
   /** Adds the writes of one record to a batch: the record, its time index, its running marker index. */
@@ -66,6 +68,13 @@ export class ActivationRepository {
     })
     if (record.phase === 'running') batch.put(record.activationId, '', { sublevel: this.#running })
     else if (old?.phase === 'running') batch.del(record.activationId, { sublevel: this.#running })
+    if (isDeadLetter(record)) batch.put(record.activationId, '', { sublevel: this.#dead })
+    else if (old && isDeadLetter(old)) batch.del(record.activationId, { sublevel: this.#dead })
+  }
+
+  /** The dead letters held here (ids in id order), at most `limit`. */
+  async deadIds(limit = 200): Promise<string[]> {
+    return this.#dead.keys({ limit }).all()
   }
 
   /** Ids of the records held here in phase `running` (markers not yet resolved). */
@@ -184,6 +193,7 @@ export class ActivationRepository {
       if (rec && timeKey(rec) === key) {
         batch.del(id, { sublevel: this.#byId })
         if (rec.phase === 'running') batch.del(id, { sublevel: this.#running })
+        if (isDeadLetter(rec)) batch.del(id, { sublevel: this.#dead })
         out.push(rec)
       }
     }

@@ -15,6 +15,7 @@ export const BUCKETS = {
   activations: 'act', // activationId -> ActivationRecord
   activationsByTime: 'actt', // `${pad(start)}\x00${activationId}` -> ''
   activationsRunning: 'actrun', // activationId -> '' (records in phase 'running': markers not yet resolved)
+  activationsDead: 'actdead', // activationId -> '' (dead letters: a job's final failed record, not replayed yet)
   peers: 'peer', // peerId -> { peerId, addrs, updated }
   meta: 'meta', // 'schemaVersion', ...
   apiKeys: 'apikey', // uuid -> { uuid, keyHash, salt, namespace, created, revoked?, updated, origin } (OpenWhisk REST API keys, replicated)

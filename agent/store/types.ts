@@ -154,6 +154,16 @@ export const activationRecordSchema = z
   .passthrough()
 export type ActivationRecord = z.infer<typeof activationRecordSchema>
 
+/**
+ * A dead letter: the final record of a queued job whose every attempt failed (annotation
+ * `deadLetter`), until it is replayed (annotation `replayed`).
+ */
+export function isDeadLetter(record: ActivationRecord): boolean {
+  if (record.phase) return false
+  const has = (key: string) => record.annotations.some((a) => a.key === key)
+  return has('deadLetter') && !has('replayed')
+}
+
 const PHASE_RANK = { running: 0, lost: 1 } as const
 
 /**

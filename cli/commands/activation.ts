@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import type { ActivationRecord } from '../../agent/store/types.ts'
+import { ApiError, type Client } from '../client.ts'
 import {
   clientFor,
   collect,
@@ -59,6 +60,29 @@ function listQuery(o: {
   return q.size ? `?${q}` : ''
 }
 
+function priorityArg(raw: string): number {
+  if (!/^[012]$/.test(raw)) throw new UsageError(`--priority takes 0, 1 or 2; got '${raw}'`)
+  return Number(raw)
+}
+
+/** A "still running" answer, completed with where the job stands: queued or running, attempts, wait. */
+async function withJobState(client: Client, id: string, err: unknown): Promise<unknown> {
+  if (!(err instanceof ApiError) || err.code !== 'NOT_FOUND' || !err.message.includes('still running'))
+    return err
+  const job = await client
+    .get<{ state: string; node: string; priority?: number; waitedMs?: number; attempt?: number }>(
+      `/v1/activations/${encodeURIComponent(id)}/job`,
+    )
+    .catch(() => null)
+  if (!job) return err
+  const where = `${job.state} on node ${job.node.slice(-8)}`
+  const more =
+    job.priority === undefined
+      ? ''
+      : `, priority ${job.priority}, waited ${job.waitedMs} ms, ${job.attempt} attempts done`
+  return new ApiError(err.status, err.code, `activation ${id} is still running: ${where}${more}`, { job })
+}
+
 export function registerInvokeCommand(program: Command): void {
   program
     .command('invoke <name>')
@@ -66,11 +90,20 @@ export function registerInvokeCommand(program: Command): void {
     .option('-p, --param <keyValue...>', 'parameter KEY VALUE (JSON or string); repeatable', collect)
     .option('-P, --param-file <file>', 'parameters from a JSON file')
     .option('-r, --result', 'print only the result')
-    .option('--async', 'return the activation id at once instead of waiting')
+    .option('--async', 'return the activation id once the job is stored on its owners (queued durably)')
+    .option('--priority <n>', 'with --async: 0 (default), 1 or 2 (highest)', priorityArg)
+    .option('--callback <url>', 'with --async: POST the finished record to this http(s) URL (retried)')
     .action(
       async (
         name: string,
-        o: { param?: string[]; paramFile?: string; result?: boolean; async?: boolean },
+        o: {
+          param?: string[]
+          paramFile?: string
+          result?: boolean
+          async?: boolean
+          priority?: number
+          callback?: string
+        },
         cmd: Command,
       ) => {
         const params = {
@@ -83,12 +116,21 @@ export function registerInvokeCommand(program: Command): void {
         const res = await client.call<ActivationRecord | { activationId: string }>(
           'POST',
           `/v1/functions/${encodeURIComponent(at ? at[1]! : name)}/invoke`,
-          { params, blocking: !o.async, ...(at ? { version: Number(at[2]) } : {}) },
+          {
+            params,
+            blocking: !o.async,
+            ...(at ? { version: Number(at[2]) } : {}),
+            ...(o.priority !== undefined ? { priority: o.priority } : {}),
+            ...(o.callback ? { callback: o.callback } : {}),
+          },
         )
         if (o.async) {
           const id = (res.body as { activationId: string }).activationId
           if (wantsJson(cmd)) printJson(res.body)
-          else process.stdout.write(`invoked ${name} with id ${id}\n`)
+          else {
+            const { copies } = res.body as { copies?: number }
+            process.stdout.write(`invoked ${name} with id ${id} (queued, ${copies ?? 1} copies)\n`)
+          }
           return
         }
         const rec = res.body as ActivationRecord
@@ -116,12 +158,17 @@ export function registerActivationCommands(program: Command): void {
     .option('--skip <n>', 'skip this many', positiveInt('--skip'))
     .option('--since <time>', 'only since: epoch ms, ISO date, or 30s/10m/2h/1d')
     .option('--cluster', 'merge the records of every live node')
+    .option(
+      '--dead',
+      'the dead-letter list: queued jobs whose every attempt failed (replay with `activation replay`)',
+    )
     .action(
       async (
-        o: { fn?: string; limit?: number; since?: string; skip?: number; cluster?: boolean },
+        o: { fn?: string; limit?: number; since?: string; skip?: number; cluster?: boolean; dead?: boolean },
         cmd: Command,
       ) => {
-        const list = await clientFor(cmd).get<ActivationRecord[]>(`/v1/activations${listQuery(o)}`)
+        const q = o.dead ? `?dead=true&limit=${o.limit ?? 30}` : listQuery(o)
+        const list = await clientFor(cmd).get<ActivationRecord[]>(`/v1/activations${q}`)
         if (wantsJson(cmd)) printJson(list)
         else printTable(HEAD, activationRows(list))
       },
@@ -129,9 +176,26 @@ export function registerActivationCommands(program: Command): void {
 
   act
     .command('get <id>')
-    .description('show an activation record')
+    .description('show an activation record (while an async job waits or runs: where it stands)')
     .action(async (id: string, _o: unknown, cmd: Command) => {
-      printJson(await clientFor(cmd).get(`/v1/activations/${encodeURIComponent(id)}`))
+      const client = clientFor(cmd)
+      try {
+        printJson(await client.get(`/v1/activations/${encodeURIComponent(id)}`))
+      } catch (err) {
+        throw await withJobState(client, id, err)
+      }
+    })
+
+  act
+    .command('replay <id>')
+    .description('run a dead letter again, as a new async job (its id is printed)')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const res = await clientFor(cmd).call<{ activationId: string }>(
+        'POST',
+        `/v1/activations/${encodeURIComponent(id)}/replay`,
+      )
+      if (wantsJson(cmd)) printJson(res.body)
+      else process.stdout.write(`replayed ${id} as ${res.body.activationId}\n`)
     })
 
   act

@@ -8,7 +8,7 @@ import { registerIsolateCommand } from './isolate.ts'
 import { registerNamespaceCommands } from './namespace.ts'
 import { registerPackageCommands } from './package.ts'
 import { registerRuntimeCommands } from './runtime.ts'
-import { registerStatusCommands } from './status.ts'
+import { registerQueueCommand, registerStatusCommands } from './status.ts'
 
 /** Every verb but `start` (cli/commands/start.ts), in the order `fnagent --help` lists them. */
 export function registerCommands(program: Command): void {
@@ -19,6 +19,7 @@ export function registerCommands(program: Command): void {
   registerRuleCommands(program)
   registerInvokeCommand(program)
   registerActivationCommands(program)
+  registerQueueCommand(program)
   registerClusterCommands(program)
   registerRuntimeCommands(program)
   registerAuthCommands(program)

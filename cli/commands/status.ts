@@ -32,3 +32,25 @@ export function registerStatusCommands(program: Command): void {
       printJson(config)
     })
 }
+
+export function registerQueueCommand(program: Command): void {
+  program
+    .command('queue')
+    .description(
+      "this node's durable async queue: waiting jobs per priority, running, oldest wait, dead letters",
+    )
+    .action(async (_o: unknown, cmd: Command) => {
+      const q = await clientFor(cmd).get<{
+        waiting: number[]
+        oldestAccepted: number | null
+        [k: string]: unknown
+      }>('/v1/queue')
+      if (wantsJson(cmd)) return printJson(q)
+      const { waiting, oldestAccepted, ...rest } = q
+      printFields([
+        ['waiting (priority 0, 1, 2)', waiting.join(', ')],
+        ['oldest wait', oldestAccepted === null ? '-' : `${Date.now() - oldestAccepted} ms`],
+        ...Object.entries(rest),
+      ])
+    })
+}

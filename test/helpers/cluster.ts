@@ -74,3 +74,14 @@ export async function waitAllAlive(agents: AgentHandle[], n: number, timeoutMs =
     { what: `${agents.length} agents to see ${n} alive members`, timeoutMs: timeoutMs, everyMs: 250 },
   )
 }
+
+/** Waits until every agent knows the function (its metadata replicates to all). */
+export async function waitDeployed(name: string, agents: AgentHandle[], timeoutMs = 30_000): Promise<void> {
+  for (const a of agents) {
+    await waitFor(async () => (await a.cli(['fn', 'get', name])).code === 0, {
+      what: `${name} on every node`,
+      timeoutMs,
+      everyMs: 200,
+    })
+  }
+}

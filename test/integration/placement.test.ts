@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ActivationRecord } from '../../agent/store/types.ts'
 import { type AgentHandle, Cleanup } from '../helpers/agent-process.ts'
-import { createCluster, type LocalCluster, nodeIdOf } from '../helpers/cluster.ts'
+import { createCluster, type LocalCluster, nodeIdOf, waitDeployed } from '../helpers/cluster.ts'
 import { waitFor } from '../helpers/wait-for.ts'
 
 const cleanup = new Cleanup()
@@ -27,16 +27,8 @@ function placement(rec: ActivationRecord): { reason: string; receivedBy: string;
   }
 }
 
-/** Waits until every node knows the function (metadata replicates to all). */
-async function deployed(name: string): Promise<void> {
-  for (const a of cluster.agents) {
-    await waitFor(async () => (await a.cli(['fn', 'get', name])).code === 0, {
-      what: `${name} on every node`,
-      timeoutMs: 30_000,
-      everyMs: 200,
-    })
-  }
-}
+/** Waits until every node knows the function. */
+const deployed = (name: string) => waitDeployed(name, cluster.agents)
 
 beforeAll(async () => {
   cluster = await createCluster(3, cleanup, { env: SMALL_NODE })

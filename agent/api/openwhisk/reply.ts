@@ -80,6 +80,11 @@ export function toOwError(err: unknown): { error: OwError; bug: boolean } {
       return { error: owNotFound(), bug: false }
     case 'ALREADY_EXISTS':
       return { error: new OwError(409, MESSAGES.exists), bug: false }
+    case 'QUEUE_FULL': {
+      const s = e.details?.retryAfterS
+      const headers: Record<string, string> = typeof s === 'number' ? { 'retry-after': String(s) } : {}
+      return { error: new OwError(429, `${MESSAGES.overloaded} (${e.message})`, headers), bug: false }
+    }
     case 'NODE_FULL':
     case 'DRAINING':
     case 'UNAVAILABLE':

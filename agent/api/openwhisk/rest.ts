@@ -208,6 +208,7 @@ async function invoke(c: ApiContext, init: OpenWhiskApiInit, on: ActionRequest):
     blockingWaitMs: waitMs,
     // A composition passes the caller's key on to those of its components that ask for it.
     apiKey: isComposition(fn) ? auth : apiKeyFor(fn, auth),
+    callback: headerValue(req.headers['x-callback-url']),
   })
   const header = {
     'x-openwhisk-activation-id': out.done ? out.record.activationId : out.activationId,
@@ -237,4 +238,8 @@ function checkFinal(fn: FunctionRecord, params: Record<string, unknown>): void {
   for (const key of Object.keys(params)) {
     if (key in fn.parameters) throw new OwError(400, MESSAGES.parametersNotAllowed)
   }
+}
+
+function headerValue(h: string | string[] | undefined): string | undefined {
+  return Array.isArray(h) ? h[0] : h
 }

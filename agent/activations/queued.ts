@@ -1,0 +1,406 @@
+import { errors, type FnError, toFnError } from '../errors.ts'
+import type { Logger } from '../log.ts'
+import {
+  deliver,
+  type Job,
+  JobQueue,
+  type Outcome,
+  QUEUE_DEFAULTS,
+  type QueueOptions,
+  type QueueStats,
+} from '../queue/index.ts'
+import { attemptOf, backoffMs, retries, retryPolicyOf } from '../queue/retry.ts'
+import type { HybridClock } from '../store/hlc.ts'
+import {
+  type ActivationRecord,
+  type FunctionRecord,
+  isDeadLetter,
+  type KeyValue,
+  newActivationId,
+  type Store,
+} from '../store/index.ts'
+import { type JobField, jobFieldSchema, jobOf } from './jobs.ts'
+import { internalErrorRecord } from './records.ts'
+
+/** A queued job's marker lies this long past the action's timeout (the `end` of a marker without a job). */
+const MARKER_GRACE_MS = 60_000
+
+export interface QueuedJobsComponents {
+  logger: Logger
+  store: Store
+  clock: HybridClock
+  nodeId: string
+  /** Runs one activation to its stored record; throws a refusal (NODE_FULL, DRAINING, RUNTIME_MISSING). */
+  run: (
+    fn: FunctionRecord,
+    code: Buffer | null,
+    params: Record<string, unknown>,
+    activationId: string,
+    opts: { apiKey?: string; annotations?: KeyValue[] },
+  ) => Promise<ActivationRecord>
+  loadCode: (fn: FunctionRecord, signal: AbortSignal) => Promise<Buffer | null>
+  fetchRecord: (id: string, signal: AbortSignal) => Promise<ActivationRecord | null>
+  onRecord?: (record: ActivationRecord) => void
+  /** A job's marker, stored here: to its owners; resolves with the copies confirmed (this node's included). */
+  onMarker?: (marker: ActivationRecord) => Promise<{ copies: number }>
+  /** The live owner that takes over a job whose node died (the first by rendezvous), if known. */
+  firstLiveOwner?: (activationId: string) => string | undefined
+  draining: () => boolean
+}
+
+/**
+ * The async invocations of this node as durable jobs (docs/architecture.md#the-durable-async-queue):
+ * accepted once their marker holds R copies, placed by the JobQueue, retried by the function's
+ * policy, dead-lettered after the last attempt, taken over from a dead node.
+ */
+export class QueuedJobs {
+  readonly #c: QueuedJobsComponents
+  readonly #queue: JobQueue
+  readonly #o: QueueOptions
+  readonly #abort = new AbortController()
+
+  constructor(components: QueuedJobsComponents, init: Partial<QueueOptions> = {}) {
+    this.#c = components
+    this.#o = { ...QUEUE_DEFAULTS, ...init }
+    this.#queue = new JobQueue({ logger: components.logger, dispatch: (job) => this.#dispatch(job) }, init)
+  }
+
+  has(activationId: string): boolean {
+    return this.#queue.has(activationId)
+  }
+
+  /** `queued` or `running` for a job held here. */
+  state(activationId: string): 'queued' | 'running' | undefined {
+    return this.#queue.state(activationId)
+  }
+
+  stats(): QueueStats {
+    return this.#queue.stats()
+  }
+
+  start(): Promise<void> {
+    return this.#queue.start()
+  }
+
+  stop(): Promise<void> {
+    this.#abort.abort()
+    return this.#queue.stop()
+  }
+
+  /**
+   * Accept = durable: past the bound nothing is stored (QUEUE_FULL, 429 + Retry-After); else the
+   * job's marker is stored here and on its owners, then queued. The answer says how many copies
+   * hold it (this node's included).
+   */
+  async accept(
+    activationId: string,
+    job: Omit<JobField, 'takeover' | 'attempts'>,
+    local: { apiKey?: string | undefined; onDone?: () => void } = {},
+  ): Promise<{ activationId: string; copies: number; priority: number }> {
+    if (!this.#queue.hasRoom()) {
+      const retryAfterS = this.#queue.options.retryAfterS
+      throw errors.queueFull(
+        `this node's queue holds ${this.#queue.size} jobs, its bound (queue.maxJobs); try again in ${retryAfterS} s`,
+        { details: { retryAfterS } },
+      )
+    }
+    const full: JobField = { ...job, attempts: [] }
+    const held = await this.#storeMarker(activationId, full, Date.now())
+    const { apiKey, onDone } = local
+    this.#queue.add({ activationId, ...full, ...(apiKey ? { apiKey } : {}), ...(onDone ? { onDone } : {}) })
+    return { activationId, copies: held.copies, priority: job.priority }
+  }
+
+  /**
+   * Takes a job up again: its node died or left (this node being its first live owner), or it is
+   * this node's own from before a restart. The new marker names this node and the takeover; the
+   * activation id stays the deduplication key (a record already finished is never run again).
+   */
+  async requeue(marker: ActivationRecord, cause: string): Promise<boolean> {
+    const job = jobOf(marker)
+    const id = marker.activationId
+    if (!job || this.#c.draining() || this.#queue.has(id)) return false
+    if (marker.node !== this.#c.nodeId && this.#c.firstLiveOwner?.(id) !== this.#c.nodeId) return false
+    const takeover = { from: marker.node, cause, at: Date.now() }
+    const next = this.#marker(id, { ...job, takeover }, marker.start)
+    const [written] = await this.#c.store.activations.putManyIfNewer([next])
+    if (!written) return false
+    this.#c.logger.warn({ activationId: id, from: marker.node, cause }, 'job taken over')
+    await this.#c.onMarker?.(next).catch(() => {})
+    return this.#queue.add({ activationId: id, ...job, takeover })
+  }
+
+  /**
+   * Where a job stands (`activation get` while there is no record to show): `queued` or `running`
+   * when this node drives it, `pending` when another node does (queued or running there), `done`
+   * or `dead` once its record exists; with its priority, wait and attempts.
+   */
+  view(record: ActivationRecord): JobView {
+    const id = record.activationId
+    if (!record.phase) {
+      const attempts = record.annotations.find((a) => a.key === 'attempts')?.value
+      return {
+        activationId: id,
+        state: isDeadLetter(record) ? 'dead' : 'done',
+        node: record.node,
+        status: record.response.status,
+        attempts: Array.isArray(attempts) ? attempts : [],
+      }
+    }
+    const job = jobOf(record)
+    const state = this.#queue.state(id) ?? (record.node === this.#c.nodeId ? 'queued' : 'pending')
+    return {
+      activationId: id,
+      state,
+      node: record.node,
+      ...(job
+        ? {
+            priority: job.priority,
+            acceptedAt: job.accepted,
+            waitedMs: Date.now() - job.accepted,
+            attempt: job.attempt,
+            attempts: job.attempts,
+            ...(job.notBefore ? { nextAttemptAt: job.notBefore } : {}),
+            ...(job.takeover ? { takeover: job.takeover } : {}),
+          }
+        : { attempts: [] }),
+    }
+  }
+
+  /** The dead letters held here, newest first (`activation list --dead`). */
+  async dead(limit: number): Promise<ActivationRecord[]> {
+    const ids = await this.#c.store.activations.deadIds(Math.max(limit, 1) * 4)
+    const recs = await Promise.all(ids.map((id) => this.#c.store.activations.get(id)))
+    return recs
+      .filter((r): r is ActivationRecord => r !== null && isDeadLetter(r))
+      .sort((a, b) => b.start - a.start)
+      .slice(0, limit)
+  }
+
+  /**
+   * Runs a dead letter's job again as a new job of `fn` (a new id, attempts from zero, the same
+   * parameters and priority); the dead letter is marked `replayed` (naming the new id) and leaves
+   * the list.
+   */
+  async replay(
+    record: ActivationRecord,
+    fn: FunctionRecord,
+  ): Promise<{ activationId: string; copies: number; priority: number }> {
+    const job = isDeadLetter(record) ? jobFieldSchema.safeParse((record as { job?: unknown }).job) : null
+    if (!job?.success) {
+      throw errors.invalidArgument(`activation ${record.activationId} is not in the dead-letter list`)
+    }
+    const { params, priority, callback } = job.data
+    const accepted = await this.accept(newActivationId(), {
+      fn,
+      params,
+      priority,
+      accepted: Date.now(),
+      attempt: 0,
+      ...(callback ? { callback } : {}),
+    })
+    await this.#keep({
+      ...record,
+      annotations: [
+        ...record.annotations,
+        { key: 'replayed', value: { as: accepted.activationId, at: Date.now() } },
+      ],
+      hlc: this.#c.clock.now(),
+      origin: this.#c.nodeId,
+    })
+    return accepted
+  }
+
+  /** Stores a job's marker here and pushes it to the owners; resolves with the copies confirmed. */
+  async #storeMarker(activationId: string, job: JobField, start: number): Promise<{ copies: number }> {
+    const marker = this.#marker(activationId, job, start)
+    await this.#c.store.activations.put(marker)
+    // Not confirmed by an owner (none reachable): the marker is here, in the handoff queue.
+    return (this.#c.onMarker?.(marker) ?? Promise.resolve({ copies: 1 })).catch((err: unknown) => {
+      this.#c.logger.warn({ err, activationId }, 'the job reached no other owner yet')
+      return { copies: 1 }
+    })
+  }
+
+  /**
+   * One run of a queued job: `full` when every node refused it (it waits again), `retry` when it
+   * failed and its function's policy runs it again (after the backoff), else its record is stored.
+   * With retries, each attempt is an activation of its own; the job's id gets the final record,
+   * naming every attempt.
+   */
+  async #dispatch(job: Job): Promise<Outcome> {
+    if (this.#c.draining()) return 'full'
+    const id = job.activationId
+    if (job.takeover) {
+      // The deduplication key: the run the dead node made may have finished after all.
+      const found = await this.#c.fetchRecord(id, AbortSignal.timeout(10_000)).catch(() => null)
+      if (found && !found.phase) return 'done'
+    }
+    const policy = retryPolicyOf(job.fn)
+    const attempt = job.attempt + 1
+    const runId = policy.maxRetries > 0 ? newActivationId() : id
+    const annotations: KeyValue[] = [
+      {
+        key: 'queue',
+        value: {
+          priority: job.priority,
+          waitedMs: Date.now() - job.accepted,
+          attempt,
+          acceptedAt: job.accepted,
+        },
+      },
+      ...(job.takeover ? [{ key: 'takeover', value: job.takeover }] : []),
+      ...(runId !== id ? [{ key: 'attemptOf', value: id }] : []),
+    ]
+    const code = await this.#c.loadCode(job.fn, AbortSignal.timeout(30_000)).catch(() => null)
+    let record: ActivationRecord
+    try {
+      record = await this.#c.run(job.fn, code, job.params, runId, {
+        ...(job.apiKey ? { apiKey: job.apiKey } : {}),
+        annotations,
+      })
+    } catch (err) {
+      const e = toFnError(err)
+      // No room anywhere, or the node asked is stopping: the job waits for room again.
+      if (e.code === 'NODE_FULL' || e.code === 'DRAINING') return 'full'
+      // A refusal that waiting does not cure (runtime missing): recorded as the job's outcome.
+      await this.#keep(this.#failed(job, id, e, annotations))
+      return 'done'
+    }
+    if (runId === id) return this.#finished(job, record)
+    const attempts = [...job.attempts, attemptOf(record, attempt)]
+    if (retries(policy, record, attempt)) {
+      job.attempt = attempt
+      job.attempts = attempts
+      job.notBefore = Date.now() + backoffMs(policy, attempt)
+      // The marker keeps the count, so a node that takes the job over goes on from here.
+      await this.#storeMarker(id, jobFieldOf(job), job.accepted)
+      return 'retry'
+    }
+    const final = this.#finalRecord(job, id, record, attempts)
+    await this.#keep(final)
+    return this.#finished(job, final)
+  }
+
+  /** The job's record is stored: its callback (if any) is delivered in the background. */
+  #finished(job: Job, record: ActivationRecord): 'done' {
+    if (job.callback) {
+      this.#callback(record, job.callback).catch((err: unknown) =>
+        this.#c.logger.warn({ err, activationId: record.activationId }, 'recording the callback failed'),
+      )
+    }
+    return 'done'
+  }
+
+  /** POSTs the record to the callback URL (retried with backoff), then records the delivery on it (annotation `callback`). */
+  async #callback(record: ActivationRecord, url: string): Promise<void> {
+    const o = this.#o
+    const delivery = await deliver(
+      record,
+      url,
+      {
+        maxAttempts: o.callbackAttempts,
+        backoffMs: o.callbackBackoffMs,
+        maxBackoffMs: o.callbackMaxBackoffMs,
+        timeoutMs: o.callbackTimeoutMs,
+      },
+      this.#c.logger,
+      this.#abort.signal,
+    )
+    const current = (await this.#c.store.activations.get(record.activationId)) ?? record
+    await this.#keep({
+      ...current,
+      annotations: [
+        ...current.annotations.filter((a) => a.key !== 'callback'),
+        { key: 'callback', value: delivery },
+      ],
+      hlc: this.#c.clock.now(),
+      origin: this.#c.nodeId,
+    })
+  }
+
+  /**
+   * The job's own record after its last attempt: that attempt's outcome under the job's id, with
+   * every attempt named; a failure is dead-lettered (annotation `deadLetter`) and keeps the job
+   * for a replay.
+   */
+  #finalRecord(
+    job: Job,
+    id: string,
+    last: ActivationRecord,
+    attempts: JobField['attempts'],
+  ): ActivationRecord {
+    const dead = !last.response.success
+    return {
+      ...last,
+      activationId: id,
+      start: job.accepted,
+      duration: last.end - job.accepted,
+      annotations: [
+        ...last.annotations.filter((a) => a.key !== 'attemptOf'),
+        { key: 'attempts', value: attempts },
+        ...(dead ? [{ key: 'deadLetter', value: true }] : []),
+      ],
+      hlc: this.#c.clock.now(),
+      origin: this.#c.nodeId,
+      ...(dead ? { job: { ...jobFieldOf(job), attempts } } : {}),
+    }
+  }
+
+  #failed(job: Job, id: string, e: FnError, annotations: KeyValue[]): ActivationRecord {
+    const record = internalErrorRecord(this.#c, job.fn, id, job.accepted, e)
+    record.annotations.push(...annotations.filter((a) => a.key !== 'attemptOf'))
+    return record
+  }
+
+  async #keep(record: ActivationRecord): Promise<void> {
+    await this.#c.store.activations.put(record)
+    this.#c.onRecord?.(record)
+  }
+
+  /**
+   * The `running` marker of a job, carrying it (jobs.ts) so that any owner can run it. It is
+   * resolved by its node's death or departure, not by a deadline (a job may wait long).
+   */
+  #marker(activationId: string, job: JobField, start: number): ActivationRecord {
+    const { fn } = job
+    return {
+      ...internalErrorRecord(this.#c, fn, activationId, start, errors.notFound('still running')),
+      end: start + fn.limits.timeout + MARKER_GRACE_MS,
+      duration: 0,
+      response: { status: 'success', statusCode: 0, success: false, result: {} },
+      statusCode: 0,
+      phase: 'running',
+      job,
+    }
+  }
+}
+
+export interface JobView {
+  activationId: string
+  state: 'queued' | 'running' | 'pending' | 'done' | 'dead'
+  node: string
+  status?: string
+  priority?: number
+  acceptedAt?: number
+  waitedMs?: number
+  attempt?: number
+  attempts: unknown[]
+  nextAttemptAt?: number
+  takeover?: unknown
+}
+
+/** The durable part of a job (what its marker carries): never the API key. */
+function jobFieldOf(job: Job): JobField {
+  return {
+    fn: job.fn,
+    params: job.params,
+    priority: job.priority,
+    accepted: job.accepted,
+    attempt: job.attempt,
+    attempts: job.attempts,
+    ...(job.takeover ? { takeover: job.takeover } : {}),
+    ...(job.notBefore !== undefined ? { notBefore: job.notBefore } : {}),
+    ...(job.callback ? { callback: job.callback } : {}),
+  }
+}

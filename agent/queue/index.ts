@@ -1,0 +1,11 @@
+export { CALLBACK_DEFAULTS, type CallbackOptions, callbackUrl, type Delivery, deliver } from './callback.ts'
+export {
+  MAX_PRIORITY,
+  PRIORITIES,
+  type Priority,
+  QUEUE_DEFAULTS,
+  type QueueOptions,
+  queueOptionsSchema,
+} from './options.ts'
+export { effectivePriority, JobOrder } from './order.ts'
+export { type Job, JobQueue, type JobQueueComponents, type Outcome, type QueueStats } from './service.ts'
