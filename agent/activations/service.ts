@@ -30,6 +30,11 @@ export interface RunRequest {
   signal: AbortSignal
   /** The caller's API key, given to the action as `__OW_API_KEY` (`provide-api-key`). */
   apiKey?: string
+  /**
+   * The activation's namespace when it is not the function's: a run through a binding to another
+   * namespace's package belongs to the caller (its record, its listing), not to the package owner.
+   */
+  namespace?: string
 }
 
 export interface ActivationServiceComponents {
@@ -138,7 +143,9 @@ export class ActivationService implements Startable {
       )
     }
     // Counted against the caller's namespace (a binding may run another namespace's function).
-    const release = (await this.#c.limiter?.admit(namespace ?? this.#c.functions.namespace)) ?? (() => {})
+    const caller = namespace ?? this.#c.functions.namespace
+    const release = (await this.#c.limiter?.admit(caller)) ?? (() => {})
+    const owner = caller !== fn.namespace ? caller : undefined
     const activationId = newActivationId()
     if (!blocking) {
       // The caller gets the id before the run ends: a marker on the owners first, so that the id
@@ -150,10 +157,11 @@ export class ActivationService implements Startable {
       const run = this.#run(fn, code, { ...defaults, ...fn.parameters, ...params }, activationId, false, {
         gate,
         apiKey,
+        owner,
       })
       run.then(release, release) // failures are recorded inside #run
       try {
-        const marker = this.#marker(fn, activationId)
+        const marker = this.#marker(fn, activationId, owner)
         await this.#c.store.activations.put(marker)
         // Not confirmed by an owner (none reachable): the marker is here, in the handoff queue.
         await this.#c.onMarker?.(marker).catch((err: unknown) => {
@@ -166,6 +174,7 @@ export class ActivationService implements Startable {
     }
     const run = this.#run(fn, code, { ...defaults, ...fn.parameters, ...params }, activationId, true, {
       apiKey,
+      owner,
     })
     run.then(release, release)
     const record = await run
@@ -183,11 +192,13 @@ export class ActivationService implements Startable {
       gate?: Promise<void>
       /** `__OW_API_KEY` for an action with `provide-api-key`. */
       apiKey?: string
+      /** The activation's namespace, when not the function's (RunRequest.namespace). */
+      owner?: string | undefined
     } = {},
   ) {
     const received = Date.now()
     const deadline = received + fn.limits.timeout + 60_000
-    const { gate, apiKey } = opts
+    const { gate, apiKey, owner } = opts
     const p = (gate ?? Promise.resolve())
       .then(() =>
         this.#c.runner({
@@ -198,6 +209,7 @@ export class ActivationService implements Startable {
           deadline,
           signal: this.#abort.signal,
           ...(apiKey ? { apiKey } : {}),
+          ...(owner ? { namespace: owner } : {}),
         }),
       )
       .catch((err: unknown) => {
@@ -206,7 +218,7 @@ export class ActivationService implements Startable {
         if (e.code === 'NODE_FULL' || e.code === 'RUNTIME_MISSING' || e.code === 'DRAINING') throw e
         // …anything else becomes a recorded whisk internal error, never a lost activation.
         this.#c.logger.error({ err, fn: fn.name, activationId }, 'activation failed inside the agent')
-        return this.#internalErrorRecord(fn, activationId, received, e)
+        return this.#internalErrorRecord(fn, activationId, received, e, owner)
       })
       .then(async (record) => {
         await this.#c.store.activations.put(record)
@@ -217,7 +229,7 @@ export class ActivationService implements Startable {
         const e = toFnError(err)
         // A blocking caller hears of a refusal directly; an async one only has the record to look at.
         if (blocking) throw e
-        const record = this.#internalErrorRecord(fn, activationId, received, e)
+        const record = this.#internalErrorRecord(fn, activationId, received, e, owner)
         await this.#c.store.activations
           .put(record)
           .then(() => this.#c.onRecord?.(record))
@@ -232,10 +244,10 @@ export class ActivationService implements Startable {
   }
 
   /** The `running` marker of an async activation; its `end` is the deadline past which it resolves as lost. */
-  #marker(fn: FunctionRecord, activationId: string): ActivationRecord {
+  #marker(fn: FunctionRecord, activationId: string, owner: string | undefined): ActivationRecord {
     const start = Date.now()
     return {
-      ...this.#internalErrorRecord(fn, activationId, start, errors.notFound('still running')),
+      ...this.#internalErrorRecord(fn, activationId, start, errors.notFound('still running'), owner),
       end: start + fn.limits.timeout + MARKER_GRACE_MS,
       duration: 0,
       response: { status: 'success', statusCode: 0, success: false, result: {} },
@@ -249,14 +261,15 @@ export class ActivationService implements Startable {
     activationId: string,
     start: number,
     err: FnError,
+    owner: string | undefined,
   ): ActivationRecord {
     const end = Date.now()
     return {
       activationId,
-      namespace: fn.namespace,
+      namespace: owner ?? fn.namespace,
       name: fn.name,
       version: owVersion(fn.version),
-      subject: fn.namespace,
+      subject: owner ?? fn.namespace,
       start,
       end,
       duration: end - start,

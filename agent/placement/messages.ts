@@ -1,6 +1,11 @@
 import { z } from 'zod'
 import { ERROR_CODE_LIST } from '../errors.ts'
-import { ACTIVATION_ID_RE, activationRecordSchema, functionRecordSchema } from '../store/types.ts'
+import {
+  ACTIVATION_ID_RE,
+  activationRecordSchema,
+  functionRecordSchema,
+  NAMESPACE_RE,
+} from '../store/types.ts'
 
 /** Forwarded invocations: many requests and answers per long-lived stream (agent/cluster/channel.ts). */
 export const FORWARD_PROTOCOL = '/fnagent/invoke/1.1.0'
@@ -36,6 +41,8 @@ export const forwardRequestSchema = z
     explain: explainSchema,
     /** The caller's API key for a `provide-api-key` action (on the encrypted channel, never stored). */
     apiKey: z.string().min(1).max(512).optional(),
+    /** The activation's namespace when not the function's (a run through a binding; RunRequest.namespace). */
+    namespace: z.string().regex(NAMESPACE_RE).optional(),
   })
   .strict()
 export type ForwardRequest = z.infer<typeof forwardRequestSchema>

@@ -184,6 +184,7 @@ export class Placement implements Startable {
       hops: 1,
       explain,
       ...(req.apiKey ? { apiKey: req.apiKey } : {}),
+      ...(req.namespace ? { namespace: req.namespace } : {}),
     }
     const signal = AbortSignal.any([
       req.signal,

@@ -64,6 +64,7 @@ export class ForwardTarget {
         deadline: req.deadline,
         signal,
         ...(req.apiKey ? { apiKey: req.apiKey } : {}),
+        ...(req.namespace ? { namespace: req.namespace } : {}),
         extraAnnotations: [{ key: 'placement', value: req.explain }],
       }),
     )
