@@ -12,7 +12,7 @@ export interface OpenWhiskApiComponents {
   functions: Pick<FunctionService, 'get' | 'list' | 'put' | 'remove' | 'resolve'>
   packages: PackageService
   activations: Pick<ActivationService, 'invoke' | 'list' | 'get'>
-  store: Pick<Store, 'db' | 'functions' | 'activations'>
+  store: Pick<Store, 'db' | 'functions' | 'activations' | 'packages'>
   keys: ApiKeyStore
 }
 

@@ -8,7 +8,7 @@ import { readJsonBody } from './body.ts'
 import type { ApiContext, OpenWhiskApiInit, Reply } from './components.ts'
 import { checkEntityName } from './names.ts'
 import { queryFlag, queryInt } from './query.ts'
-import { OwError } from './reply.ts'
+import { MESSAGES, OwError, owNotFound } from './reply.ts'
 
 /** A package in OpenWhisk's JSON shape (`WhiskPackage.toJson`); `binding` is `{}` for a package. */
 function toOwPackage(p: PackageRecord) {
@@ -57,6 +57,14 @@ export async function packagesRoute(
   }
   checkEntityName(name)
   if (name.includes('/')) throw new OwError(400, 'The name of the entity contains illegal characters.')
+  if (method !== 'PUT' && !(await c.store.packages.get(namespace, name))) {
+    // An action of that name is "in another collection" (OpenWhisk's conformance answer).
+    const isAction = await c.functions.get(name, namespace).then(
+      () => true,
+      () => false,
+    )
+    throw isAction && method !== 'POST' ? new OwError(409, MESSAGES.conformance) : owNotFound()
+  }
   switch (method) {
     case 'GET': {
       const p = await c.packages.get(namespace, name)
@@ -87,8 +95,6 @@ export async function packagesRoute(
     case 'DELETE':
       return { status: 200, body: toOwPackage(await c.packages.remove(namespace, name)) }
     default:
-      throw new OwError(405, 'HTTP method not allowed, supported methods: GET, PUT, DELETE', {
-        allow: 'GET, PUT, DELETE',
-      })
+      throw owNotFound()
   }
 }
