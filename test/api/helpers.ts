@@ -20,17 +20,34 @@ export async function startApiAgent(
   })
   cleanup.add(() => removeDir(agent.dataDir))
   cleanup.add(() => agent.stop())
-  const apihost = await waitFor(
-    () =>
-      /"url":"(https?:\/\/127\.0\.0\.1:\d+)","msg":"OpenWhisk API listening"/.exec(agent.output())?.[1] ?? '',
-    { what: 'the OpenWhisk API listener', timeoutMs: 30_000 },
-  )
+  const apihost = await apiHostOf(agent)
   const newKey = async (description?: string) => {
     const r = await agent.cli(['auth', 'create', ...(description ? ['--description', description] : [])])
     if (r.code !== 0) throw new Error(`auth create failed: ${r.stderr}`)
     return r.stdout.trim()
   }
   return { agent, apihost, newKey }
+}
+
+/** `http://127.0.0.1:PORT` of an agent's OpenWhisk API listener, once its log says it listens. */
+export function apiHostOf(agent: AgentHandle): Promise<string> {
+  return waitFor(
+    () =>
+      /"url":"(https?:\/\/127\.0\.0\.1:\d+)","msg":"OpenWhisk API listening"/.exec(agent.output())?.[1] ?? '',
+    { what: 'the OpenWhisk API listener', timeoutMs: 30_000 },
+  )
+}
+
+/** The error an `openwhisk` client call fails with (fails the test if the call succeeds). */
+export async function owClientError(
+  p: Promise<unknown>,
+): Promise<{ statusCode: number; error: { error: string } }> {
+  try {
+    await p
+  } catch (err) {
+    return err as { statusCode: number; error: { error: string } }
+  }
+  throw new Error('expected the call to fail')
 }
 
 export function basic(auth: string): string {

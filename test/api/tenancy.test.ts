@@ -7,7 +7,7 @@ import type { ActivationRecord } from '../../agent/store/types.ts'
 import { type AgentHandle, Cleanup } from '../helpers/agent-process.ts'
 import { createCluster, type LocalCluster } from '../helpers/cluster.ts'
 import { waitFor } from '../helpers/wait-for.ts'
-import { owFetch } from './helpers.ts'
+import { apiHostOf, owClientError, owFetch } from './helpers.ts'
 
 /**
  * Issue 18, namespaces per key: two keys in two namespaces on a 3-node cluster (real agent
@@ -26,15 +26,6 @@ let keySys: string
 type Ow = ReturnType<typeof openwhisk>
 const clientOf = (host: string, key: string): Ow => openwhisk({ apihost: host, api_key: key })
 
-async function owError(p: Promise<unknown>): Promise<{ statusCode: number; error: { error: string } }> {
-  try {
-    await p
-  } catch (err) {
-    return err as { statusCode: number; error: { error: string } }
-  }
-  throw new Error('expected the call to fail')
-}
-
 async function createKey(agent: AgentHandle, namespace: string): Promise<string> {
   const r = await agent.cli(['auth', 'create', '--namespace', namespace])
   if (r.code !== 0) throw new Error(r.stderr)
@@ -47,13 +38,7 @@ const code = (tag: string) => `function main(p) { return { tag: '${tag}', v: p.v
 beforeAll(async () => {
   cluster = await createCluster(3, cleanup, { args: ['--api-listen', '127.0.0.1:0'] })
   for (const a of cluster.agents) {
-    hosts.push(
-      await waitFor(
-        () =>
-          /"url":"(https?:\/\/127\.0\.0\.1:\d+)","msg":"OpenWhisk API listening"/.exec(a.output())?.[1] ?? '',
-        { what: 'the OpenWhisk API listener', timeoutMs: 30_000 },
-      ),
-    )
+    hosts.push(await apiHostOf(a))
   }
   const [n0, n1] = cluster.agents as [AgentHandle, AgentHandle]
   keyA = await createKey(n0, 'team-a')
@@ -146,14 +131,17 @@ describe('namespaces per API key on a 3-node cluster', () => {
         [a, 'only-b'],
         [b, 'only-a'],
       ] as const) {
-        expect((await owError(who.actions.get({ name: other }))).statusCode, `get on node ${n}`).toBe(404)
-        expect(
-          (await owError(who.actions.invoke({ name: other, blocking: true }))).statusCode,
-          `invoke on node ${n}`,
-        ).toBe(404)
-        expect((await owError(who.actions.delete({ name: other }))).statusCode, `delete on node ${n}`).toBe(
+        expect((await owClientError(who.actions.get({ name: other }))).statusCode, `get on node ${n}`).toBe(
           404,
         )
+        expect(
+          (await owClientError(who.actions.invoke({ name: other, blocking: true }))).statusCode,
+          `invoke on node ${n}`,
+        ).toBe(404)
+        expect(
+          (await owClientError(who.actions.delete({ name: other }))).statusCode,
+          `delete on node ${n}`,
+        ).toBe(404)
       }
       // Naming the other namespace in the path is refused outright, as OpenWhisk's entitlement check.
       const named = await owFetch(host, keyA, 'GET', '/api/v1/namespaces/team-b/actions/only-b')
@@ -170,11 +158,12 @@ describe('namespaces per API key on a 3-node cluster', () => {
           timeoutMs: 30_000,
         })
         expect((rec as ActivationRecord).namespace).toBe('team-a')
-        expect((await owError(b.activations.get({ name: id }))).statusCode, `node ${n}`).toBe(404)
-        expect((await owError(b.activations.result({ name: id }))).statusCode).toBe(404)
-        expect((await owError(b.activations.logs({ name: id }))).statusCode).toBe(404)
+        expect((await owClientError(b.activations.get({ name: id }))).statusCode, `node ${n}`).toBe(404)
+        expect((await owClientError(b.activations.result({ name: id }))).statusCode).toBe(404)
+        expect((await owClientError(b.activations.logs({ name: id }))).statusCode).toBe(404)
       }
-      for (const id of bRuns) expect((await owError(a.activations.get({ name: id }))).statusCode).toBe(404)
+      for (const id of bRuns)
+        expect((await owClientError(a.activations.get({ name: id }))).statusCode).toBe(404)
       const listedA = ((await a.activations.list({ limit: 200 })) as ActivationRecord[]).map(
         (r) => r.activationId,
       )
@@ -285,9 +274,11 @@ describe('packages and bindings across namespaces', () => {
       expect(pkg.binding).toEqual({})
       // Another namespace sees nothing of it.
       const b = clientOf(host, keyB)
-      expect((await owError(b.packages.get({ name: 'tools' }))).statusCode).toBe(404)
+      expect((await owClientError(b.packages.get({ name: 'tools' }))).statusCode).toBe(404)
       expect(((await b.packages.list()) as Array<{ name: string }>).map((x) => x.name)).not.toContain('tools')
-      expect((await owError(b.actions.invoke({ name: 'tools/greet', blocking: true }))).statusCode).toBe(404)
+      expect(
+        (await owClientError(b.actions.invoke({ name: 'tools/greet', blocking: true }))).statusCode,
+      ).toBe(404)
     }
   })
 
@@ -355,12 +346,15 @@ describe('packages and bindings across namespaces', () => {
         )
         expect((got as ActivationRecord).response.result).toEqual({ a: 1, b: 2, c: n })
         expect(
-          (await owError(clientOf(other, keySys).activations.get({ name: rec.activationId }))).statusCode,
+          (await owClientError(clientOf(other, keySys).activations.get({ name: rec.activationId })))
+            .statusCode,
         ).toBe(404)
       }
       // team-a has no such binding.
       const a = clientOf(host, keyA)
-      expect((await owError(a.actions.invoke({ name: 'mybind/echo', blocking: true }))).statusCode).toBe(404)
+      expect(
+        (await owClientError(a.actions.invoke({ name: 'mybind/echo', blocking: true }))).statusCode,
+      ).toBe(404)
     }
   })
 
@@ -368,7 +362,7 @@ describe('packages and bindings across namespaces', () => {
     const b1 = clientOf(hosts[1]!, keyB)
     const before = JSON.stringify(await b1.packages.list())
     const bad = async (binding: { namespace: string; name: string }, name = 'bad') =>
-      owError(b1.packages.create({ name, package: { binding } }))
+      owClientError(b1.packages.create({ name, package: { binding } }))
     const missing = await bad({ namespace: 'sys', name: 'nope' })
     expect(missing.statusCode).toBe(400)
     expect(missing.error.error).toBe('Binding references a package that does not exist.')
@@ -386,18 +380,18 @@ describe('packages and bindings across namespaces', () => {
     const self = await bad({ namespace: 'team-b', name: 'selfish' }, 'selfish')
     expect(self.error.error).toBe("Package binding 'selfish' contains a circular reference.")
     await b1.packages.create({ name: 'plain', package: {} })
-    const become = await owError(
+    const become = await owClientError(
       b1.packages.update({ name: 'plain', package: { binding: { namespace: 'sys', name: 'shared' } } }),
     )
     expect(become.error.error).toBe('Resource is a package and cannot be converted into a binding.')
     // An action inside a binding, or inside a package that does not exist.
-    const inBinding = await owError(
+    const inBinding = await owClientError(
       b1.actions.create({ name: 'mybind/x', action: ECHO, kind: 'nodejs:default' }),
     )
     expect(inBinding.statusCode).toBe(400)
     expect(inBinding.error.error).toBe('Operation not permitted on package binding.')
     expect(
-      (await owError(b1.actions.create({ name: 'nopkg/x', action: ECHO, kind: 'nodejs:default' })))
+      (await owClientError(b1.actions.create({ name: 'nopkg/x', action: ECHO, kind: 'nodejs:default' })))
         .statusCode,
     ).toBe(404)
     const after = (await b1.packages.list()) as Array<{ name: string }>
@@ -405,16 +399,16 @@ describe('packages and bindings across namespaces', () => {
     expect(JSON.stringify(after.filter((p) => p.name !== 'plain'))).toBe(
       JSON.stringify((JSON.parse(before) as Array<{ name: string }>).filter((p) => p.name !== 'plain')),
     )
-    expect((await owError(b1.actions.get({ name: 'mybind/x' }))).statusCode).toBe(404)
+    expect((await owClientError(b1.actions.get({ name: 'mybind/x' }))).statusCode).toBe(404)
 
     // A package that holds actions is not deleted.
     const a = clientOf(hosts[1]!, keyA)
-    const notEmpty = await owError(a.packages.delete({ name: 'tools' }))
+    const notEmpty = await owClientError(a.packages.delete({ name: 'tools' }))
     expect(notEmpty.statusCode).toBe(409)
     expect(notEmpty.error.error).toBe('Package not empty (contains 1 entity).')
     await a.actions.delete({ name: 'tools/greet' })
     await a.packages.delete({ name: 'tools' })
-    expect((await owError(a.packages.get({ name: 'tools' }))).statusCode).toBe(404)
+    expect((await owClientError(a.packages.get({ name: 'tools' }))).statusCode).toBe(404)
   })
 
   it('the CLI manages packages with --namespace', async () => {
@@ -608,7 +602,7 @@ describe('kinds', () => {
       (await cluster.agents[0]!.cli(['--json', '--namespace', 'team-a', 'fn', 'get', 'old-node'])).stdout,
     )
     expect(rec).toMatchObject({ kind: 'nodejs:24', requestedKind: 'nodejs:20' })
-    const refused = await owError(ow.actions.create({ name: 'javaish', action: ECHO, kind: 'java:8' }))
+    const refused = await owClientError(ow.actions.create({ name: 'javaish', action: ECHO, kind: 'java:8' }))
     expect(refused.statusCode).toBe(400)
     expect(refused.error.error).toContain('installed: nodejs:24, python:3, blackbox')
   })

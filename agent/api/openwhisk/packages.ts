@@ -6,9 +6,9 @@ import { keyValueSchema, type PackageRecord } from '../../store/index.ts'
 import { fromPairs, toPairs } from './actions.ts'
 import { readJsonBody } from './body.ts'
 import type { ApiContext, OpenWhiskApiInit, Reply } from './components.ts'
-import { checkEntityName } from './names.ts'
-import { queryFlag, queryInt } from './query.ts'
-import { MESSAGES, OwError, owNotFound } from './reply.ts'
+import { checkEntityName, notInCollection } from './names.ts'
+import { page, queryFlag } from './query.ts'
+import { OwError } from './reply.ts'
 
 /** A package in OpenWhisk's JSON shape (`WhiskPackage.toJson`); `binding` is `{}` for a package. */
 function toOwPackage(p: PackageRecord) {
@@ -49,25 +49,14 @@ export async function packagesRoute(
   const method = req.method ?? 'GET'
   if (name === undefined) {
     if (method !== 'GET') throw new OwError(404, 'The requested resource does not exist.')
-    const limit = queryInt(q, 'limit', 30, 0, 200, 'packages')
-    const skip = queryInt(q, 'skip', 0, 0, Number.MAX_SAFE_INTEGER, 'packages')
-    const all = await c.packages.list(namespace)
-    if (queryFlag(q, 'count')) return { status: 200, body: { packages: all.length } }
-    return { status: 200, body: all.slice(skip, limit === 0 ? undefined : skip + limit).map(toOwPackage) }
+    return page((await c.packages.list(namespace)).map(toOwPackage), q, 'packages')
   }
   checkEntityName(name)
   if (name.includes('/')) throw new OwError(400, 'The name of the entity contains illegal characters.')
-  if (method !== 'PUT' && !(await c.store.packages.get(namespace, name))) {
-    // An action of that name is "in another collection" (OpenWhisk's conformance answer).
-    const isAction = await c.functions.get(name, namespace).then(
-      () => true,
-      () => false,
-    )
-    throw isAction && method !== 'POST' ? new OwError(409, MESSAGES.conformance) : owNotFound()
-  }
+  const other = notInCollection(c.functions, namespace, name)
   switch (method) {
     case 'GET': {
-      const p = await c.packages.get(namespace, name)
+      const p = await c.packages.get(namespace, name).catch(other)
       const actions = (await c.packages.actions(p)).map((f) => ({
         name: f.name.slice(f.name.indexOf('/') + 1),
         version: `0.0.${f.version}`,
@@ -93,8 +82,10 @@ export async function packagesRoute(
       return { status: 200, body: toOwPackage(record) }
     }
     case 'DELETE':
-      return { status: 200, body: toOwPackage(await c.packages.remove(namespace, name)) }
+      return { status: 200, body: toOwPackage(await c.packages.remove(namespace, name).catch(other)) }
     default:
-      throw owNotFound()
+      throw new OwError(405, 'HTTP method not allowed, supported methods: GET, PUT, DELETE', {
+        allow: 'GET, PUT, DELETE',
+      })
   }
 }

@@ -1,3 +1,4 @@
+import type { Reply } from './components.ts'
 import { OwError } from './reply.ts'
 
 /** An integer query parameter in [min, max], with OpenWhisk's messages for bad values. */
@@ -29,4 +30,12 @@ export function queryFlag(q: URLSearchParams, key: string, fallback = false): bo
   const raw = q.get(key)
   if (raw === null) return fallback
   return raw === '' || raw.toLowerCase() === 'true'
+}
+
+/** One page of a collection listing (`limit` 0–200, default 30; `skip`), or its size with `count=true`. */
+export function page<T>(all: T[], q: URLSearchParams, collection: string): Reply {
+  const limit = queryInt(q, 'limit', 30, 0, 200, collection)
+  const skip = queryInt(q, 'skip', 0, 0, Number.MAX_SAFE_INTEGER, collection)
+  if (queryFlag(q, 'count')) return { status: 200, body: { [collection]: all.length } }
+  return { status: 200, body: all.slice(skip, limit === 0 ? undefined : skip + limit) }
 }
