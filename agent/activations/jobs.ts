@@ -31,6 +31,8 @@ export const jobFieldSchema = z.object({
     .max(16)
     .default([]),
   notBefore: z.number().optional(),
+  /** The activation's namespace when not the function's (a run through a binding to another namespace's package). */
+  owner: z.string().min(1).max(128).optional(),
   /** Where the finished record is POSTed (X-Callback-Url, --callback, annotation `callback`). */
   callback: z.string().max(2048).optional(),
 })

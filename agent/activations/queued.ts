@@ -36,7 +36,7 @@ export interface QueuedJobsComponents {
     code: Buffer | null,
     params: Record<string, unknown>,
     activationId: string,
-    opts: { apiKey?: string; annotations?: KeyValue[] },
+    opts: { apiKey?: string; annotations?: KeyValue[]; owner?: string },
   ) => Promise<ActivationRecord>
   loadCode: (fn: FunctionRecord, signal: AbortSignal) => Promise<Buffer | null>
   fetchRecord: (id: string, signal: AbortSignal) => Promise<ActivationRecord | null>
@@ -257,6 +257,7 @@ export class QueuedJobs {
     try {
       record = await this.#c.run(job.fn, code, job.params, runId, {
         ...(job.apiKey ? { apiKey: job.apiKey } : {}),
+        ...(job.owner ? { owner: job.owner } : {}),
         annotations,
       })
     } catch (err) {
@@ -348,7 +349,7 @@ export class QueuedJobs {
   }
 
   #failed(job: Job, id: string, e: FnError, annotations: KeyValue[]): ActivationRecord {
-    const record = internalErrorRecord(this.#c, job.fn, id, job.accepted, e)
+    const record = internalErrorRecord(this.#c, job.fn, id, job.accepted, e, job.owner)
     record.annotations.push(...annotations.filter((a) => a.key !== 'attemptOf'))
     return record
   }
@@ -365,7 +366,7 @@ export class QueuedJobs {
   #marker(activationId: string, job: JobField, start: number): ActivationRecord {
     const { fn } = job
     return {
-      ...internalErrorRecord(this.#c, fn, activationId, start, errors.notFound('still running')),
+      ...internalErrorRecord(this.#c, fn, activationId, start, errors.notFound('still running'), job.owner),
       end: start + fn.limits.timeout + MARKER_GRACE_MS,
       duration: 0,
       response: { status: 'success', statusCode: 0, success: false, result: {} },
@@ -402,5 +403,6 @@ function jobFieldOf(job: Job): JobField {
     ...(job.takeover ? { takeover: job.takeover } : {}),
     ...(job.notBefore !== undefined ? { notBefore: job.notBefore } : {}),
     ...(job.callback ? { callback: job.callback } : {}),
+    ...(job.owner ? { owner: job.owner } : {}),
   }
 }

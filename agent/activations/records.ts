@@ -15,14 +15,16 @@ export function internalErrorRecord(
   activationId: string,
   start: number,
   err: FnError,
+  /** The activation's namespace when not the function's (a run through a binding; RunRequest.namespace). */
+  owner?: string,
 ): ActivationRecord {
   const end = Date.now()
   return {
     activationId,
-    namespace: fn.namespace,
+    namespace: owner ?? fn.namespace,
     name: fn.name,
     version: owVersion(fn.version),
-    subject: fn.namespace,
+    subject: owner ?? fn.namespace,
     start,
     end,
     duration: end - start,

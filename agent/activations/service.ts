@@ -38,6 +38,11 @@ export interface RunRequest {
   cause?: string
   /** Annotations added to the record (the queue's: priority, wait, attempt, takeover). */
   annotations?: KeyValue[]
+  /**
+   * The activation's namespace when it is not the function's: a run through a binding to another
+   * namespace's package belongs to the caller (its record, its listing), not to the package owner.
+   */
+  namespace?: string
 }
 
 export interface ActivationServiceComponents {
@@ -175,13 +180,16 @@ export class ActivationService implements Startable {
     // A composition runs no code of its own here: each of its actions loads its own.
     const code = isComposition(fn) ? null : await this.#code(fn)
     // Counted against the caller's namespace (a binding may run another namespace's function).
-    const release = (await this.#c.limiter?.admit(namespace ?? this.#c.functions.namespace)) ?? (() => {})
+    const caller = namespace ?? this.#c.functions.namespace
+    const release = (await this.#c.limiter?.admit(caller)) ?? (() => {})
+    const owner = caller !== fn.namespace ? caller : undefined
     const activationId = newActivationId()
     if (!blocking) {
       const job = {
         fn,
         params: { ...defaults, ...fn.parameters, ...params },
         priority: priorityOf(fn, priority),
+        ...(owner ? { owner } : {}),
         accepted: Date.now(),
         attempt: 0,
         ...callbackOf(fn, callback),
@@ -195,7 +203,10 @@ export class ActivationService implements Startable {
         })
       return { status: 202, body: accepted }
     }
-    const run = this.#run(fn, code, { ...defaults, ...fn.parameters, ...params }, activationId, { apiKey })
+    const run = this.#run(fn, code, { ...defaults, ...fn.parameters, ...params }, activationId, {
+      apiKey,
+      owner,
+    })
     run.then(release, release)
     const record = await run
     return { status: 200, body: result ? (record.response.result ?? {}) : record }
@@ -240,11 +251,13 @@ export class ActivationService implements Startable {
       cause?: string
       /** Added to the record (the queue's). */
       annotations?: KeyValue[]
+      /** The activation's namespace, when not the function's (RunRequest.namespace). */
+      owner?: string | undefined
     } = {},
   ) {
     const received = Date.now()
     const deadline = received + fn.limits.timeout + 60_000
-    const { apiKey, cause, annotations } = opts
+    const { apiKey, cause, annotations, owner } = opts
     const p = Promise.resolve()
       .then(() =>
         isComposition(fn) && !cause
@@ -259,6 +272,7 @@ export class ActivationService implements Startable {
               ...(apiKey ? { apiKey } : {}),
               ...(cause ? { cause } : {}),
               ...(annotations ? { annotations } : {}),
+              ...(owner ? { namespace: owner } : {}),
             }),
       )
       .catch((err: unknown) => {
@@ -267,7 +281,7 @@ export class ActivationService implements Startable {
         if (e.code === 'NODE_FULL' || e.code === 'RUNTIME_MISSING' || e.code === 'DRAINING') throw e
         // …anything else becomes a recorded whisk internal error, never a lost activation.
         this.#c.logger.error({ err, fn: fn.name, activationId }, 'activation failed inside the agent')
-        return this.#internalErrorRecord(fn, activationId, received, e)
+        return this.#internalErrorRecord(fn, activationId, received, e, owner)
       })
       .then(async (record) => {
         await this.#c.store.activations.put(record)
@@ -284,8 +298,9 @@ export class ActivationService implements Startable {
     activationId: string,
     start: number,
     err: FnError,
+    owner?: string,
   ): ActivationRecord {
-    return internalErrorRecord(this.#c, fn, activationId, start, err)
+    return internalErrorRecord(this.#c, fn, activationId, start, err, owner)
   }
 
   /** A record by id; with `namespace`, one of another namespace is not found (as OpenWhisk: 404). */

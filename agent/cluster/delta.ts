@@ -82,7 +82,7 @@ export function applyDelta(base: PeerState, d: DeltaBody): PeerState {
     warm: applyCounts(base.warm, d.warm),
     prewarm: applyCounts(base.prewarm, d.prewarm),
     blobs: d.blobs ?? base.blobs,
-    ns: applyCounts(base.ns ?? {}, d.ns),
+    ...(base.ns || d.ns ? { ns: applyCounts(base.ns ?? {}, d.ns) } : {}),
   }
 }
 

@@ -51,10 +51,11 @@ export function buildRecord(
   return {
     ...(req.cause ? { cause: req.cause } : {}),
     activationId: req.activationId,
-    namespace: fn.namespace,
+    // The caller's namespace for a run through a binding to another namespace's package.
+    namespace: req.namespace ?? fn.namespace,
     name: fn.name,
     version: owVersion(fn.version),
-    subject: fn.namespace,
+    subject: req.namespace ?? fn.namespace,
     start: out.start,
     end: out.end,
     duration: out.end - out.start,

@@ -48,6 +48,8 @@ export interface InvokeRequest {
   signal?: AbortSignal
   transactionId?: string
   extraAnnotations?: KeyValue[]
+  /** The activation's namespace when not the function's (RunRequest.namespace): its record's. */
+  namespace?: string
 }
 
 export interface InvokerState {

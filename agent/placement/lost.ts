@@ -20,10 +20,10 @@ export function lostRecord(
   return {
     ...(req.cause ? { cause: req.cause } : {}),
     activationId: req.activationId,
-    namespace: req.fn.namespace,
+    namespace: req.namespace ?? req.fn.namespace,
     name: req.fn.name,
     version: owVersion(req.fn.version),
-    subject: req.fn.namespace,
+    subject: req.namespace ?? req.fn.namespace,
     start: now,
     end: now,
     duration: 0,

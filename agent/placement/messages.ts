@@ -5,6 +5,7 @@ import {
   activationRecordSchema,
   functionRecordSchema,
   keyValueSchema,
+  NAMESPACE_RE,
 } from '../store/types.ts'
 
 /** Forwarded invocations: many requests and answers per long-lived stream (agent/cluster/channel.ts). */
@@ -45,6 +46,8 @@ export const forwardRequestSchema = z
     cause: z.string().regex(ACTIVATION_ID_RE).optional(),
     /** Annotations the sender adds to the record (the queue's: priority, wait, attempt, takeover). */
     annotations: z.array(keyValueSchema).max(8).optional(),
+    /** The activation's namespace when not the function's (a run through a binding; RunRequest.namespace). */
+    namespace: z.string().regex(NAMESPACE_RE).optional(),
   })
   .strict()
 export type ForwardRequest = z.infer<typeof forwardRequestSchema>

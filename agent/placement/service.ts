@@ -189,6 +189,7 @@ export class Placement implements Startable {
       ...(req.apiKey ? { apiKey: req.apiKey } : {}),
       ...(req.cause ? { cause: req.cause } : {}),
       ...(req.annotations?.length ? { annotations: req.annotations } : {}),
+      ...(req.namespace ? { namespace: req.namespace } : {}),
     }
     const signal = AbortSignal.any([
       req.signal,

@@ -65,6 +65,7 @@ export class ForwardTarget {
         signal,
         ...(req.apiKey ? { apiKey: req.apiKey } : {}),
         ...(req.cause ? { cause: req.cause } : {}),
+        ...(req.namespace ? { namespace: req.namespace } : {}),
         extraAnnotations: [{ key: 'placement', value: req.explain }, ...(req.annotations ?? [])],
       }),
     )

@@ -22,6 +22,8 @@ export interface Job extends Ordered {
   notBefore?: number
   /** Where the finished record is POSTed. */
   callback?: string
+  /** The activation's namespace when not the function's (a run through a binding). */
+  owner?: string
   /** Called once the job's run ends on this node (in memory only: not after a takeover). */
   onDone?: () => void
 }

@@ -325,6 +325,31 @@ describe('packages and bindings across namespaces', () => {
       }
       expect(bound.binding).toEqual({ namespace: 'sys', name: 'shared' })
       expect(bound.actions.map((x) => x.name)).toEqual(['echo'])
+      // The run belongs to the caller: its record is team-b's, readable by team-b, not by sys.
+      const rec = (await b.actions.invoke({
+        name: 'mybind/echo',
+        blocking: true,
+        params: { c: n },
+      })) as ActivationRecord
+      expect(rec.namespace).toBe('team-b')
+      expect(rec.annotations).toContainEqual({ key: 'path', value: 'sys/shared/echo' })
+      for (const other of hosts) {
+        const got = await waitFor(
+          () =>
+            clientOf(other, keyB)
+              .activations.get({ name: rec.activationId })
+              .catch(() => null),
+          {
+            what: "team-b's record of a binding run",
+            timeoutMs: 30_000,
+          },
+        )
+        expect((got as ActivationRecord).response.result).toEqual({ a: 1, b: 2, c: n })
+        expect(
+          (await owClientError(clientOf(other, keySys).activations.get({ name: rec.activationId })))
+            .statusCode,
+        ).toBe(404)
+      }
       // team-a has no such binding.
       const a = clientOf(host, keyA)
       expect(

@@ -106,8 +106,8 @@ describe('conformance: activations', () => {
   })
 
   it('polls a package action\'s activations since a time (WskConsoleTests "show an activation log message for hello world")', async () => {
-    // As in OpenWhisk, an action inside a package needs the package first.
-    expect((await c.req('PUT', '/api/v1/namespaces/_/packages/samples?overwrite=true', {})).status).toBe(200)
+    // As in OpenWhisk, an action's package exists before the action.
+    expect((await c.req('PUT', '/api/v1/namespaces/_/packages/samples', {})).status).toBe(200)
     await c.action('samples/helloWorld', "function main(p) { console.log('hello ' + p.payload); return {} }")
     const rec = await c.activation('samples/helloWorld', { payload: 'from the console!' })
     const since = rec.start - 500

@@ -16,7 +16,7 @@ export interface OpenWhiskApiComponents {
   /** Triggers and rules. */
   events: EventService
   activations: Pick<ActivationService, 'invoke' | 'list' | 'get'>
-  store: Pick<Store, 'db' | 'functions' | 'activations'>
+  store: Pick<Store, 'db' | 'functions' | 'activations' | 'packages'>
   keys: ApiKeyStore
   /** The functions' bridge, for the endpoint containers call (`openwhiskApi.bridgePort`). */
   functionsBridge?: Omit<BridgeEndpointComponents, 'logger'>
