@@ -16,6 +16,7 @@ import { loadOrCreateIdentity } from './identity.ts'
 import { Invoker } from './invoker/index.ts'
 import { Lifecycle, type ServiceState, type Startable } from './lifecycle.ts'
 import type { Logger } from './log.ts'
+import { AgentMetrics, MetricsServer } from './metrics/index.ts'
 import { Placement } from './placement/index.ts'
 import { Replication } from './replication/index.ts'
 import { HybridClock } from './store/hlc.ts'
@@ -178,6 +179,19 @@ async function build(logger: Logger, config: Config, store: Store) {
   const loadCode = (fn: Parameters<Replication['code']>[0], signal: AbortSignal) =>
     replication.code(fn, signal)
 
+  const metrics = config.metrics.enabled
+    ? new AgentMetrics(
+        {
+          invoker: () => invoker.state(),
+          ...(cluster ? { members: () => cluster.view(), gossip: () => cluster.stats() } : {}),
+          replication: () => replication.status(),
+          dbDir: join(config.dataDir, 'db'),
+        },
+        config.metrics,
+      )
+    : null
+  if (metrics) invoker.onActivation((ran) => metrics.activation(ran))
+
   const functions = new FunctionService(
     {
       logger: log('functions'),
@@ -208,6 +222,7 @@ async function build(logger: Logger, config: Config, store: Store) {
         },
         loadCode,
         draining: () => lifecycle.state !== 'running',
+        ...(metrics ? { observer: metrics.placement } : {}),
       },
       config.placement,
     ),
@@ -220,7 +235,14 @@ async function build(logger: Logger, config: Config, store: Store) {
       clock,
       functions,
       nodeId,
-      runner: (req) => placement.run(req),
+      runner: metrics
+        ? async (req) => {
+            const started = performance.now()
+            const record = await placement.run(req)
+            metrics.invocation(record, performance.now() - started)
+            return record
+          }
+        : (req) => placement.run(req),
       // A record that came back from a live peer that ran it is pushed by that peer; this node's
       // digest still has to cover the copy it stored.
       onRecord: (record) => {
@@ -238,10 +260,22 @@ async function build(logger: Logger, config: Config, store: Store) {
 
   const apiKeys = new ApiKeyStore(store.db)
   const openwhiskApi = await createOpenWhiskApi(
-    { logger: log('openwhisk'), functions, activations, store, keys: apiKeys },
+    {
+      logger: log('openwhisk'),
+      functions,
+      activations,
+      store,
+      keys: apiKeys,
+      ...(metrics ? { metrics } : {}),
+    },
     config,
   )
   if (openwhiskApi) lifecycle.add('openwhisk-api', openwhiskApi)
+  if (metrics && config.metrics.listen)
+    lifecycle.add(
+      'metrics',
+      new MetricsServer({ logger: log('metrics'), metrics }, { listen: config.metrics.listen }),
+    )
 
   const status = () =>
     statusOf({ config, nodeId, lifecycle, store, functions, activations, invoker, cluster, replication })

@@ -3,6 +3,7 @@ import { openwhiskApiOptionsSchema } from '../api/openwhisk/options.ts'
 import { localApiOptionsSchema } from '../api/options.ts'
 import { clusterOptionsSchema } from '../cluster/options.ts'
 import { invokerOptionsSchema } from '../invoker/options.ts'
+import { metricsOptionsSchema } from '../metrics/options.ts'
 import { placementOptionsSchema } from '../placement/options.ts'
 import { replicationOptionsSchema } from '../replication/options.ts'
 import { storeOptionsSchema } from '../store/options.ts'
@@ -60,6 +61,8 @@ export const configSchema = z
     placement: placementOptionsSchema.default(placementOptionsSchema.parse({})),
     replication: replicationOptionsSchema.default(replicationOptionsSchema.parse({})),
     clock: clockOptionsSchema.default(clockOptionsSchema.parse({})),
+    /** Prometheus `/metrics` (docs/observability.md). */
+    metrics: metricsOptionsSchema.default(metricsOptionsSchema.parse({})),
     faults: faultsOptionsSchema.default(faultsOptionsSchema.parse({})),
   })
   .strict()

@@ -15,4 +15,5 @@
  */
 export { prewarmKey, warmKey } from './keys.ts'
 export { type InvokerOptions, invokerOptionsSchema } from './options.ts'
+export type { RanActivation, StartKind } from './record.ts'
 export { type InvokeRequest, Invoker, type InvokerComponents, type InvokerState } from './service.ts'

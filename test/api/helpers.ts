@@ -33,6 +33,18 @@ export async function startApiAgent(
   return { agent, apihost, newKey }
 }
 
+/** The OpenWhisk API of an agent started with `--api-listen 127.0.0.1:0`, and a new key on it. */
+export async function apiOf(agent: AgentHandle): Promise<{ host: string; key: string }> {
+  const host = await waitFor(
+    () =>
+      /"url":"(https?:\/\/127\.0\.0\.1:\d+)","msg":"OpenWhisk API listening"/.exec(agent.output())?.[1] ?? '',
+    { what: 'the OpenWhisk API listener', timeoutMs: 30_000 },
+  )
+  const r = await agent.cli(['auth', 'create'])
+  if (r.code !== 0) throw new Error(r.stderr)
+  return { host, key: r.stdout.trim() }
+}
+
 export function basic(auth: string): string {
   return `Basic ${Buffer.from(auth).toString('base64')}`
 }

@@ -111,6 +111,11 @@ export class OpenWhiskApiServer implements Startable {
       if (req.method !== 'GET') throw owMethod()
       return { status: 200, body: path === '/' ? platformInfo(this.#init) : API_INFO }
     }
+    if (path === '/metrics' && this.#c.metrics) {
+      if (req.method !== 'GET') throw owMethod()
+      const { contentType, body } = await this.#c.metrics.scrape()
+      return { status: 200, body: Buffer.from(body), headers: { 'content-type': contentType } }
+    }
     if (path.startsWith('/api/v1/web/')) {
       const client = `web:${req.socket.remoteAddress ?? ''}`
       this.#throttle(client)

@@ -1,0 +1,107 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ActivationRecord } from '../../agent/store/types.ts'
+import { apiOf, owFetch } from '../api/helpers.ts'
+import { type AgentHandle, Cleanup } from '../helpers/agent-process.ts'
+import { createCluster, type LocalCluster, nodeIdOf } from '../helpers/cluster.ts'
+import { Scrape } from '../helpers/prometheus.ts'
+
+const cleanup = new Cleanup()
+let cluster: LocalCluster
+const hosts: string[] = []
+const keys: string[] = []
+const ids: string[] = []
+
+beforeAll(async () => {
+  cluster = await createCluster(3, cleanup, { args: ['--api-listen', '127.0.0.1:0'] })
+  for (const a of cluster.agents) {
+    const { host, key } = await apiOf(a)
+    hosts.push(host)
+    keys.push(key)
+    ids.push(await nodeIdOf(a))
+  }
+  writeFileSync(join(cluster.root, 'echo.js'), 'function main(p) { return { echo: p.v } }\n')
+  writeFileSync(join(cluster.root, 'fails.js'), "function main() { return { error: 'no' } }\n")
+}, 180_000)
+afterAll(() => cleanup.run())
+
+const start = (r: ActivationRecord) => r.annotations.find((a) => a.key === 'start')?.value as string
+
+describe('Prometheus metrics of a 3-node cluster', () => {
+  it('counts a known workload on every node: invocations by function, status and start kind, placements', async () => {
+    const [a] = cluster.agents as [AgentHandle]
+    for (const [name, file] of [
+      ['f', 'echo.js'],
+      ['e', 'fails.js'],
+    ] as const) {
+      const created = await a.cli(['fn', 'create', name, join(cluster.root, file), '--wait-replicas', '3'])
+      expect(created.code, created.stderr).toBe(0)
+    }
+    // The workload: 30 invocations of f and 5 of e (an application error), sent round-robin to
+    // the three nodes' REST APIs; placement decides where each runs.
+    const records: ActivationRecord[] = []
+    const received = [0, 0, 0]
+    const invoke = async (name: string, i: number) => {
+      const n = i % 3
+      received[n]!++
+      const r = await owFetch(
+        hosts[n]!,
+        keys[n]!,
+        'POST',
+        `/api/v1/namespaces/_/actions/${name}?blocking=true`,
+        {
+          v: i,
+        },
+      )
+      expect([200, 502]).toContain(r.status)
+      records.push(r.body as ActivationRecord)
+    }
+    for (let i = 0; i < 30; i++) await invoke('f', i)
+    for (let i = 0; i < 5; i++) await invoke('e', i)
+    const f = records.filter((r) => r.name === 'f')
+    expect(f).toHaveLength(30)
+    expect(records.filter((r) => r.name === 'e' && r.response.status === 'application error')).toHaveLength(5)
+
+    const scrapes = await Promise.all(hosts.map((h) => Scrape.of(`${h}/metrics`)))
+    let ranF = 0
+    let failed = 0
+    for (const [n, s] of scrapes.entries()) {
+      expect(s.type('fnagent_activations_total')).toBe('COUNTER')
+      // Each node counted exactly the activations that ran on it, by how each got its container.
+      for (const kind of ['warm', 'prewarmed', 'cold']) {
+        const here = f.filter((r) => r.node === ids[n] && start(r) === kind).length
+        expect(
+          s.sum('fnagent_activations_total', { function: 'f', start: kind, status: 'success' }),
+          `${n} ${kind}`,
+        ).toBe(here)
+      }
+      ranF += s.sum('fnagent_activations_total', { namespace: 'guest', function: 'f' })
+      failed += s.sum('fnagent_activations_total', { function: 'e', status: 'application_error' })
+      // Each node placed exactly the invocations it received.
+      expect(s.sum('fnagent_placements_total'), `placements on ${n}`).toBe(received[n])
+      expect(s.type('fnagent_invocation_duration_seconds')).toBe('HISTOGRAM')
+      // Read at scrape from the services.
+      expect(s.sum('fnagent_members', { state: 'alive' })).toBe(3)
+      expect(s.sum('fnagent_memory_budget_bytes')).toBeGreaterThan(0)
+      expect(s.sum('fnagent_store_size_bytes')).toBeGreaterThan(0)
+      expect(s.sum('fnagent_gossip_messages_total', { direction: 'in' })).toBeGreaterThan(0)
+      expect(s.type('fnagent_replication_repairs_total')).toBe('COUNTER')
+      expect(s.sum('process_resident_memory_bytes')).toBeGreaterThan(0)
+      expect(s.type('nodejs_eventloop_lag_seconds')).toBe('GAUGE')
+    }
+    expect(ranF).toBe(30)
+    expect(failed).toBe(5)
+    // Sequential invocations of one function: only the first few start a container.
+    const starts = f.filter((r) => start(r) !== 'warm').length
+    expect(starts).toBeGreaterThanOrEqual(1)
+    const scrapedStarts = scrapes.reduce(
+      (t, s) =>
+        t +
+        s.sum('fnagent_activations_total', { function: 'f', start: 'cold' }) +
+        s.sum('fnagent_activations_total', { function: 'f', start: 'prewarmed' }),
+      0,
+    )
+    expect(scrapedStarts).toBe(starts)
+  }, 240_000)
+})
