@@ -16,6 +16,7 @@ import { loadOrCreateIdentity } from './identity.ts'
 import { Invoker } from './invoker/index.ts'
 import { Lifecycle, type ServiceState, type Startable } from './lifecycle.ts'
 import type { Logger } from './log.ts'
+import { ActivationLogs } from './logs/index.ts'
 import { AgentMetrics, MetricsServer } from './metrics/index.ts'
 import { Placement } from './placement/index.ts'
 import { Replication } from './replication/index.ts'
@@ -228,6 +229,13 @@ async function build(logger: Logger, config: Config, store: Store) {
     ),
   )
 
+  // Serves its poll protocol on the cluster, so it starts after it.
+  const logTail = lifecycle.add(
+    'log-tail',
+    new ActivationLogs({ logger: log('logs'), nodeId, cluster }, config.logTail),
+  )
+  invoker.onActivation((ran) => logTail.ran(ran.record))
+
   const activations: ActivationService = new ActivationService(
     {
       logger: log('activations'),
@@ -308,6 +316,7 @@ async function build(logger: Logger, config: Config, store: Store) {
       await requireCluster(cluster).leave()
       return { left: true }
     },
+    followLogs: (q, signal, emit) => logTail.follow(q, signal, emit),
   }
   lifecycle.add(
     'local-api',

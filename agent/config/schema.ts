@@ -3,6 +3,7 @@ import { openwhiskApiOptionsSchema } from '../api/openwhisk/options.ts'
 import { localApiOptionsSchema } from '../api/options.ts'
 import { clusterOptionsSchema } from '../cluster/options.ts'
 import { invokerOptionsSchema } from '../invoker/options.ts'
+import { logTailOptionsSchema } from '../logs/options.ts'
 import { metricsOptionsSchema } from '../metrics/options.ts'
 import { placementOptionsSchema } from '../placement/options.ts'
 import { replicationOptionsSchema } from '../replication/options.ts'
@@ -63,6 +64,8 @@ export const configSchema = z
     clock: clockOptionsSchema.default(clockOptionsSchema.parse({})),
     /** Prometheus `/metrics` (docs/observability.md). */
     metrics: metricsOptionsSchema.default(metricsOptionsSchema.parse({})),
+    /** The cluster-wide log tail, `fnagent logs -f` (docs/observability.md). */
+    logTail: logTailOptionsSchema.default(logTailOptionsSchema.parse({})),
     faults: faultsOptionsSchema.default(faultsOptionsSchema.parse({})),
   })
   .strict()

@@ -4,6 +4,7 @@ import { registerAuthCommands } from './auth.ts'
 import { registerClusterCommands } from './cluster.ts'
 import { registerFnCommands } from './fn.ts'
 import { registerIsolateCommand } from './isolate.ts'
+import { registerLogsCommand } from './logs.ts'
 import { registerRuntimeCommands } from './runtime.ts'
 import { registerStatusCommands } from './status.ts'
 
@@ -13,6 +14,7 @@ export function registerCommands(program: Command): void {
   registerFnCommands(program)
   registerInvokeCommand(program)
   registerActivationCommands(program)
+  registerLogsCommand(program)
   registerClusterCommands(program)
   registerRuntimeCommands(program)
   registerAuthCommands(program)
