@@ -1,4 +1,8 @@
-import Table from 'cli-table3'
+import { createRequire } from 'node:module'
+import type TableType from 'cli-table3'
+
+// Loaded at the first table, not at every start (most verbs with --json never draw one).
+const load = createRequire(import.meta.url)
 
 /** Prints JSON (for `--json`) or a table. */
 export function printJson(value: unknown): void {
@@ -13,6 +17,7 @@ export function printTable(
     process.stdout.write('(none)\n')
     return
   }
+  const Table = load('cli-table3') as typeof TableType
   const t = new Table({
     head,
     style: { head: [], border: [] },

@@ -1,17 +1,14 @@
-import { SingleBar } from 'cli-progress'
+import type { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
-import Dockerode from 'dockerode'
-import { withTimeout } from '../../runtimes/build/image.ts'
-import {
-  type BuildProgress,
-  buildRuntimes,
-  isRuntimeKind,
-  listRuntimes,
-  RUNTIME_KINDS,
-  type RuntimeKind,
-} from '../../runtimes/build/index.ts'
+import type Dockerode from 'dockerode'
+import type { BuildProgress } from '../../runtimes/build/index.ts'
+import { isRuntimeKind, RUNTIME_KINDS, type RuntimeKind } from '../../runtimes/build/specs.ts'
 import { UsageError, wantsJson } from '../context.ts'
 import { isoTime, printJson, printTable } from '../output.ts'
+
+// The image builder, dockerode (with gRPC, protobuf and ssh2 behind it) and the progress bar are
+// loaded by the verbs that use them, not by every `fnagent` start.
+const builder = () => import('../../runtimes/build/index.ts')
 
 /** `nodejs:24`, or just `nodejs` / `python` for the one version this agent ships. */
 function parseKinds(names: string[]): RuntimeKind[] {
@@ -24,6 +21,10 @@ function parseKinds(names: string[]): RuntimeKind[] {
 }
 
 async function connect(): Promise<Dockerode> {
+  const [{ default: Dockerode }, { withTimeout }] = await Promise.all([
+    import('dockerode'),
+    import('../../runtimes/build/image.ts'),
+  ])
   const docker = new Dockerode()
   try {
     await withTimeout(docker.ping(), 5000, 'docker ping')
@@ -34,7 +35,7 @@ async function connect(): Promise<Dockerode> {
 }
 
 /** A progress bar per kind on a terminal; one line per step otherwise (logs, CI). */
-function progressReporter(): { onProgress: (p: BuildProgress) => void; stop: () => void } {
+async function progressReporter(): Promise<{ onProgress: (p: BuildProgress) => void; stop: () => void }> {
   if (!process.stdout.isTTY) {
     let last = ''
     return {
@@ -50,6 +51,7 @@ function progressReporter(): { onProgress: (p: BuildProgress) => void; stop: () 
       stop: () => {},
     }
   }
+  const { SingleBar } = await import('cli-progress')
   let bar: SingleBar | undefined
   let kind: string | undefined
   const stop = () => {
@@ -89,12 +91,13 @@ export function registerRuntimeCommands(program: Command): void {
       const kinds = parseKinds(names)
       const docker = await connect()
       const json = wantsJson(cmd)
-      const reporter = json ? { onProgress: () => {}, stop: () => {} } : progressReporter()
+      const reporter = json ? { onProgress: () => {}, stop: () => {} } : await progressReporter()
       const abort = new AbortController()
       const onSigint = () => abort.abort(new Error('interrupted'))
       process.once('SIGINT', onSigint)
       const started = Date.now()
       try {
+        const { buildRuntimes } = await builder()
         const built = await buildRuntimes(kinds, {
           docker,
           force: o.force,
@@ -119,6 +122,7 @@ export function registerRuntimeCommands(program: Command): void {
     .command('list')
     .description('the runtime images on this host: present, up to date with this agent, size')
     .action(async (_o: unknown, cmd: Command) => {
+      const { listRuntimes } = await builder()
       const runtimes = await listRuntimes(await connect())
       if (wantsJson(cmd)) return printJson(runtimes)
       printTable(

@@ -1,5 +1,4 @@
 import type { Command } from 'commander'
-import { loadConfig } from '../../agent/config/index.ts'
 import { NoAgentError } from '../client.ts'
 import { clientFor, type GlobalOptions, wantsJson } from '../context.ts'
 import { printFields, printJson } from '../output.ts'
@@ -25,6 +24,8 @@ export function registerStatusCommands(program: Command): void {
       } catch (err) {
         if (!(err instanceof NoAgentError)) throw err
         const g = cmd.optsWithGlobals<GlobalOptions>()
+        // The config schema (zod) is loaded only here, where it is needed.
+        const { loadConfig } = await import('../../agent/config/index.ts')
         config = loadConfig({ flags: { dataDir: g.dataDir, socket: g.socket }, configFile: o.config })
         process.stderr.write('(no agent running: showing the config a start would use)\n')
       }
