@@ -17,7 +17,7 @@ import { Invoker } from './invoker/index.ts'
 import { Lifecycle, type ServiceState, type Startable } from './lifecycle.ts'
 import type { Logger } from './log.ts'
 import { ActivationLogs } from './logs/index.ts'
-import { AgentMetrics, MetricsServer } from './metrics/index.ts'
+import { AgentMetrics, ClusterTop, MetricsServer } from './metrics/index.ts'
 import { Placement } from './placement/index.ts'
 import { Replication } from './replication/index.ts'
 import { HybridClock } from './store/hlc.ts'
@@ -235,6 +235,11 @@ async function build(logger: Logger, config: Config, store: Store) {
     new ActivationLogs({ logger: log('logs'), nodeId, cluster }, config.logTail),
   )
   invoker.onActivation((ran) => logTail.ran(ran.record))
+  const top = lifecycle.add(
+    'top',
+    new ClusterTop({ logger: log('top'), nodeId, cluster, invoker: () => invoker.state() }, config.metrics),
+  )
+  invoker.onActivation((ran) => top.ran(ran.record))
 
   const activations: ActivationService = new ActivationService(
     {
@@ -317,6 +322,7 @@ async function build(logger: Logger, config: Config, store: Store) {
       return { left: true }
     },
     followLogs: (q, signal, emit) => logTail.follow(q, signal, emit),
+    top: () => top.view(AbortSignal.timeout(2000)),
   }
   lifecycle.add(
     'local-api',

@@ -33,6 +33,8 @@ export interface AgentApi {
   leave(): Promise<unknown>
   /** The cluster-wide log tail (`fnagent logs -f`): calls `emit` until `signal` aborts. */
   followLogs?(q: { fn?: string }, signal: AbortSignal, emit: (event: unknown) => void): Promise<void>
+  /** Every member with its load and activation counts (`fnagent top`). */
+  top?(): Promise<unknown>
 }
 
 type Handler = (
@@ -99,6 +101,7 @@ export function buildRouter(api: AgentApi, limits: { maxBodyBytes: number; maxPa
   route('GET', '/v1/replication/digests', async () => ok(await api.digests()))
   route('POST', '/v1/cluster/join', async (req) => ok(await api.join(await body(req))))
   route('POST', '/v1/cluster/leave', async () => ok(await api.leave()))
+  route('GET', '/v1/top', async () => ok(await (api.top ?? fail(errors.unavailable('no top view')))()))
   route('GET', '/v1/logs/follow', async (req, _p, q, res) => {
     const follow = api.followLogs ?? fail(errors.unavailable('this agent has no log tail'))
     await streamNdjson(req, res, (signal, emit) => follow.call(api, q.fn ? { fn: q.fn } : {}, signal, emit))

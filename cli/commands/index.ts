@@ -7,6 +7,7 @@ import { registerIsolateCommand } from './isolate.ts'
 import { registerLogsCommand } from './logs.ts'
 import { registerRuntimeCommands } from './runtime.ts'
 import { registerStatusCommands } from './status.ts'
+import { registerTopCommand } from './top.ts'
 
 /** Every verb but `start` (cli/commands/start.ts), in the order `fnagent --help` lists them. */
 export function registerCommands(program: Command): void {
@@ -15,6 +16,7 @@ export function registerCommands(program: Command): void {
   registerInvokeCommand(program)
   registerActivationCommands(program)
   registerLogsCommand(program)
+  registerTopCommand(program)
   registerClusterCommands(program)
   registerRuntimeCommands(program)
   registerAuthCommands(program)

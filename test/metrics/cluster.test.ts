@@ -1,11 +1,16 @@
 import { writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ActivationRecord } from '../../agent/store/types.ts'
 import { apiOf, owFetch } from '../api/helpers.ts'
-import { type AgentHandle, Cleanup } from '../helpers/agent-process.ts'
+import { type AgentHandle, BIN, Cleanup, NODE } from '../helpers/agent-process.ts'
 import { createCluster, type LocalCluster, nodeIdOf } from '../helpers/cluster.ts'
 import { Scrape } from '../helpers/prometheus.ts'
+import { waitFor } from '../helpers/wait-for.ts'
+
+// node-pty is CommonJS with a native addon.
+const pty = createRequire(import.meta.url)('node-pty') as typeof import('node-pty')
 
 const cleanup = new Cleanup()
 let cluster: LocalCluster
@@ -104,4 +109,28 @@ describe('Prometheus metrics of a 3-node cluster', () => {
     )
     expect(scrapedStarts).toBe(starts)
   }, 240_000)
+
+  it('fnagent top renders the cluster live in an 80x24 terminal', async () => {
+    const [a] = cluster.agents as [AgentHandle]
+    const term = pty.spawn(NODE, [BIN, '--socket', a.socket, 'top'], { name: 'xterm', cols: 80, rows: 24 })
+    let out = ''
+    term.onData((d) => {
+      out += d
+    })
+    const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)))
+    cleanup.add(() => term.kill())
+    // Frames start with cursor-home + clear; the second one has rates (it needs two samples).
+    const frames = () => out.split('\x1b[H\x1b[2J').slice(1, -1)
+    await waitFor(() => frames().length >= 2, { what: 'two frames of fnagent top', timeoutMs: 30_000 })
+    const frame = frames().at(-1)!.split('\r\n')
+    expect(frame.length).toBeLessThanOrEqual(24)
+    for (const line of frame) expect(line.length, line).toBeLessThanOrEqual(80)
+    expect(frame[0]).toContain('3/3 nodes alive')
+    for (const id of ids) expect(frame.some((l) => l.startsWith(id.slice(-8)))).toBe(true)
+    // The workload of the first test: 30 runs of f over the cluster, 5 of e, every one an error.
+    expect(frame.find((l) => l.startsWith('guest/f '))).toMatch(/ 30 calls +0 err/)
+    expect(frame.find((l) => l.startsWith('guest/e '))).toMatch(/ 5 calls +5 err/)
+    term.write('q')
+    expect(await exited).toBe(0)
+  }, 60_000)
 })
