@@ -8,6 +8,7 @@ import { type AgentApi, LocalApiServer } from './api/index.ts'
 import { ApiKeyStore, apiKeyRoutes, createOpenWhiskApi } from './api/openwhisk/index.ts'
 import { Cluster, readClusterKey } from './cluster/index.ts'
 import { CONFIG_FILE, type Config } from './config/index.ts'
+import { Dashboard, dashboardView } from './dashboard/index.ts'
 import { createDocker } from './docker.ts'
 import { errors } from './errors.ts'
 import { Faults } from './faults.ts'
@@ -272,6 +273,17 @@ async function build(logger: Logger, config: Config, store: Store) {
   )
 
   const apiKeys = new ApiKeyStore(store.db)
+  const dashboard =
+    config.openwhiskApi.listen && config.dashboard.enabled
+      ? new Dashboard(() =>
+          dashboardView({
+            nodeId,
+            top: (signal) => top.view(signal),
+            recent: (q) => activations.list({ ...q, ...(cluster ? { cluster: true } : {}) }),
+            limit: config.dashboard.recent,
+          }),
+        )
+      : null
   const openwhiskApi = await createOpenWhiskApi(
     {
       logger: log('openwhisk'),
@@ -280,6 +292,7 @@ async function build(logger: Logger, config: Config, store: Store) {
       store,
       keys: apiKeys,
       ...(metrics ? { metrics } : {}),
+      ...(dashboard ? { dashboard } : {}),
     },
     config,
   )

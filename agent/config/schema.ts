@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { openwhiskApiOptionsSchema } from '../api/openwhisk/options.ts'
 import { localApiOptionsSchema } from '../api/options.ts'
 import { clusterOptionsSchema } from '../cluster/options.ts'
+import { dashboardOptionsSchema } from '../dashboard/options.ts'
 import { invokerOptionsSchema } from '../invoker/options.ts'
 import { logTailOptionsSchema } from '../logs/options.ts'
 import { metricsOptionsSchema } from '../metrics/options.ts'
@@ -66,6 +67,8 @@ export const configSchema = z
     metrics: metricsOptionsSchema.default(metricsOptionsSchema.parse({})),
     /** The cluster-wide log tail, `fnagent logs -f` (docs/observability.md). */
     logTail: logTailOptionsSchema.default(logTailOptionsSchema.parse({})),
+    /** The web dashboard on the OpenWhisk API listener (docs/observability.md). */
+    dashboard: dashboardOptionsSchema.default(dashboardOptionsSchema.parse({})),
     faults: faultsOptionsSchema.default(faultsOptionsSchema.parse({})),
   })
   .strict()

@@ -54,6 +54,8 @@ export interface TopNode {
   inflight: number
   /** Warm containers (busy or idle). */
   warm: number
+  /** The functions those are of (`namespace/name`). */
+  warmFunctions: string[]
   stats: NodeStats | null
 }
 
@@ -162,6 +164,7 @@ export class ClusterTop implements Startable {
           capacity: m.capacity,
           inflight: m.capacity.inflight,
           warm: sum(m.warm),
+          warmFunctions: functionsOf(m.warm),
           stats: stats[m.peerId] ?? null,
         }))
       : [
@@ -172,9 +175,15 @@ export class ClusterTop implements Startable {
             capacity: null,
             inflight: this.#c.invoker().inflight,
             warm: sum(this.#c.invoker().warm),
+            warmFunctions: functionsOf(this.#c.invoker().warm),
             stats: stats[this.#c.nodeId] ?? null,
           },
         ]
     return { at: Date.now(), nodes }
   }
+}
+
+/** `namespace/name` of each warm inventory key (`namespace/name@version`). */
+function functionsOf(warm: Record<string, number>): string[] {
+  return [...new Set(Object.keys(warm).map((k) => k.slice(0, k.lastIndexOf('@'))))]
 }

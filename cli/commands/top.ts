@@ -107,7 +107,7 @@ export function renderTop(view: TopView, prev: TopView | null, cols: number, row
       [
         `${short(n.nodeId)}${n.self ? '*' : ' '}`,
         n.state.padEnd(7),
-        num(n.capacity?.load, 5, 2),
+        num(n.capacity?.load, 5),
         num(n.capacity?.cpus, 4),
         num(n.inflight, 5),
         num(n.capacity?.freeSlots, 5),

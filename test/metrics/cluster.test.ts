@@ -1,14 +1,17 @@
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
+import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ActivationRecord } from '../../agent/store/types.ts'
 import { apiOf, owFetch } from '../api/helpers.ts'
-import { type AgentHandle, BIN, Cleanup, NODE } from '../helpers/agent-process.ts'
+import { type AgentHandle, BIN, Cleanup, NODE, ROOT } from '../helpers/agent-process.ts'
 import { createCluster, type LocalCluster, nodeIdOf } from '../helpers/cluster.ts'
 import { Scrape } from '../helpers/prometheus.ts'
 import { waitFor } from '../helpers/wait-for.ts'
 
+/** Debian's Chromium (.ci/setup installs it). */
+const CHROMIUM = '/usr/bin/chromium'
 // node-pty is CommonJS with a native addon.
 const pty = createRequire(import.meta.url)('node-pty') as typeof import('node-pty')
 
@@ -133,4 +136,36 @@ describe('Prometheus metrics of a 3-node cluster', () => {
     term.write('q')
     expect(await exited).toBe(0)
   }, 60_000)
+
+  it('the dashboard, in headless Chromium behind an API key, shows the three nodes and the invocation just made', async () => {
+    const made = await owFetch(hosts[1]!, keys[1]!, 'POST', '/api/v1/namespaces/_/actions/f?blocking=true', {
+      v: 'now',
+    })
+    expect(made.status).toBe(200)
+    const { activationId } = made.body as ActivationRecord
+    // Without a key: nothing.
+    expect((await fetch(`${hosts[0]}/dashboard`)).status).toBe(401)
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
+    cleanup.add(() => browser.close())
+    const [username, password] = keys[0]!.split(':') as [string, string]
+    const page = await (await browser.newContext({ httpCredentials: { username, password } })).newPage()
+    const problems: string[] = []
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text())
+    })
+    page.on('pageerror', (err) => problems.push(err.message))
+    page.on('requestfailed', (r) => problems.push(`${r.url()}: ${r.failure()?.errorText}`))
+    await page.goto(`${hosts[0]}/dashboard`)
+    await page.locator(`#recent [data-activation="${activationId}"]`).waitFor({ timeout: 30_000 })
+    expect(await page.locator('#cluster [data-node]').count()).toBe(3)
+    for (const id of ids) await expect(page.locator(`#cluster [data-node="${id}"]`).count()).resolves.toBe(1)
+    expect(await page.locator('#summary').textContent()).toContain('3 of 3 nodes alive')
+    const row = page.locator(`#recent [data-activation="${activationId}"]`)
+    expect(await row.textContent()).toContain('guest/f')
+    expect(await page.locator('#functions [data-fn="guest/f"]').count()).toBe(1)
+    const dir = join(ROOT, '.ci/artifacts')
+    mkdirSync(dir, { recursive: true })
+    await page.screenshot({ path: join(dir, 'dashboard.png'), fullPage: true })
+    expect(problems).toEqual([])
+  }, 120_000)
 })

@@ -13,6 +13,8 @@ export interface OpenWhiskApiComponents {
   activations: Pick<ActivationService, 'invoke' | 'list' | 'get'>
   store: Pick<Store, 'db' | 'functions' | 'activations'>
   keys: ApiKeyStore
+  /** Serves `GET /dashboard` and below it (behind an API key) when present. */
+  dashboard?: { reply(path: string): Promise<Reply> }
   /** Serves `GET /metrics` (Prometheus text format, no API key) when present. */
   metrics?: { scrape(): Promise<{ contentType: string; body: string }> }
 }

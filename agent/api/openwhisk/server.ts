@@ -128,6 +128,10 @@ export class OpenWhiskApiServer implements Startable {
       throw new OwError(401, MESSAGES.unauthorized, { 'www-authenticate': 'Basic realm="fnagent"' })
     }
     this.#throttle(subject)
+    if (this.#c.dashboard && (path === '/dashboard' || path.startsWith('/dashboard/'))) {
+      if (req.method !== 'GET') throw owMethod()
+      return this.#c.dashboard.reply(path)
+    }
     const auth = basicCredentials(req)!
     return handleRest(this.#c, this.#init, req, path, new URLSearchParams(rawQuery), auth)
   }
