@@ -12,12 +12,22 @@ const MAX_BLOBS = 256
 export class NodeAdvert {
   readonly #invoker: Invoker
   readonly #inflight: () => number
+  readonly #load: () => Record<string, number>
   #blobs: string[]
 
-  /** `blobs`: the hashes held at start (`store.blobs.list`); `inflight`: activations received here and not done. */
-  constructor(invoker: Invoker, inflight: () => number, blobs: string[]) {
+  /**
+   * `blobs`: the hashes held at start (`store.blobs.list`); `inflight`: activations received here and
+   * not done; `load`: the per-namespace load (NamespaceLimiter.load).
+   */
+  constructor(
+    invoker: Invoker,
+    inflight: () => number,
+    blobs: string[],
+    load: () => Record<string, number> = () => ({}),
+  ) {
     this.#invoker = invoker
     this.#inflight = inflight
+    this.#load = load
     this.#blobs = blobs.slice(0, MAX_BLOBS)
   }
 
@@ -39,6 +49,7 @@ export class NodeAdvert {
       warm: st.warm,
       prewarm: st.prewarm,
       blobs: this.#blobs,
+      ns: this.#load(),
     }
   }
 }

@@ -47,6 +47,30 @@ export const ERROR_CODES = {
   },
   NOT_FOUND: { make: 'notFound', status: 404, where: 'api', doc: 'no such function or activation' },
   ROUTE_NOT_FOUND: { make: 'routeNotFound', status: 404, where: 'api', doc: 'no such API path' },
+  BINDING_INVALID: {
+    make: 'bindingInvalid',
+    status: 400,
+    where: 'api',
+    doc: "a package binding to a missing (or another namespace's unpublished) package, to another binding, to itself, or a package turned into a binding (OpenWhisk's messages; nothing is stored)",
+  },
+  PACKAGE_NOT_EMPTY: {
+    make: 'packageNotEmpty',
+    status: 409,
+    where: 'api',
+    doc: 'a delete of a package that still holds actions',
+  },
+  VERSION_NOT_FOUND: {
+    make: 'versionNotFound',
+    status: 404,
+    where: 'api',
+    doc: '`name@N`, `fn rollback name N`: the function has no version N (nothing runs or changes)',
+  },
+  UNKNOWN_NAMESPACE: {
+    make: 'unknownNamespace',
+    status: 404,
+    where: 'api',
+    doc: '`--namespace` names a namespace no API key belongs to (nothing is read or written)',
+  },
   ALREADY_EXISTS: {
     make: 'conflict',
     status: 409,
@@ -101,6 +125,12 @@ export const ERROR_CODES = {
     status: 502,
     where: 'api',
     doc: 'a peer that held the answer could not be reached',
+  },
+  TOO_MANY_REQUESTS: {
+    make: 'tooManyRequests',
+    status: 429,
+    where: 'api',
+    doc: "a namespace over its limit of concurrent activations or of invocations per minute in the cluster (OpenWhisk's 429 messages)",
   },
   NODE_FULL: {
     make: 'nodeFull',

@@ -1,18 +1,20 @@
+import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import si from 'systeminformation'
-import { ActivationService } from './activations/index.ts'
+import { ActivationService, NamespaceLimiter } from './activations/index.ts'
 import { NodeAdvert } from './advert.ts'
 import { type AgentApi, LocalApiServer } from './api/index.ts'
-import { ApiKeyStore, apiKeyRoutes, createOpenWhiskApi } from './api/openwhisk/index.ts'
-import { Cluster, readClusterKey } from './cluster/index.ts'
+import { apiKeyRoutes, createOpenWhiskApi } from './api/openwhisk/index.ts'
+import { Cluster, type MemberView, readClusterKey } from './cluster/index.ts'
 import { CONFIG_FILE, type Config } from './config/index.ts'
 import { Dashboard, dashboardView } from './dashboard/index.ts'
 import { createDocker } from './docker.ts'
 import { errors } from './errors.ts'
 import { Faults } from './faults.ts'
-import { FunctionService } from './functions/index.ts'
+import { FunctionService, PackageService } from './functions/index.ts'
+import { describeZodError } from './functions/input.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { Invoker } from './invoker/index.ts'
 import { Lifecycle, type ServiceState, type Startable } from './lifecycle.ts'
@@ -22,7 +24,15 @@ import { AgentMetrics, ClusterTop, MetricsServer } from './metrics/index.ts'
 import { Placement } from './placement/index.ts'
 import { Replication } from './replication/index.ts'
 import { HybridClock } from './store/hlc.ts'
-import { type ActivationRecord, Store } from './store/index.ts'
+import {
+  type ActivationRecord,
+  deriveSecretsKey,
+  type FunctionRecord,
+  namespaceLimitsSchema,
+  SecretBox,
+  Store,
+  showSecrets,
+} from './store/index.ts'
 import { AGENT_VERSION } from './version.ts'
 
 export interface AgentComponents {
@@ -111,10 +121,12 @@ async function build(logger: Logger, config: Config, store: Store) {
   const lifecycle = new Lifecycle(logger)
   lifecycle.add('faults', { start: () => faults.start(), stop: async () => faults.stop() })
   lifecycle.add('store', { start: async () => {}, stop: () => store.close() })
+  const secrets = new SecretBox(deriveSecretsKey(await secretsMaterial(config)))
 
   const invoker = new Invoker(
     {
       logger: log('invoker'),
+      secrets,
       docker: createDocker(),
       nodeId,
       clock,
@@ -129,7 +141,20 @@ async function build(logger: Logger, config: Config, store: Store) {
     { stopTimeoutMs: config.drainMs + 2 * config.invoker.dockerTimeoutMs + 5_000 },
   )
 
-  const advert = new NodeAdvert(invoker, () => activations.inflight, await store.blobs.list(256))
+  const limiter: NamespaceLimiter = new NamespaceLimiter({
+    limits: async (ns) => (await store.namespaces.get(ns))?.limits ?? null,
+    peers: (): Array<Record<string, number> | undefined> =>
+      (cluster?.view() ?? [])
+        .filter((m: MemberView) => !m.self && (m.state === 'alive' || m.state === 'suspect'))
+        .map((m: MemberView) => m.ns),
+    changed: () => cluster?.publishNow(),
+  })
+  const advert = new NodeAdvert(
+    invoker,
+    () => activations.inflight,
+    await store.blobs.list(256),
+    () => limiter.load(),
+  )
   const cluster = config.cluster.enabled
     ? new Cluster(
         {
@@ -194,12 +219,21 @@ async function build(logger: Logger, config: Config, store: Store) {
     : null
   if (metrics) invoker.onActivation((ran) => metrics.activation(ran))
 
+  const packages = new PackageService({
+    logger: log('packages'),
+    store,
+    clock,
+    nodeId,
+    onWrite: (record) => replication.packageWritten(record),
+  })
   const functions = new FunctionService(
     {
       logger: log('functions'),
       store,
       clock,
       nodeId,
+      packages,
+      secrets,
       onWrite: (record, code, waitReplicas) => {
         advert.noteWrite(record)
         return replication.functionWritten(record, code, waitReplicas)
@@ -268,11 +302,22 @@ async function build(logger: Logger, config: Config, store: Store) {
       listCluster: (q) => replication.listCluster(q),
       onMarker: (marker) => replication.activationStored(marker, 1),
       memberState: (peerId) => cluster?.member(peerId)?.state,
+      limiter,
     },
     { maxParamsBytes: config.invoker.maxPayloadBytes, drainMs: config.drainMs },
   )
 
-  const apiKeys = new ApiKeyStore(store.db)
+  const apiKeys = store.apiKeys
+  const redact = (fn: FunctionRecord) => showSecrets(fn, secrets, false)
+  /** The namespace the local CLI's `--namespace` names: this node's, or one that has an API key. */
+  const namespaceOf = async (ns: string | undefined): Promise<string> => {
+    if (ns === undefined || ns === config.namespace || (await apiKeys.hasNamespace(ns))) {
+      return ns ?? config.namespace
+    }
+    throw errors.unknownNamespace(
+      `namespace '${ns}' does not exist (no API key belongs to it); create one with 'fnagent auth create --namespace ${ns}'`,
+    )
+  }
   const dashboard =
     config.openwhiskApi.listen && config.dashboard.enabled
       ? new Dashboard(() =>
@@ -288,6 +333,7 @@ async function build(logger: Logger, config: Config, store: Store) {
     {
       logger: log('openwhisk'),
       functions,
+      packages,
       activations,
       store,
       keys: apiKeys,
@@ -310,16 +356,59 @@ async function build(logger: Logger, config: Config, store: Store) {
     digests: () => replication.digests(),
     config: () => config,
     functions: {
-      list: () => functions.list(),
-      get: (name) => functions.get(name),
-      put: (name, body) => functions.put(name, body),
-      remove: async (name) => (await functions.remove(name)).tombstone,
+      list: async (ns) => (await functions.list(await namespaceOf(ns))).map(redact),
+      get: async (name, ns, reveal) =>
+        showSecrets(await functions.get(name, await namespaceOf(ns)), secrets, !!reveal),
+      put: async (name, body, ns) => {
+        const out = await functions.put(name, body, await namespaceOf(ns))
+        return { ...out, record: redact(out.record) }
+      },
+      remove: async (name, ns) => (await functions.remove(name, await namespaceOf(ns))).tombstone,
+      versions: async (name, ns) => (await functions.versions(name, await namespaceOf(ns))).map(redact),
+      rollback: async (name, version, ns) =>
+        redact((await functions.rollback(name, version, await namespaceOf(ns))).record),
     },
-    invoke: (name, body) => activations.invoke(name, body),
-    auth: apiKeyRoutes(apiKeys, () => openwhiskApi),
+    packages: {
+      list: async (ns) => packages.list(await namespaceOf(ns)),
+      get: async (name, ns) => packages.get(await namespaceOf(ns), name),
+      put: async (name, body, ns) => {
+        const { overwrite, ...rest } = (body ?? {}) as { overwrite?: boolean }
+        return packages.put(await namespaceOf(ns), name, rest, overwrite === true)
+      },
+      remove: async (name, ns) => packages.remove(await namespaceOf(ns), name),
+    },
+    namespaces: {
+      limits: async (ns) => (await store.namespaces.get(await namespaceOf(ns)))?.limits ?? {},
+      setLimits: async (ns, body) => {
+        const namespace = await namespaceOf(ns)
+        const parsed = namespaceLimitsSchema.safeParse(body ?? {})
+        if (!parsed.success) throw errors.invalidArgument(describeZodError(parsed.error, 'invalid limits'))
+        const head = await store.namespaces.get(namespace)
+        const record = {
+          namespace,
+          limits: parsed.data,
+          updated: head ? clock.update(head.updated) : clock.now(),
+          origin: nodeId,
+        }
+        await store.namespaces.put(record)
+        replication.namespaceWritten(record)
+        return record.limits
+      },
+    },
+    invoke: async (name, body, ns) => activations.invoke(name, body, await namespaceOf(ns)),
+    auth: apiKeyRoutes(
+      {
+        keys: apiKeys,
+        stamp: () => ({ hlc: clock.now(), origin: nodeId }),
+        onWrite: (record) => replication.keyWritten(record),
+        namespace: config.namespace,
+      },
+      () => openwhiskApi,
+    ),
     activations: {
-      list: (q) => activations.list(q),
-      get: (id) => activations.get(id),
+      list: async (q, ns) =>
+        activations.list(ns === undefined ? q : { ...q, namespace: await namespaceOf(ns) }),
+      get: async (id, ns) => activations.get(id, ns === undefined ? undefined : await namespaceOf(ns)),
     },
     peers: async () => requireCluster(cluster).view(),
     join: async (body) => {
@@ -352,6 +441,17 @@ async function build(logger: Logger, config: Config, store: Store) {
   // Added last, so stopped first: its stop is the drain of in-flight activations.
   lifecycle.add('activations', activations, { stopTimeoutMs: config.drainMs + 10_000 })
   return { nodeId, lifecycle, status }
+}
+
+/**
+ * What the secrets key is derived from: the cluster key (every node derives the same key, none
+ * stores it), or, for an agent without a cluster, a key of its own in `<dataDir>/secrets.key`.
+ */
+async function secretsMaterial(config: Config): Promise<Uint8Array> {
+  if (config.cluster.enabled) return clusterKey(config)
+  const file = join(config.dataDir, 'secrets.key')
+  if (!existsSync(file)) await writeFile(file, randomBytes(32), { mode: 0o600, flag: 'wx' }).catch(() => {})
+  return readFile(file)
 }
 
 async function clusterKey(config: Config): Promise<Uint8Array> {

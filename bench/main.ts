@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- SECTION…]`: every timing goal of the project, measured in one run on this
  * machine. Sections: invoker, local-api, logs, forwarding, placement, cluster, idle, api, replication,
- * metrics
+ * metrics, invoke-path
  * (default: all). `node bench/idle.ts 10` runs the idle section for 10 minutes.
  * The figures go into docs/performance.md with the command that made them.
  */
@@ -19,6 +19,7 @@ const SECTIONS: Record<string, () => Promise<unknown>> = {
   api: async () => (await import('./api.ts')).benchApi(),
   replication: async () => (await import('./replication.ts')).benchReplication(),
   metrics: async () => (await import('./metrics.ts')).benchMetrics(),
+  'invoke-path': async () => (await import('./invoke-path.ts')).benchInvokePath(),
 }
 
 const wanted = process.argv.slice(2)

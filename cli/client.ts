@@ -25,8 +25,11 @@ export class NoAgentError extends Error {
 /** Talks to the local agent over its unix socket. */
 export class Client {
   readonly socket: string
-  constructor(socket: string) {
+  /** `--namespace`: every request acts on it (the agent's own namespace when absent). */
+  readonly namespace: string | undefined
+  constructor(socket: string, namespace?: string) {
     this.socket = socket
+    this.namespace = namespace
   }
 
   async call<T = unknown>(
@@ -42,7 +45,10 @@ export class Client {
           socketPath: this.socket,
           method,
           path,
-          headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {},
+          headers: {
+            ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}),
+            ...(this.namespace ? { 'x-fnagent-namespace': this.namespace } : {}),
+          },
           timeout: opts.timeoutMs ?? 0,
         },
         (res) => {

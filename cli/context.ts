@@ -8,6 +8,7 @@ export interface GlobalOptions {
   socket?: string
   dataDir?: string
   json?: boolean
+  namespace?: string
 }
 
 /** Where the agent's socket is: --socket > FNAGENT_SOCKET > <data dir>/fnagent.sock. */
@@ -19,7 +20,8 @@ export function socketPath(opts: GlobalOptions, env: NodeJS.ProcessEnv = process
 }
 
 export function clientFor(cmd: Command): Client {
-  return new Client(socketPath(cmd.optsWithGlobals<GlobalOptions>()))
+  const opts = cmd.optsWithGlobals<GlobalOptions>()
+  return new Client(socketPath(opts), opts.namespace ?? process.env.FNAGENT_NAMESPACE)
 }
 
 export function wantsJson(cmd: Command): boolean {

@@ -16,6 +16,10 @@ export async function buildProgram(argv: readonly string[]): Promise<Command> {
     .option('--data-dir <dir>', 'the agent data directory (default $FNAGENT_DATA_DIR or ~/.fnagent)')
     .option('--socket <path>', 'the agent API socket (default $FNAGENT_SOCKET or <data dir>/fnagent.sock)')
     .option('--json', 'machine-readable output')
+    .option(
+      '--namespace <ns>',
+      "act on this namespace (default $FNAGENT_NAMESPACE or the agent's own); auth create: the key's namespace",
+    )
     .showHelpAfterError()
     .exitOverride()
   registerStartCommand(program)

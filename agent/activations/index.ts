@@ -1,3 +1,4 @@
+export { NamespaceLimiter, THROTTLE_MESSAGES } from './limits.ts'
 export {
   ActivationService,
   type ActivationServiceComponents,

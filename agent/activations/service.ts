@@ -15,6 +15,7 @@ import {
   type Store,
   statusCode,
 } from '../store/index.ts'
+import type { NamespaceLimiter } from './limits.ts'
 import { ActivationRecovery, type RecoveryInit } from './recovery.ts'
 
 /** Runs one activation somewhere (locally, or on a peer chosen by placement) and returns its record. */
@@ -52,6 +53,8 @@ export interface ActivationServiceComponents {
    * the handoff queue); the activation id is answered after that.
    */
   onMarker?: (marker: ActivationRecord) => Promise<unknown>
+  /** Per-namespace limits (429 past them); none when absent. */
+  limiter?: Pick<NamespaceLimiter, 'admit'>
   /** A peer's state in this node's view (`undefined`: not known): a dead node's markers resolve as lost. */
   memberState?: (peerId: string) => string | undefined
 }
@@ -76,6 +79,8 @@ const invokeBodySchema = z
     result: z.boolean().default(false),
     /** The caller's OpenWhisk key for an action annotated `provide-api-key` (never stored). */
     apiKey: z.string().min(1).max(512).optional(),
+    /** Run this version instead of the latest (`fnagent invoke name@3`). */
+    version: z.number().int().positive().optional(),
   })
   .strict()
 
@@ -111,24 +116,29 @@ export class ActivationService implements Startable {
     return this.#inflight.size
   }
 
-  async invoke(name: string, body: unknown): Promise<{ status: number; body: unknown }> {
+  /** Invokes `name` of `namespace` (this node's namespace when omitted). */
+  async invoke(name: string, body: unknown, namespace?: string): Promise<{ status: number; body: unknown }> {
     if (this.#draining) throw errors.draining('this agent is shutting down and takes no new invocations')
     const parsed = invokeBodySchema.safeParse(body)
     if (!parsed.success) throw errors.invalidArgument(describeZodError(parsed.error, 'invalid invocation'))
-    const { params, blocking, result, apiKey } = parsed.data
+    const { params, blocking, result, apiKey, version } = parsed.data
     const size = Buffer.byteLength(JSON.stringify(params))
     if (size > this.#init.maxParamsBytes) {
       throw errors.tooLarge(
         `parameters are ${size} bytes, over the limit of ${this.#init.maxParamsBytes} bytes`,
       )
     }
-    const fn = await this.#c.functions.get(name)
+    const resolved = await this.#c.functions.resolve(name, namespace)
+    const { defaults } = resolved
+    const fn = version === undefined ? resolved.fn : await this.#c.functions.version(resolved.fn, version)
     const code = await this.#c.loadCode(fn, AbortSignal.timeout(30_000))
     if (fn.codeHash && !code) {
       throw errors.unavailable(
         `the code of ${fn.name} version ${fn.version} is on no reachable node; try again when its owners are back`,
       )
     }
+    // Counted against the caller's namespace (a binding may run another namespace's function).
+    const release = (await this.#c.limiter?.admit(namespace ?? this.#c.functions.namespace)) ?? (() => {})
     const activationId = newActivationId()
     if (!blocking) {
       // The caller gets the id before the run ends: a marker on the owners first, so that the id
@@ -137,8 +147,11 @@ export class ActivationService implements Startable {
       const gate = new Promise<void>((r) => {
         started = r
       })
-      const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, false, { gate, apiKey })
-      run.catch(() => {}) // recorded inside #run
+      const run = this.#run(fn, code, { ...defaults, ...fn.parameters, ...params }, activationId, false, {
+        gate,
+        apiKey,
+      })
+      run.then(release, release) // failures are recorded inside #run
       try {
         const marker = this.#marker(fn, activationId)
         await this.#c.store.activations.put(marker)
@@ -151,7 +164,10 @@ export class ActivationService implements Startable {
       }
       return { status: 202, body: { activationId } }
     }
-    const run = this.#run(fn, code, { ...fn.parameters, ...params }, activationId, true, { apiKey })
+    const run = this.#run(fn, code, { ...defaults, ...fn.parameters, ...params }, activationId, true, {
+      apiKey,
+    })
+    run.then(release, release)
     const record = await run
     return { status: 200, body: result ? (record.response.result ?? {}) : record }
   }
@@ -265,15 +281,18 @@ export class ActivationService implements Startable {
     }
   }
 
-  async get(id: string): Promise<ActivationRecord> {
+  /** A record by id; with `namespace`, one of another namespace is not found (as OpenWhisk: 404). */
+  async get(id: string, namespace?: string): Promise<ActivationRecord> {
     if (!ACTIVATION_ID_RE.test(id)) {
       throw errors.invalidArgument(`'${id}' is not an activation id (32 hexadecimal characters)`)
     }
     const local = await this.#c.store.activations.get(id)
     let rec = local && !local.phase ? local : await this.#c.fetchRecord(id, AbortSignal.timeout(10_000))
     if (rec?.phase === 'running') rec = await this.#recovery.resolve(rec)
+    const mine = (r: ActivationRecord) => namespace === undefined || r.namespace === namespace
+    if (rec && !mine(rec)) rec = null
     if (!rec) {
-      if (this.#inflight.has(id) || local?.phase === 'running')
+      if ((namespace === undefined && this.#inflight.has(id)) || (local?.phase === 'running' && mine(local)))
         throw errors.notFound(`activation ${id} is still running; try again when it ends`)
       throw errors.notFound(`activation ${id} does not exist on this node or its peers`)
     }

@@ -1,7 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import Router from 'find-my-way'
 import { errors } from '../errors.ts'
-import { type ActivationQuery, type ActivationRecord, type FunctionRecord, MAX_SCAN } from '../store/index.ts'
+import {
+  type ActivationQuery,
+  type ActivationRecord,
+  type FunctionRecord,
+  MAX_SCAN,
+  type NamespaceLimits,
+  type PackageRecord,
+} from '../store/index.ts'
 import { intParam, readJson, sendJson, streamNdjson } from './http.ts'
 
 /** What the local API needs from the agent (implemented by the composition root). */
@@ -10,17 +17,43 @@ export interface AgentApi {
   /** Roots of this node's function-metadata and activation-record digests (equal on nodes holding the same data). */
   digests(): Promise<{ functions: string; activations: string }>
   config(): unknown
+  /**
+   * `ns`: the namespace the CLI's `--namespace` names (header `x-fnagent-namespace`); this node's
+   * namespace when absent. An operator on the socket may act on any namespace that has a key.
+   */
   functions: {
-    list(): Promise<FunctionRecord[]>
-    get(name: string): Promise<FunctionRecord>
-    put(name: string, body: unknown): Promise<{ record: FunctionRecord; created: boolean; copies?: number }>
+    list(ns?: string): Promise<FunctionRecord[]>
+    /** Secret values redacted unless `reveal` (`fn get --show-secrets`). */
+    get(name: string, ns?: string, reveal?: boolean): Promise<FunctionRecord>
+    put(
+      name: string,
+      body: unknown,
+      ns?: string,
+    ): Promise<{ record: FunctionRecord; created: boolean; copies?: number }>
     /** Answers the tombstone written (`deleted: true`, its stamp and version). */
-    remove(name: string): Promise<FunctionRecord>
+    remove(name: string, ns?: string): Promise<FunctionRecord>
+    versions(name: string, ns?: string): Promise<FunctionRecord[]>
+    /** Makes version `version` current (a new version with its content). */
+    rollback(name: string, version: number, ns?: string): Promise<FunctionRecord>
   }
-  invoke(name: string, body: unknown): Promise<{ status: number; body: unknown }>
+  /** Packages and bindings (`fnagent package …`); a put body may carry `overwrite: true`. */
+  packages: {
+    list(ns?: string): Promise<PackageRecord[]>
+    get(name: string, ns?: string): Promise<PackageRecord>
+    put(name: string, body: unknown, ns?: string): Promise<PackageRecord>
+    remove(name: string, ns?: string): Promise<PackageRecord>
+  }
+  /** Per-namespace limits (`fnagent namespace limits`), replicated with the namespace. */
+  namespaces: {
+    limits(ns: string): Promise<NamespaceLimits>
+    /** Replaces the namespace's limits (`{concurrent?, perMinute?}`; absent = none). */
+    setLimits(ns: string, body: unknown): Promise<NamespaceLimits>
+  }
+  invoke(name: string, body: unknown, ns?: string): Promise<{ status: number; body: unknown }>
   activations: {
-    list(q: ActivationQuery & { cluster?: boolean }): Promise<ActivationRecord[]>
-    get(id: string): Promise<ActivationRecord>
+    /** Every namespace's records when `ns` is absent. */
+    list(q: ActivationQuery & { cluster?: boolean }, ns?: string): Promise<ActivationRecord[]>
+    get(id: string, ns?: string): Promise<ActivationRecord>
   }
   /** OpenWhisk API keys (agent/api/openwhisk): create shows the plain key once. */
   auth?: {
@@ -60,18 +93,43 @@ export function buildRouter(api: AgentApi, limits: { maxBodyBytes: number; maxPa
   }
   const body = (req: IncomingMessage) => readJson(req, limits.maxPayloadBytes)
   const name = (p: Record<string, string | undefined>) => p.name ?? ''
+  const ns = (req: IncomingMessage) => {
+    const h = req.headers['x-fnagent-namespace']
+    return typeof h === 'string' && h !== '' ? h : undefined
+  }
 
   route('GET', '/v1/status', async () => ok(await api.status()))
   route('GET', '/v1/config', async () => ok(api.config()))
-  route('GET', '/v1/functions', async () => ok(await api.functions.list()))
-  route('GET', '/v1/functions/:name', async (_r, p) => ok(await api.functions.get(name(p))))
+  route('GET', '/v1/functions', async (req) => ok(await api.functions.list(ns(req))))
+  route('GET', '/v1/functions/:name', async (req, p, q) =>
+    ok(await api.functions.get(name(p), ns(req), q.showSecrets === 'true')),
+  )
   route('PUT', '/v1/functions/:name', async (req, p) => {
-    const r = await api.functions.put(name(p), await readJson(req, limits.maxBodyBytes))
+    const r = await api.functions.put(name(p), await readJson(req, limits.maxBodyBytes), ns(req))
     return ok(r.copies === undefined ? r.record : { ...r.record, copies: r.copies }, r.created ? 201 : 200)
   })
-  route('DELETE', '/v1/functions/:name', async (_r, p) => ok(await api.functions.remove(name(p))))
-  route('POST', '/v1/functions/:name/invoke', async (req, p) => api.invoke(name(p), await body(req)))
-  route('GET', '/v1/activations', async (_r, _p, q) => {
+  route('DELETE', '/v1/functions/:name', async (req, p) => ok(await api.functions.remove(name(p), ns(req))))
+  route('GET', '/v1/functions/:name/versions', async (req, p) =>
+    ok(await api.functions.versions(name(p), ns(req))),
+  )
+  route('POST', '/v1/functions/:name/rollback', async (req, p) => {
+    const { version } = ((await body(req)) ?? {}) as { version?: unknown }
+    if (typeof version !== 'number' || !Number.isInteger(version) || version < 1)
+      throw errors.invalidArgument('rollback needs {"version": N}, a version number')
+    return ok(await api.functions.rollback(name(p), version, ns(req)))
+  })
+  route('POST', '/v1/functions/:name/invoke', async (req, p) => api.invoke(name(p), await body(req), ns(req)))
+  route('GET', '/v1/namespaces/:ns/limits', async (_r, p) => ok(await api.namespaces.limits(p.ns ?? '')))
+  route('PUT', '/v1/namespaces/:ns/limits', async (req, p) =>
+    ok(await api.namespaces.setLimits(p.ns ?? '', await body(req))),
+  )
+  route('GET', '/v1/packages', async (req) => ok(await api.packages.list(ns(req))))
+  route('GET', '/v1/packages/:name', async (req, p) => ok(await api.packages.get(name(p), ns(req))))
+  route('PUT', '/v1/packages/:name', async (req, p) =>
+    ok(await api.packages.put(name(p), await body(req), ns(req))),
+  )
+  route('DELETE', '/v1/packages/:name', async (req, p) => ok(await api.packages.remove(name(p), ns(req))))
+  route('GET', '/v1/activations', async (req, _p, q) => {
     const since = intParam(q, 'since', 0, Number.MAX_SAFE_INTEGER)
     const upto = intParam(q, 'upto', 0, Number.MAX_SAFE_INTEGER)
     const query: ActivationQuery & { cluster?: boolean } = {
@@ -82,15 +140,15 @@ export function buildRouter(api: AgentApi, limits: { maxBodyBytes: number; maxPa
       ...(upto !== undefined ? { upto } : {}),
       ...(q.cluster === 'true' ? { cluster: true } : {}),
     }
-    return ok(await api.activations.list(query))
+    return ok(await api.activations.list(query, ns(req)))
   })
-  route('GET', '/v1/activations/:id', async (_r, p) => ok(await api.activations.get(p.id ?? '')))
-  route('GET', '/v1/activations/:id/result', async (_r, p) => {
-    const a = await api.activations.get(p.id ?? '')
+  route('GET', '/v1/activations/:id', async (req, p) => ok(await api.activations.get(p.id ?? '', ns(req))))
+  route('GET', '/v1/activations/:id/result', async (req, p) => {
+    const a = await api.activations.get(p.id ?? '', ns(req))
     return ok(a.response.result ?? {})
   })
-  route('GET', '/v1/activations/:id/logs', async (_r, p) => {
-    const a = await api.activations.get(p.id ?? '')
+  route('GET', '/v1/activations/:id/logs', async (req, p) => {
+    const a = await api.activations.get(p.id ?? '', ns(req))
     return ok({ logs: a.logs })
   })
   const auth = () => api.auth ?? fail(errors.unavailable('this agent has no API key store'))

@@ -7,9 +7,10 @@ export interface PeerState {
   warm: Record<string, number>
   prewarm: Record<string, number>
   blobs: string[]
+  ns?: Record<string, number>
 }
 
-export type DeltaBody = Pick<DeltaHeartbeat, 'addrs' | 'cap' | 'warm' | 'prewarm' | 'blobs'>
+export type DeltaBody = Pick<DeltaHeartbeat, 'addrs' | 'cap' | 'warm' | 'prewarm' | 'blobs' | 'ns'>
 
 /**
  * The heartbeat period for a cluster of `members` nodes: every node receives every heartbeat, so
@@ -58,6 +59,8 @@ export function diffState(base: PeerState, cur: PeerState): DeltaBody {
   const prewarm = diffCounts(base.prewarm, cur.prewarm)
   if (prewarm) out.prewarm = prewarm
   if (!sameList(base.blobs, cur.blobs)) out.blobs = cur.blobs
+  const ns = diffCounts(base.ns ?? {}, cur.ns ?? {})
+  if (ns) out.ns = ns
   return out
 }
 
@@ -79,6 +82,7 @@ export function applyDelta(base: PeerState, d: DeltaBody): PeerState {
     warm: applyCounts(base.warm, d.warm),
     prewarm: applyCounts(base.prewarm, d.prewarm),
     blobs: d.blobs ?? base.blobs,
+    ns: applyCounts(base.ns ?? {}, d.ns),
   }
 }
 

@@ -15,6 +15,11 @@ export interface LocalState {
   prewarm: Record<string, number>
   /** sha256 of code blobs held (bounded; a digest when large). */
   blobs: string[]
+  /**
+   * Per-namespace load of activations received on the node: `ns` → in flight, `ns/min` → admitted
+   * in the current minute (a namespace has no `/`). Every node sums them for per-namespace limits.
+   */
+  ns?: Record<string, number>
 }
 
 export interface HeartbeatComponents {
@@ -83,6 +88,7 @@ export class Heartbeat {
       warm: boundCounts(local.warm, LIMITS.inventory, LIMITS.keyChars),
       prewarm: boundCounts(local.prewarm, LIMITS.inventory, LIMITS.keyChars),
       blobs: local.blobs.filter((b) => /^[0-9a-f]{64}$/.test(b)).slice(0, LIMITS.blobs),
+      ns: boundCounts(local.ns ?? {}, LIMITS.inventory, LIMITS.keyChars),
     }
   }
 
@@ -158,6 +164,7 @@ export class Heartbeat {
         warm: s.warm,
         prewarm: s.prewarm,
         blobs: s.blobs,
+        ...(s.ns && Object.keys(s.ns).length > 0 ? { ns: s.ns } : {}),
       })
       msg = full(state)
       // Too large: drop the least useful half of the lists until it fits.

@@ -53,6 +53,19 @@ export interface MemberView {
   warm: Record<string, number>
   prewarm: Record<string, number>
   blobs: string[]
+  /** Per-namespace load: `ns` → in flight, `ns/min` → admitted this minute (LocalState.ns). */
+  ns?: Record<string, number>
+}
+
+/**
+ * A member as placement reads it on every invocation: the live object its heartbeats update, with
+ * `self` set only on this node's own entry.
+ */
+export type PlacementPeer = Pick<
+  MemberView,
+  'peerId' | 'state' | 'seq' | 'capacity' | 'warm' | 'prewarm' | 'blobs'
+> & {
+  self?: boolean
 }
 
 export interface ClusterComponents {

@@ -1,3 +1,4 @@
+import { fnv1a } from '../placement/rendezvous.ts'
 import { applyDelta, type PeerState } from './delta.ts'
 import type { ClusterMessage } from './messages.ts'
 
@@ -5,6 +6,8 @@ export type MemberState = 'alive' | 'suspect' | 'dead' | 'left'
 
 export interface Member extends PeerState {
   peerId: string
+  /** `fnv1a(peerId)`: the member's rendezvous hash, computed once. */
+  idHash: number
   state: MemberState
   agentVersion: string
   seq: number
@@ -51,6 +54,12 @@ const TOMBSTONES = 10_000
  */
 export class Membership {
   readonly #members = new Map<string, Member>()
+  /** `members()` as last built; rebuilt after a member is added or removed (they change in place). */
+  #snapshot: Member[] | null = null
+  /** Bumped whenever a member joins, goes, or changes state: what per-function rankings depend on. */
+  #version = 0
+  /** Warm-inventory key (`namespace/name@version`) to the members whose last heartbeat lists it. */
+  readonly #warm = new Map<string, Set<Member>>()
   /** Last sequence of removed peers, so an old message cannot resurrect them. */
   readonly #tombstones = new Map<string, number>()
   readonly #init: MembershipInit
@@ -69,6 +78,25 @@ export class Membership {
     return [...this.#members.values()]
   }
 
+  /**
+   * The members, as live objects (each updated in place by every heartbeat): no copy per call, for
+   * placement's per-invocation read. Read-only, and not to be kept past the current turn.
+   */
+  live(): readonly Member[] {
+    this.#snapshot ??= [...this.#members.values()]
+    return this.#snapshot
+  }
+
+  /** Changes whenever the set of members or any member's state changes. */
+  get version(): number {
+    return this.#version
+  }
+
+  /** The members whose last heartbeat shows a container of `warmKey` (any state). */
+  warmFor(warmKey: string): ReadonlySet<Member> {
+    return this.#warm.get(warmKey) ?? NONE
+  }
+
   /** Highest sequence seen from a peer (replay protection). */
   lastSeq(peerId: string): number {
     return this.#members.get(peerId)?.seq ?? this.#tombstones.get(peerId) ?? 0
@@ -85,12 +113,19 @@ export class Membership {
         warm: msg.warm,
         prewarm: msg.prewarm,
         blobs: msg.blobs,
+        ns: msg.ns ?? {},
       }
       const isNew = !m
-      m ??= { peerId: msg.peer, ...blankProbe(now), ...state, base: state } as Member
+      m ??= { peerId: msg.peer, idHash: fnv1a(msg.peer), ...blankProbe(now), ...state, base: state } as Member
+      const before = isNew ? {} : m.warm
       Object.assign(m, state, { base: state, baseSeq: msg.seq, agentVersion: msg.ver, periodMs: msg.iv })
+      this.#indexWarm(m, before)
       this.#heard(m, msg, now)
-      this.#members.set(m.peerId, m)
+      if (isNew) {
+        this.#members.set(m.peerId, m)
+        this.#snapshot = null
+        this.#version++
+      }
       this.#tombstones.delete(m.peerId)
       return { verdict: isNew ? 'new' : 'applied', member: m }
     }
@@ -115,7 +150,9 @@ export class Membership {
     m.periodMs = msg.iv
     this.#heard(m, msg, now)
     if (msg.base !== m.baseSeq) return { verdict: 'liveness', member: m }
+    const before = m.warm
     Object.assign(m, applyDelta(m.base, msg))
+    this.#indexWarm(m, before)
     return { verdict: 'applied', member: m }
   }
 
@@ -164,12 +201,35 @@ export class Membership {
       }
       if ((m.state === 'dead' || m.state === 'left') && now - m.since >= this.#init.removeMs) {
         this.#members.delete(m.peerId)
+        this.#snapshot = null
+        this.#version++
+        this.#indexWarm({ ...m, warm: {} }, m.warm, m)
         this.#tombstones.set(m.peerId, m.seq)
         if (this.#tombstones.size > TOMBSTONES) this.#tombstones.delete(this.#tombstones.keys().next().value!)
         out.removed.push(m.peerId)
       }
     }
     return out
+  }
+
+  /** Moves `m` in the warm index from the keys of `before` to those of its current inventory. */
+  #indexWarm(next: Pick<Member, 'warm'>, before: Record<string, number>, m = next as Member): void {
+    if (before === next.warm) return
+    for (const key in before) {
+      if ((next.warm[key] ?? 0) > 0) continue
+      const set = this.#warm.get(key)
+      set?.delete(m)
+      if (set?.size === 0) this.#warm.delete(key)
+    }
+    for (const key in next.warm) {
+      if ((next.warm[key] ?? 0) <= 0 || (before[key] ?? 0) > 0) continue
+      let set = this.#warm.get(key)
+      if (!set) {
+        set = new Set()
+        this.#warm.set(key, set)
+      }
+      set.add(m)
+    }
   }
 
   #heard(m: Member, msg: ClusterMessage, now: number): void {
@@ -180,6 +240,7 @@ export class Membership {
   }
 
   #set(m: Member, state: MemberState, now: number): Member {
+    if (m.state !== state) this.#version++
     m.state = state
     m.since = now
     if (state !== 'suspect') m.probeFailed = false
@@ -187,6 +248,8 @@ export class Membership {
     return m
   }
 }
+
+const NONE: ReadonlySet<Member> = new Set()
 
 function blankProbe(now: number) {
   return {

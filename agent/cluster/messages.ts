@@ -50,6 +50,8 @@ export const fullSchema = z
     warm: inventory,
     prewarm: inventory,
     blobs,
+    /** Per-namespace load (see LocalState.ns); absent from agents before namespace limits. */
+    ns: inventory.optional(),
   })
   .strict()
 
@@ -66,6 +68,7 @@ export const deltaSchema = z
     warm: inventory.optional(),
     prewarm: inventory.optional(),
     blobs: blobs.optional(),
+    ns: inventory.optional(),
   })
   .strict()
 

@@ -14,7 +14,7 @@ import { type ClusterNode, createNode } from './node.ts'
 import { type ClusterOptions, clusterOptionsSchema } from './options.ts'
 import { Receiver } from './receiver.ts'
 import { GossipStats } from './validate.ts'
-import { advertised, memberView } from './view.ts'
+import { advertised, memberView, PlacementViewCache } from './view.ts'
 
 const DIAL_TIMEOUT_MS = 5000
 
@@ -33,6 +33,7 @@ export class Cluster implements Startable {
   readonly #membership: Membership
   readonly #sampler: CapacitySampler
   readonly #listeners = new Set<(m: MemberView) => void>()
+  readonly #placementView = new PlacementViewCache()
   #state: ServiceState = 'new'
   #run: { node: ClusterNode; gossip: Gossip; heartbeat: Heartbeat; connector: Connector } | undefined
   #controller = new AbortController()
@@ -181,6 +182,11 @@ export class Cluster implements Startable {
   view(): MemberView[] {
     const self = this.#selfView()
     return [...(self ? [self] : []), ...this.#membership.members().map(memberView)]
+  }
+
+  /** What placement reads per invocation (view.ts, `PlacementViewCache`): no copies. */
+  placementView(): ReturnType<PlacementViewCache['view']> {
+    return this.#placementView.view(this.#membership, this.#selfView())
   }
 
   async hangUp(peerId: string): Promise<void> {

@@ -13,10 +13,31 @@ const KIND_ALIASES: Record<string, Kind> = {
   blackbox: 'blackbox',
 }
 
+/**
+ * Versioned spellings from existing manifests that run on an installed runtime: any Node.js major
+ * up to the installed one (`nodejs:20`, `nodejs:22`), any Python 3 (`python:3.11`). The record
+ * keeps the spelling asked for (`requestedKind`).
+ */
+const KIND_FAMILIES: Array<{ re: RegExp; kind: Kind; fits: (v: string) => boolean }> = [
+  { re: /^nodejs:(\d+)$/, kind: 'nodejs:24', fits: (major) => Number(major) >= 10 && Number(major) <= 24 },
+  { re: /^python:(3(?:\.\d+)?)$/, kind: 'python:3', fits: () => true },
+]
+
 export function normalizeKind(kind: string): Kind {
+  return resolveKind(kind).kind
+}
+
+/** The installed kind a spelling runs on, and the spelling itself when it differs (a note for the record). */
+export function resolveKind(kind: string): { kind: Kind; requested?: string } {
   const k = KIND_ALIASES[kind]
-  if (!k) throw errors.invalidKind(`unknown kind '${kind}'; use one of ${KINDS.join(', ')}`)
-  return k
+  if (k) return { kind: k }
+  for (const f of KIND_FAMILIES) {
+    const m = f.re.exec(kind)
+    if (m && f.fits(m[1]!)) return { kind: f.kind, requested: kind }
+  }
+  throw errors.invalidKind(
+    `unknown kind '${kind}'; installed: ${KINDS.join(', ')} (nodejs:10 to nodejs:24 run on nodejs:24, python:3.x on python:3)`,
+  )
 }
 
 export function validateName(name: unknown): string {
@@ -42,6 +63,9 @@ export const functionInputSchema = z
     parameters: z.record(z.string(), z.unknown()).optional(),
     annotations: z.record(z.string(), z.unknown()).optional(),
     env: z.record(z.string(), z.string()).optional(),
+    /** Parameters and env stored sealed (given together, they replace the previous secrets). */
+    secretParameters: z.record(z.string(), z.unknown()).optional(),
+    secretEnv: z.record(z.string(), z.string()).optional(),
     limits: limitsInput.optional(),
     /** Refuse (409) when the function exists; `update` refuses (404) when it does not. */
     mode: z.enum(['create', 'update', 'upsert']).default('upsert'),

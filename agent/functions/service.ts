@@ -1,9 +1,17 @@
 import { errors } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
-import { DEFAULT_LIMITS, type FunctionRecord, fnPath, type Store, sha256 } from '../store/index.ts'
+import {
+  DEFAULT_LIMITS,
+  type FunctionRecord,
+  fnPath,
+  type SecretBox,
+  type Store,
+  sha256,
+} from '../store/index.ts'
 import { KeyedSerial } from '../store/serial.ts'
-import { type FunctionInput, looksLikeZip, normalizeKind, parseFunctionInput, validateName } from './input.ts'
+import { type FunctionInput, looksLikeZip, parseFunctionInput, resolveKind, validateName } from './input.ts'
+import type { PackageService, Resolved } from './packages.ts'
 
 export interface FunctionServiceComponents {
   logger: Logger
@@ -19,6 +27,10 @@ export interface FunctionServiceComponents {
     code: Buffer | null,
     waitReplicas?: number,
   ) => Promise<{ copies: number }>
+  /** Seals secret parameters and env (absent: a function with secrets is refused). */
+  secrets?: SecretBox
+  /** Packages: an action in a binding resolves to the bound package's, with package parameters. */
+  packages?: Pick<PackageService, 'resolve' | 'checkActionName'>
 }
 
 export interface FunctionServiceInit {
@@ -46,25 +58,84 @@ export class FunctionService {
     return this.#init.namespace
   }
 
-  async get(name: string): Promise<FunctionRecord> {
+  /** A live function of `namespace` (this node's namespace when omitted). */
+  async get(name: string, namespace = this.#init.namespace): Promise<FunctionRecord> {
     validateName(name)
-    const fn = await this.#c.store.functions.get(this.#init.namespace, name)
+    const fn = await this.#c.store.functions.get(namespace, name)
     if (!fn) throw errors.notFound(`function '${name}' does not exist; list functions with 'fnagent fn list'`)
     return fn
   }
 
-  async list(): Promise<FunctionRecord[]> {
-    return this.#c.store.functions.list(this.#init.namespace)
+  /**
+   * What invoking `name` of `namespace` runs: the function, and the parameters of its package (or
+   * binding) to merge beneath its own.
+   */
+  async resolve(name: string, namespace = this.#init.namespace): Promise<Resolved> {
+    validateName(name)
+    const packages = this.#c.packages
+    if (!packages) return { fn: await this.get(name, namespace), defaults: {} }
+    return packages.resolve(namespace, name, (n, ns) => this.get(n, ns))
+  }
+
+  /** Version `version` of the function `of` is (a live one: a tombstone is no version to run). */
+  async version(of: Pick<FunctionRecord, 'namespace' | 'name'>, version: number): Promise<FunctionRecord> {
+    const v = await this.#c.store.functions.getVersion(of.namespace, of.name, version)
+    if (!v || v.deleted) {
+      throw errors.versionNotFound(
+        `function '${of.name}' has no version ${version}; list them with 'fnagent fn versions ${of.name}'`,
+      )
+    }
+    return v
+  }
+
+  /** Every stored version of a live function, oldest first. */
+  async versions(name: string, namespace = this.#init.namespace): Promise<FunctionRecord[]> {
+    await this.get(name, namespace)
+    return (await this.#c.store.functions.versions(namespace, name)).filter((v) => !v.deleted)
+  }
+
+  /**
+   * Makes version `version` current again: a new version (head + 1) with its code, kind, parameters,
+   * annotations, env and limits, replicated like any update; every version stays addressable.
+   */
+  async rollback(
+    name: string,
+    version: number,
+    namespace = this.#init.namespace,
+  ): Promise<{ record: FunctionRecord }> {
+    validateName(name)
+    const record = await this.#serial.run(fnPath(namespace, name), async () => {
+      const head = await this.get(name, namespace)
+      const target = await this.version(head, version)
+      const next: FunctionRecord = {
+        ...structuredClone(target),
+        version: head.version + 1,
+        created: head.created,
+        updated: this.#stampAfter(head),
+        origin: this.#c.nodeId,
+      }
+      if (!(await this.#c.store.functions.write(next))) throw this.#lost(name, next, 'rollback')
+      this.#c.logger.info({ fn: name, version: next.version, from: version }, 'function rolled back')
+      return next
+    })
+    this.#notify(record, null)
+    return { record }
+  }
+
+  async list(namespace = this.#init.namespace): Promise<FunctionRecord[]> {
+    return this.#c.store.functions.list(namespace)
   }
 
   /** Creates version 1, or the next version; fields not given keep the previous version's values. */
   async put(
     name: string,
     body: unknown,
+    namespace = this.#init.namespace,
   ): Promise<{ record: FunctionRecord; created: boolean; copies?: number }> {
     validateName(name)
     const input = parseFunctionInput(body)
-    const written = await this.#serial.run(fnPath(this.#init.namespace, name), () => this.#put(name, input))
+    await this.#c.packages?.checkActionName(namespace, name, false)
+    const written = await this.#serial.run(fnPath(namespace, name), () => this.#put(namespace, name, input))
     const { record, code, prev } = written
     if (input.waitReplicas !== undefined && this.#c.onWrite) {
       const { copies } = await this.#c.onWrite(record, code, input.waitReplicas)
@@ -74,8 +145,7 @@ export class FunctionService {
     return { record, created: !prev }
   }
 
-  async #put(name: string, input: FunctionInput) {
-    const ns = this.#init.namespace
+  async #put(ns: string, name: string, input: FunctionInput) {
     const head = await this.#c.store.functions.head(ns, name)
     const prev = head && !head.deleted ? head : null
     if (input.mode === 'create' && prev) {
@@ -86,7 +156,7 @@ export class FunctionService {
     if (input.mode === 'update' && !prev) {
       throw errors.notFound(`function '${name}' does not exist; create it with 'fnagent fn create'`)
     }
-    const { record, code } = this.#build(name, input, prev, head)
+    const { record, code } = this.#build(ns, name, input, prev, head)
     if (!(await this.#c.store.functions.write(record, code ?? undefined))) {
       throw this.#lost(name, record, 'update')
     }
@@ -98,10 +168,13 @@ export class FunctionService {
   }
 
   /** Deletes a function; returns the version it deleted and the tombstone that replaced it. */
-  async remove(name: string): Promise<{ removed: FunctionRecord; tombstone: FunctionRecord }> {
+  async remove(
+    name: string,
+    namespace = this.#init.namespace,
+  ): Promise<{ removed: FunctionRecord; tombstone: FunctionRecord }> {
     validateName(name)
-    return this.#serial.run(fnPath(this.#init.namespace, name), async () => {
-      const fn = await this.get(name)
+    return this.#serial.run(fnPath(namespace, name), async () => {
+      const fn = await this.get(name, namespace)
       const tombstone: FunctionRecord = {
         ...fn,
         version: fn.version + 1,
@@ -140,13 +213,36 @@ export class FunctionService {
     })
   }
 
+  /** The sealed secrets of the next version: the given ones sealed, else the previous version's. */
+  #secrets(
+    namespace: string,
+    name: string,
+    input: FunctionInput,
+    prev: FunctionRecord | null,
+  ): FunctionRecord['secrets'] {
+    if (!input.secretParameters && !input.secretEnv) return prev?.secrets
+    const box = this.#c.secrets
+    if (!box) throw errors.unavailable('this agent has no secrets key; it cannot store secret values')
+    const path = fnPath(namespace, name)
+    const out: NonNullable<FunctionRecord['secrets']> = {}
+    const parameters = input.secretParameters ?? null
+    const env = input.secretEnv ?? null
+    if (parameters && Object.keys(parameters).length) out.parameters = box.sealAll(path, parameters)
+    else if (!parameters && prev?.secrets?.parameters) out.parameters = prev.secrets.parameters
+    if (env && Object.keys(env).length) out.env = box.sealAll(path, env)
+    else if (!env && prev?.secrets?.env) out.env = prev.secrets.env
+    return out.parameters || out.env ? out : undefined
+  }
+
   #build(
+    namespace: string,
     name: string,
     input: FunctionInput,
     prev: FunctionRecord | null,
     head: FunctionRecord | null,
   ): { record: FunctionRecord; code: Buffer | null } {
-    const kind = input.kind ? normalizeKind(input.kind) : prev?.kind
+    const asked = input.kind ? resolveKind(input.kind) : null
+    const kind = asked?.kind ?? prev?.kind
     if (!kind) throw errors.invalidKind(`a new function needs a kind: --kind nodejs:24, python:3 or blackbox`)
     let code: Buffer | null = null
     if (input.code !== undefined) {
@@ -168,7 +264,7 @@ export class FunctionService {
     }
     const now = this.#stampAfter(head)
     const record: FunctionRecord = {
-      namespace: this.#init.namespace,
+      namespace,
       name,
       version: (head?.version ?? 0) + 1,
       kind,
@@ -184,6 +280,17 @@ export class FunctionService {
       origin: this.#c.nodeId,
     }
     if (image && kind === 'blackbox') record.image = image
+    const requestedKind = asked ? asked.requested : prev?.requestedKind
+    if (requestedKind) record.requestedKind = requestedKind
+    const secrets = this.#secrets(namespace, name, input, prev)
+    if (secrets) {
+      record.secrets = secrets
+      // A key is secret or plain, never both.
+      const plain = <T>(o: Record<string, T>, sealed: Record<string, string> | undefined) =>
+        Object.fromEntries(Object.entries(o).filter(([k]) => !(k in (sealed ?? {}))))
+      record.parameters = plain(record.parameters, secrets.parameters)
+      record.env = plain(record.env, secrets.env)
+    }
     const codeHash = code ? sha256(code) : keepCode ? prev.codeHash : undefined
     if (codeHash) record.codeHash = codeHash
     return { record, code }

@@ -26,6 +26,10 @@ export interface InvokerComponents {
   systemMemoryMiB: () => Promise<number>
   /** Runtime image of a kind (default `fnagent/<kind>`, as `runtimes/build` names them). */
   imageFor?: (kind: string) => string
+  /** Opens a function's sealed secret parameters and env, for its container only. */
+  secrets?: {
+    openFn(fn: FunctionRecord): { parameters: Record<string, unknown>; env: Record<string, string> }
+  }
 }
 
 export interface InvokeRequest {
@@ -195,6 +199,12 @@ export class Invoker implements Startable {
     })
   }
 
+  #openSecrets(fn: FunctionRecord) {
+    if (!this.#c.secrets)
+      throw errors.internal('this node has no secrets key to open the function secrets with')
+    return this.#c.secrets.openFn(fn)
+  }
+
   /** Runs one activation. Everything up to the first await is synchronous: capacity is taken at once. */
   async invoke(req: InvokeRequest): Promise<ActivationRecord> {
     const received = performance.now()
@@ -204,7 +214,10 @@ export class Invoker implements Startable {
       throw errors.draining('this node is draining and takes no new activations')
     }
     const { fn } = req
-    const paramsJson = JSON.stringify(req.params)
+    // Secret parameters are opened here, on the node that runs the function, and go to the
+    // container only; they sit over the invocation's (a caller cannot replace a secret).
+    const secret = fn.secrets?.parameters ? this.#openSecrets(fn).parameters : null
+    const paramsJson = JSON.stringify(secret ? { ...req.params, ...secret } : req.params)
     const size = Buffer.byteLength(paramsJson)
     if (size > this.#o.maxPayloadBytes) {
       throw errors.tooLarge(
@@ -293,7 +306,11 @@ export class Invoker implements Startable {
         if (paused) await c.unpause()
       }
       const waitTime = Math.round(performance.now() - received)
-      const { fn } = req
+      // Secret env goes to `/init` only (a warm container was initialised with it already).
+      const fn =
+        startKind !== 'warm' && req.fn.secrets?.env
+          ? { ...req.fn, env: { ...req.fn.env, ...this.#openSecrets(req.fn).env } }
+          : req.fn
       const signal = req.signal ? AbortSignal.any([req.signal, this.#abort.signal]) : this.#abort.signal
       const out = await activate(
         c,

@@ -1,5 +1,12 @@
-import { rendezvous } from './rendezvous.ts'
-import { isCandidate, type PlacementMember, type PlacementTarget, scoreMember } from './score.ts'
+import { rankMembers } from './rendezvous.ts'
+import {
+  isCandidate,
+  type PlacementMember,
+  type PlacementTarget,
+  type PlacementView,
+  scanView,
+  scoreMember,
+} from './score.ts'
 
 /**
  * The ordered list of nodes to try for one invocation. Every agent computes it the same way
@@ -74,21 +81,22 @@ function powerOfD<T>(pool: T[], score: (x: T) => number, d: number, random: () =
 }
 
 export function chooseCandidates(
-  members: readonly PlacementMember[],
+  view: PlacementView | readonly PlacementMember[],
   t: PlacementTarget,
   opts: Partial<ChooseOptions> = {},
 ): Candidate[] {
   const o = { ...CHOOSE_DEFAULTS, ...opts }
-  const alive: string[] = []
-  const usable = new Map<string, PlacementMember>()
+  const v = 'members' in view ? view : scanView(view)
+  // The live members the view shows warm (a warm member is always a candidate: it can queue on its
+  // own container), from the view's index; then one pass for the function's ranking.
   const warm: PlacementMember[] = []
-  for (const m of members) {
-    if (m.state !== 'alive') continue
-    alive.push(m.peerId)
-    if (!isCandidate(m, t)) continue
-    usable.set(m.peerId, m)
-    if ((m.warm[t.warmKey] ?? 0) > 0) warm.push(m)
-  }
+  for (const m of v.warm(t.warmKey)) if (m.state === 'alive' && (m.warm[t.warmKey] ?? 0) > 0) warm.push(m)
+  // The function's first `warm + homes + window` ranked live nodes; full ones drop out (a crowded
+  // prefix shortens the window rather than reaching further down the ranking).
+  const k = warm.length + o.homes + o.window
+  const ranked = (v.rank ? v.rank(t.homeKey, k) : rankMembers(t.homeKey, v.members, k)).filter((m) =>
+    isCandidate(m, t),
+  )
   const scores = new Map<PlacementMember, number>()
   const score = (m: PlacementMember) => {
     let s = scores.get(m)
@@ -99,22 +107,19 @@ export function chooseCandidates(
     return s
   }
   const out: Candidate[] = []
-  const seen = new Set<string>()
+  const seen = new Set<PlacementMember>()
   const push = (m: PlacementMember, reason: Reason) => {
-    if (seen.has(m.peerId) || out.length >= o.maxCandidates) return
-    seen.add(m.peerId)
+    if (seen.has(m) || out.length >= o.maxCandidates) return
+    seen.add(m)
     out.push({ peerId: m.peerId, reason, score: score(m) })
   }
-  const isWarm = new Set(warm.map((m) => m.peerId))
-  // The function's first `warm + homes + window` ranked live nodes; full ones drop out (a crowded
-  // prefix shortens the window rather than reaching further down the ranking).
-  const ranked = rendezvous(t.homeKey, alive, warm.length + o.homes + o.window).filter((id) => usable.has(id))
-  const cold = ranked.filter((id) => !isWarm.has(id))
+  const warmSet = new Set(warm)
+  const isWarm = (m: PlacementMember) => warmSet.has(m)
+  const cold = ranked.filter((m) => !isWarm(m))
   for (const m of powerOfD(warm, score, o.d, o.random, o.warm)) push(m, 'warm')
-  for (const id of ranked) if (isWarm.has(id)) push(usable.get(id)!, 'home')
-  for (const id of cold.slice(0, o.homes)) push(usable.get(id)!, 'home')
-  const window = cold.slice(o.homes).map((id) => usable.get(id)!)
-  for (const m of powerOfD(window, score, o.d, o.random, o.window)) push(m, 'load')
+  for (const m of ranked) if (isWarm(m)) push(m, 'home')
+  for (const m of cold.slice(0, o.homes)) push(m, 'home')
+  for (const m of powerOfD(cold.slice(o.homes), score, o.d, o.random, o.window)) push(m, 'load')
   return out
 }
 

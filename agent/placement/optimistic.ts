@@ -1,4 +1,4 @@
-import type { PlacementMember, PlacementTarget } from './score.ts'
+import type { PlacementMember, PlacementTarget, PlacementView } from './score.ts'
 
 interface Taken {
   seq: number
@@ -41,10 +41,11 @@ export class OptimisticView {
     else e.sent.delete(t.warmKey)
   }
 
-  /** The members with what was taken since their last heartbeat applied. */
-  apply<M extends PlacementMember & { seq: number }>(members: readonly M[]): M[] {
-    if (this.#taken.size === 0) return [...members]
-    return members.map((m) => {
+  /** The view with what was taken since each member's last heartbeat applied. */
+  apply<M extends PlacementMember & { seq: number }>(view: PlacementView<M>): PlacementView<M> {
+    if (this.#taken.size === 0) return view
+    const overlaid = new Map<string, M>()
+    const members = view.members.map((m) => {
       const e = this.#taken.get(m.peerId)
       if (!e) return m
       if (e.seq !== m.seq) {
@@ -53,7 +54,7 @@ export class OptimisticView {
       }
       const warm = { ...m.warm }
       for (const k of e.sent.keys()) warm[k] = Math.max(1, warm[k] ?? 0)
-      return {
+      const o: M = {
         ...m,
         warm,
         capacity: {
@@ -62,7 +63,22 @@ export class OptimisticView {
           inflight: m.capacity.inflight + e.slots,
         },
       }
+      overlaid.set(m.peerId, o)
+      return o
     })
+    return {
+      members,
+      warm: (key) => {
+        const out: M[] = []
+        for (const m of view.warm(key)) out.push(overlaid.get(m.peerId) ?? m)
+        // Peers it sent this function to since their last heartbeat hold a container of it now.
+        for (const o of overlaid.values()) if (o.warm[key] && !out.includes(o)) out.push(o)
+        return out
+      },
+      ...(view.rank
+        ? { rank: (key: string, k: number) => view.rank!(key, k).map((m) => overlaid.get(m.peerId) ?? m) }
+        : {}),
+    }
   }
 
   forget(peerId: string): void {

@@ -56,3 +56,45 @@ export function rendezvous(key: string, members: readonly string[], k: number): 
   }
   return top.map((x) => x.m)
 }
+
+/**
+ * The `k` live (`alive`) members with the highest weight for `key`, best first: `rendezvous` over
+ * member objects, for placement's per-invocation ranking (no id list built, hashes memoised).
+ */
+export function rankMembers<M extends RankedMember>(key: string, members: readonly M[], k: number): M[] {
+  return rankWeighted(key, members, k).members
+}
+
+type RankedMember = { peerId: string; state: string; idHash?: number | undefined }
+
+/** `rankMembers` with each member's weight (for merging another member in later). */
+export function rankWeighted<M extends RankedMember>(
+  key: string,
+  members: readonly M[],
+  k: number,
+): { members: M[]; weights: number[] } {
+  const top: M[] = []
+  const weights: number[] = []
+  if (k <= 0) return { members: top, weights }
+  const kh = fnv1a(key)
+  for (const m of members) {
+    if (m.state !== 'alive') continue
+    const w = mix(kh, m.idHash ?? memberHash(m.peerId))
+    const full = top.length >= k
+    if (full && w <= weights[k - 1]!) continue
+    let i = full ? k - 1 : top.length
+    while (i > 0 && weights[i - 1]! < w) {
+      top[i] = top[i - 1]!
+      weights[i] = weights[i - 1]!
+      i--
+    }
+    top[i] = m
+    weights[i] = w
+  }
+  return { members: top, weights }
+}
+
+/** The weight of one member for `key` (as `rankWeighted` computes it). */
+export function weightOf(key: string, m: RankedMember): number {
+  return mix(fnv1a(key), m.idHash ?? memberHash(m.peerId))
+}

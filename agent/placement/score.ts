@@ -31,7 +31,10 @@ export interface CapacityView {
 export interface PlacementMember {
   peerId: string
   state: 'alive' | 'suspect' | 'dead' | 'left'
-  self: boolean
+  /** Set (true) on the deciding node's own entry only. */
+  self?: boolean
+  /** `fnv1a(peerId)`, when the view keeps it (saves a lookup per member in the ranking). */
+  idHash?: number
   capacity: CapacityView
   warm: Record<string, number>
   prewarm: Record<string, number>
@@ -91,8 +94,25 @@ export function scoreMember(m: PlacementMember, t: PlacementTarget): ScoreParts 
     WEIGHTS.tight * tight -
     WEIGHTS.load * load -
     WEIGHTS.memPressure * memPressure +
-    WEIGHTS.local * +m.self
+    WEIGHTS.local * (m.self === true ? 1 : 0)
   return { score, warm, prewarm, cached }
+}
+
+/**
+ * What one placement decision reads: every member (for the function's ranking) and, from an index
+ * when the view keeps one, the members it shows warm for a function version. A plain array of
+ * members is a view too (`scanView`: the warm ones found by looking at each).
+ */
+export interface PlacementView<M extends PlacementMember = PlacementMember> {
+  members: readonly M[]
+  /** The members the view shows holding a container of `warmKey` (any state; the caller filters). */
+  warm(warmKey: string): Iterable<M>
+  /** The `k` live members ranked first for `homeKey` (`rankMembers`), when the view keeps them. */
+  rank?(homeKey: string, k: number): readonly M[]
+}
+
+export function scanView<M extends PlacementMember>(members: readonly M[]): PlacementView<M> {
+  return { members, warm: (key) => members.filter((m) => (m.warm[key] ?? 0) > 0) }
 }
 
 /** Whether a member can be tried at all. */

@@ -19,7 +19,7 @@ import {
 import { OptimisticView } from './optimistic.ts'
 import { PLACEMENT_DEFAULTS, type PlacementOptions } from './options.ts'
 import { forcedOrder, invokeOrRefuse, type Refused, refused, refusedAnswer } from './refusal.ts'
-import type { PlacementMember, PlacementTarget } from './score.ts'
+import { type PlacementMember, type PlacementTarget, type PlacementView, scanView } from './score.ts'
 import { ForwardTarget } from './target.ts'
 
 /** The invoker as placement sees it (the `Invoker`, its acceptance rules beside `invoke`). */
@@ -35,7 +35,8 @@ export interface LocalInvoker {
 
 /** The cluster as placement sees it (absent when the agent runs alone). */
 export interface PlacementCluster extends RpcDialer, RpcServer {
-  view(): Array<PlacementMember & { seq: number }>
+  /** What placement reads per invocation: the cluster's live member objects and its warm index. */
+  placementView(): PlacementView<PlacementMember & { seq: number }>
 }
 
 export interface PlacementComponents {
@@ -80,6 +81,8 @@ export function targetOf(fn: FunctionRecord): PlacementTarget {
 
 type RunArgs = RunRequest
 
+const NO_PEERS = scanView<PlacementMember & { seq: number }>([])
+
 /**
  * Decides where an invocation runs and takes it there: the ordered candidates (warm, home, load),
  * each asked in turn; a target refuses at once from its fresh state and the next is tried.
@@ -112,9 +115,9 @@ export class Placement implements Startable {
   async run(req: RunArgs): Promise<ActivationRecord> {
     const self = this.#c.nodeId
     const t = targetOf(req.fn)
-    const members = this.#c.cluster ? this.#optimistic.apply(this.#c.cluster.view()) : []
+    const view = this.#c.cluster ? this.#optimistic.apply(this.#c.cluster.placementView()) : NO_PEERS
     const idleHere = this.#c.invoker.hasIdleWarm(req.fn)
-    const cands = withSelf(chooseCandidates(members, t, this.#init), self, idleHere)
+    const cands = withSelf(chooseCandidates(view, t, this.#init), self, idleHere)
     const refusals: string[] = []
     // First pass on each target's own terms; then, once, the targets that refused only to keep
     // their warm containers are asked to take it anyway.
@@ -133,7 +136,7 @@ export class Placement implements Startable {
           runnerUp,
           attempt: refusals.length + 1,
         }
-        const out = await this.#try(cand, req, explain, members, t)
+        const out = await this.#try(cand, req, explain, view.members, t)
         if (out.type === 'done') {
           this.#c.observer?.placed(cand.peerId === self ? 'local' : 'forwarded', cand.reason, explain.attempt)
           return out.record
@@ -165,7 +168,7 @@ export class Placement implements Startable {
     cand: Candidate,
     req: RunArgs,
     explain: PlacementExplain,
-    members: Array<PlacementMember & { seq: number }>,
+    members: ReadonlyArray<PlacementMember & { seq: number }>,
     t: PlacementTarget,
   ): Promise<{ type: 'done'; record: ActivationRecord } | Refused | { type: 'lost'; message: string }> {
     if (cand.peerId === this.#c.nodeId) {

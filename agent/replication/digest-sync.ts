@@ -1,5 +1,5 @@
 import type { z } from 'zod'
-import type { ActivationRecord } from '../store/index.ts'
+import type { ActivationRecord, ApiKeyRecord, NamespaceRecord, PackageRecord } from '../store/index.ts'
 import { diffEntries, type LeafTable } from './digest.ts'
 import { ackSchema, entriesSchema, type FnEntry, type Kind, recordsSchema, treeSchema } from './messages.ts'
 import type { Wire } from './wire.ts'
@@ -19,7 +19,13 @@ export interface SyncSet<R> {
   apply(records: readonly R[]): Promise<void>
   received(answer: z.infer<typeof recordsSchema>): R[]
   leafOf(key: string): string
-  pushBody(records: R[]): { functions: FnEntry[]; activations: ActivationRecord[] }
+  pushBody(records: R[]): {
+    functions: FnEntry[]
+    activations: ActivationRecord[]
+    keys?: ApiKeyRecord[]
+    packages?: PackageRecord[]
+    namespaces?: NamespaceRecord[]
+  }
 }
 
 export interface SyncContext {
@@ -112,7 +118,9 @@ export async function syncWith<R>(
       const records = await set.get(keys.splice(0, 500))
       for (const part of chunksByBytes(records, ctx.maxChunkBytes)) {
         const ack = await ask({ type: 'push', ...set.pushBody(part) }, ackSchema)
-        n += [...ack.functions, ...ack.activations].filter(Boolean).length
+        n += [...ack.functions, ...ack.activations, ...ack.keys, ...ack.packages, ...ack.namespaces].filter(
+          Boolean,
+        ).length
       }
     }
     return n

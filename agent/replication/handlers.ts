@@ -1,9 +1,18 @@
-import { type ActivationRecord, type FunctionRecord, type Store, sha256 } from '../store/index.ts'
+import {
+  type ActivationRecord,
+  type ApiKeyRecord,
+  type FunctionRecord,
+  type NamespaceRecord,
+  type PackageRecord,
+  type Store,
+  sha256,
+} from '../store/index.ts'
 import type { ActivationSet } from './activation-set.ts'
 import type { SyncSet } from './digest-sync.ts'
 import type { FunctionSet } from './function-set.ts'
 import type { RequestOf } from './messages.ts'
 import type { ReplicationStats } from './stats.ts'
+import type { TableSet } from './table-set.ts'
 import { Dropped } from './wire.ts'
 
 export interface ReplicationHandlersComponents {
@@ -11,7 +20,16 @@ export interface ReplicationHandlersComponents {
   stats: ReplicationStats
   fnSet: FunctionSet
   actSet: ActivationSet
-  sets: { fn: SyncSet<FunctionRecord>; act: SyncSet<ActivationRecord> }
+  keySet: TableSet<ApiKeyRecord>
+  pkgSet: TableSet<PackageRecord>
+  nsSet: TableSet<NamespaceRecord>
+  sets: {
+    fn: SyncSet<FunctionRecord>
+    act: SyncSet<ActivationRecord>
+    key: SyncSet<ApiKeyRecord>
+    pkg: SyncSet<PackageRecord>
+    ns: SyncSet<NamespaceRecord>
+  }
   maxMessageBytes: number
 }
 
@@ -48,7 +66,24 @@ export class ReplicationHandlers {
     }
     const outcomes = await this.#d.actSet.applyMany(req.activations)
     for (const o of outcomes) if (o !== 'applied') this.#d.stats.drop(o)
-    return { type: 'ack', functions, activations: outcomes.map((o) => o !== 'future') }
+    const keys = await this.#applyTable(this.#d.keySet, req.keys ?? [])
+    const packages = await this.#applyTable(this.#d.pkgSet, req.packages ?? [])
+    const namespaces = await this.#applyTable(this.#d.nsSet, req.namespaces ?? [])
+    const activations = outcomes.map((o) => o !== 'future')
+    return { type: 'ack', functions, activations, keys, packages, namespaces }
+  }
+
+  async #applyTable<R extends ApiKeyRecord | PackageRecord | NamespaceRecord>(
+    set: TableSet<R>,
+    records: R[],
+  ): Promise<boolean[]> {
+    const held: boolean[] = []
+    for (const record of records) {
+      const outcome = await set.apply(record)
+      if (outcome !== 'applied') this.#d.stats.drop(outcome)
+      held.push(outcome !== 'future')
+    }
+    return held
   }
 
   async tree(req: RequestOf<'tree'>, from: string) {
@@ -93,8 +128,16 @@ export class ReplicationHandlers {
       records.push(r)
       bytes += JSON.stringify(r).length
     }
-    const fn = req.kind === 'fn'
-    return { type: 'records', served, functions: fn ? records : [], activations: fn ? [] : records }
+    const of = (kind: string) => (req.kind === kind ? records : [])
+    return {
+      type: 'records',
+      served,
+      functions: of('fn'),
+      activations: of('act'),
+      keys: of('key'),
+      packages: of('pkg'),
+      namespaces: of('ns'),
+    }
   }
 
   async blob(req: RequestOf<'blob'>) {

@@ -1,5 +1,8 @@
 import { z } from 'zod'
+import { apiKeyRecordSchema } from '../store/api-keys.ts'
 import { isHlc } from '../store/hlc.ts'
+import { namespaceRecordSchema } from '../store/namespaces.ts'
+import { packageRecordSchema } from '../store/packages.ts'
 import { ACTIVATION_ID_RE, activationRecordSchema, functionRecordSchema } from '../store/types.ts'
 
 /** Replication requests and answers, many per long-lived stream (agent/cluster/channel.ts; see wire.ts). */
@@ -8,7 +11,8 @@ export const REPL_PROTOCOL = '/fnagent/repl/1.1.0'
 export const REPL_PROTOCOLS: readonly string[] = [REPL_PROTOCOL]
 
 const hlc = z.string().refine(isHlc, 'an HLC timestamp')
-const kind = z.enum(['fn', 'act'])
+/** `key`: API keys (their hashes); `pkg`: packages; `ns`: namespace settings. Held by every node, like function metadata. */
+const kind = z.enum(['fn', 'act', 'key', 'pkg', 'ns'])
 export type Kind = z.infer<typeof kind>
 /** A digest prefix or leaf: up to 3 hex digits (the deepest tree). */
 const prefix = z.string().regex(/^[0-9a-f]{0,3}$/)
@@ -27,6 +31,9 @@ export const requestSchema = z.discriminatedUnion('type', [
       hlc,
       functions: z.array(fnEntrySchema).max(10_000),
       activations: z.array(activationRecordSchema).max(100_000),
+      keys: z.array(apiKeyRecordSchema).max(10_000).optional(),
+      packages: z.array(packageRecordSchema).max(10_000).optional(),
+      namespaces: z.array(namespaceRecordSchema).max(10_000).optional(),
     })
     .strict(),
   /** Children hashes of `prefixes` over the leaves both sides own, or the hashes of `leaves` as such. */
@@ -58,6 +65,7 @@ export const requestSchema = z.discriminatedUnion('type', [
       query: z
         .object({
           name: z.string().max(300).optional(),
+          namespace: z.string().max(128).optional(),
           limit: z.number().int().min(0).max(10_000).optional(),
           since: z.number().optional(),
           upto: z.number().optional(),
@@ -75,6 +83,10 @@ export const ackSchema = z.object({
   functions: z.array(z.boolean()),
   /** Per pushed record: the receiver holds it or a newer one. */
   activations: z.array(z.boolean()),
+  /** Per pushed API key: the receiver holds it or a newer copy. */
+  keys: z.array(z.boolean()).default([]),
+  packages: z.array(z.boolean()).default([]),
+  namespaces: z.array(z.boolean()).default([]),
 })
 export const treeSchema = z.object({ type: z.literal('tree'), hashes: z.record(prefix, digest) })
 export const entriesSchema = z.object({
@@ -89,6 +101,9 @@ export const recordsSchema = z.object({
   served: z.number().int().min(0),
   functions: z.array(functionRecordSchema),
   activations: z.array(activationRecordSchema),
+  keys: z.array(apiKeyRecordSchema).default([]),
+  packages: z.array(packageRecordSchema).default([]),
+  namespaces: z.array(namespaceRecordSchema).default([]),
 })
 export const blobSchema = z.object({ type: z.literal('blob'), data: z.string().nullable() })
 export const activationSchema = z.object({

@@ -1,8 +1,14 @@
-import type { ActivationRecord } from '../store/index.ts'
+import type { ActivationRecord, ApiKeyRecord, NamespaceRecord, PackageRecord } from '../store/index.ts'
 import { ackSchema, type FnEntry } from './messages.ts'
 import type { Wire } from './wire.ts'
 
-type Item = { fn: FnEntry; act?: undefined } | { act: ActivationRecord; fn?: undefined }
+type None = { fn?: undefined; act?: undefined; key?: undefined; pkg?: undefined; ns?: undefined }
+type Item =
+  | (Omit<None, 'fn'> & { fn: FnEntry })
+  | (Omit<None, 'act'> & { act: ActivationRecord })
+  | (Omit<None, 'key'> & { key: ApiKeyRecord })
+  | (Omit<None, 'pkg'> & { pkg: PackageRecord })
+  | (Omit<None, 'ns'> & { ns: NamespaceRecord })
 interface Pending {
   item: Item
   bytes: number
@@ -37,7 +43,7 @@ export class Pusher {
   send(peerId: string, item: Item): Promise<boolean> {
     const q = this.#queues.get(peerId) ?? { items: [], bytes: 0, busy: false }
     this.#queues.set(peerId, q)
-    const bytes = JSON.stringify(item.fn ?? item.act).length
+    const bytes = JSON.stringify(item.fn ?? item.act ?? item.key ?? item.pkg ?? item.ns).length
     if (this.#signal.aborted || (q.bytes > 0 && q.bytes + bytes > this.#opts.maxQueueBytes)) {
       return Promise.resolve(false)
     }
@@ -64,6 +70,9 @@ export class Pusher {
       q.bytes -= bytes
       const fns = batch.filter((p) => p.item.fn)
       const acts = batch.filter((p) => p.item.act)
+      const keys = batch.filter((p) => p.item.key)
+      const pkgs = batch.filter((p) => p.item.pkg)
+      const nss = batch.filter((p) => p.item.ns)
       try {
         if (this.#signal.aborted) throw new Error('stopped')
         const ack = await this.#wire.request(
@@ -73,12 +82,19 @@ export class Pusher {
             hlc: this.#now(),
             functions: fns.map((p) => p.item.fn!),
             activations: acts.map((p) => p.item.act!),
+            // Only when there are keys: a push without them stays what older agents accept.
+            ...(keys.length > 0 ? { keys: keys.map((p) => p.item.key!) } : {}),
+            ...(pkgs.length > 0 ? { packages: pkgs.map((p) => p.item.pkg!) } : {}),
+            ...(nss.length > 0 ? { namespaces: nss.map((p) => p.item.ns!) } : {}),
           },
           ackSchema,
           AbortSignal.any([this.#signal, AbortSignal.timeout(this.#opts.timeoutMs)]),
         )
         for (const [i, p] of fns.entries()) p.resolve(ack.functions[i] === true)
         for (const [i, p] of acts.entries()) p.resolve(ack.activations[i] === true)
+        for (const [i, p] of keys.entries()) p.resolve(ack.keys[i] === true)
+        for (const [i, p] of pkgs.entries()) p.resolve(ack.packages[i] === true)
+        for (const [i, p] of nss.entries()) p.resolve(ack.namespaces[i] === true)
       } catch {
         for (const p of batch) p.resolve(false)
       }

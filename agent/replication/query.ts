@@ -73,6 +73,7 @@ export class ClusterQuery {
     const skip = q.skip ?? 0
     const peerQuery = {
       ...(q.name !== undefined ? { name: q.name } : {}),
+      ...(q.namespace !== undefined ? { namespace: q.namespace } : {}),
       ...(q.since !== undefined ? { since: q.since } : {}),
       ...(q.upto !== undefined ? { upto: q.upto } : {}),
       limit: Math.min(10_000, limit + skip),
@@ -95,6 +96,8 @@ export class ClusterQuery {
     ])
     const byId = new Map<string, ActivationRecord>()
     for (const r of lists.flat()) {
+      // A peer is trusted with the filter, but a record of another namespace is never shown.
+      if (q.namespace !== undefined && r.namespace !== q.namespace) continue
       const seen = byId.get(r.activationId)
       if (!seen || compareActivations(r, seen) > 0) byId.set(r.activationId, r)
     }

@@ -1,11 +1,19 @@
 import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
-import type { ActivationQuery, ActivationRecord, FunctionRecord, Store } from '../store/index.ts'
+import type {
+  ActivationQuery,
+  ActivationRecord,
+  ApiKeyRecord,
+  FunctionRecord,
+  NamespaceRecord,
+  PackageRecord,
+  Store,
+} from '../store/index.ts'
 import { ActivationSet } from './activation-set.ts'
 import { BlobReplication } from './blobs.ts'
 import { waitCopies } from './copies.ts'
-import { type SyncContext, syncWith } from './digest-sync.ts'
+import { type SyncContext, type SyncSet, syncWith } from './digest-sync.ts'
 import { FunctionSet } from './function-set.ts'
 import { ReplicationHandlers } from './handlers.ts'
 import { Handoff } from './handoff.ts'
@@ -19,6 +27,7 @@ import { AntiEntropyLoop } from './repair-loop.ts'
 import { Retention } from './retention.ts'
 import { ReplicationStats } from './stats.ts'
 import { activationSync, functionSync } from './sync-sets.ts'
+import { keySource, namespaceSource, packageSource, TableSet, tableSync } from './table-set.ts'
 import { Dropped, type ReplicationCluster, Wire } from './wire.ts'
 
 export interface ReplicationComponents {
@@ -54,6 +63,9 @@ export class Replication implements Startable {
   readonly #stats = new ReplicationStats()
   readonly #fnSet: FunctionSet
   readonly #actSet: ActivationSet
+  readonly #keySet: TableSet<ApiKeyRecord>
+  readonly #pkgSet: TableSet<PackageRecord>
+  readonly #nsSet: TableSet<NamespaceRecord>
   readonly #handoff: Handoff
   readonly #retention: Retention
   readonly #sets
@@ -86,9 +98,15 @@ export class Replication implements Startable {
       this.#o,
     )
     this.#handoff = new Handoff(components.store.db)
+    this.#keySet = new TableSet(keySource(components.store), components.clock)
+    this.#pkgSet = new TableSet(packageSource(components.store), components.clock)
+    this.#nsSet = new TableSet(namespaceSource(components.store), components.clock)
     this.#sets = {
       fn: functionSync(this.#fnSet, this.#stats),
       act: activationSync(this.#actSet, this.#stats, () => this.#own),
+      key: tableSync(this.#keySet, this.#stats, 'keys'),
+      pkg: tableSync(this.#pkgSet, this.#stats, 'packages'),
+      ns: tableSync(this.#nsSet, this.#stats, 'namespaces'),
     }
     this.#own = new Ownership(this.#c.nodeId, [], this.#o.replicas)
   }
@@ -132,6 +150,9 @@ export class Replication implements Startable {
         stats: this.#stats,
         fnSet: this.#fnSet,
         actSet: this.#actSet,
+        keySet: this.#keySet,
+        pkgSet: this.#pkgSet,
+        nsSet: this.#nsSet,
         sets: this.#sets,
         maxMessageBytes: this.#o.maxMessageBytes,
       })
@@ -182,6 +203,31 @@ export class Replication implements Startable {
       })
     this.#track(pushes)
     return { copies: await waitCopies(pushes, waitReplicas, this.#o.requestTimeoutMs) }
+  }
+
+  /** After a local create or revocation of an API key: to every live peer (anti-entropy repairs the rest). */
+  keyWritten(record: ApiKeyRecord): void {
+    this.#keySet.changed()
+    this.#toAll({ key: record })
+  }
+
+  /** After a local create, update or delete of a package: to every live peer. */
+  packageWritten(record: PackageRecord): void {
+    this.#pkgSet.changed()
+    this.#toAll({ pkg: record })
+  }
+
+  /** After a local change of a namespace's settings (its limits): to every live peer. */
+  namespaceWritten(record: NamespaceRecord): void {
+    this.#nsSet.changed()
+    this.#toAll({ ns: record })
+  }
+
+  #toAll(item: { key: ApiKeyRecord } | { pkg: PackageRecord } | { ns: NamespaceRecord }): void {
+    const pusher = this.#pusher
+    if (!pusher) return
+    const own = this.#own
+    this.#track(own.members.filter((p) => p !== own.self).map((p) => pusher.send(p, item)))
   }
 
   #track(pushes: Promise<boolean>[]): void {
@@ -326,6 +372,12 @@ export class Replication implements Startable {
     if (peer && budget > 0) {
       try {
         const fn = await syncWith(ctx, peer, this.#sets.fn, { pull: true, push: true, budget })
+        for (const set of [this.#sets.key, this.#sets.pkg, this.#sets.ns] as SyncSet<unknown>[]) {
+          const t = await syncWith(ctx, peer, set, { pull: true, push: true, budget })
+          fn.bytes += t.bytes
+          fn.moved += t.moved
+          fn.more ||= t.more
+        }
         const act = await syncWith(ctx, peer, this.#sets.act, {
           pull: true,
           push: true,

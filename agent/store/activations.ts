@@ -4,6 +4,8 @@ import { type ActivationRecord, activationRecordSchema, compareActivations } fro
 export interface ActivationQuery {
   /** `name` or `namespace/name`. */
   name?: string
+  /** Only records of this namespace. */
+  namespace?: string
   limit?: number
   skip?: number
   /** Only records that started at or after this epoch ms. */
@@ -23,6 +25,7 @@ const indexValue = (r: { namespace: string; name: string }) => `${r.namespace}/$
 export const MAX_SCAN = 100_000
 
 function nameMatches(q: ActivationQuery, full: string): boolean {
+  if (q.namespace !== undefined && !full.startsWith(`${q.namespace}/`)) return false
   return !q.name || full === q.name || full.slice(full.indexOf('/') + 1) === q.name
 }
 

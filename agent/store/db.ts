@@ -17,7 +17,9 @@ export const BUCKETS = {
   activationsRunning: 'actrun', // activationId -> '' (records in phase 'running': markers not yet resolved)
   peers: 'peer', // peerId -> { peerId, addrs, updated }
   meta: 'meta', // 'schemaVersion', ...
-  apiKeys: 'apikey', // uuid -> { uuid, keyHash, salt, created, revoked? } (OpenWhisk REST API keys)
+  apiKeys: 'apikey', // uuid -> { uuid, keyHash, salt, namespace, created, revoked?, updated, origin } (OpenWhisk REST API keys, replicated)
+  packages: 'pkg', // `${ns}/${name}` -> PackageRecord (a delete keeps the record with deleted: true)
+  namespaces: 'ns', // namespace -> NamespaceRecord (per-namespace limits)
   replication: 'repl', // replication bookkeeping (owners confirmed, last repair)
 } as const
 

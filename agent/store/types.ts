@@ -57,6 +57,8 @@ export const functionRecordSchema = z
     name: z.string().regex(NAME_RE),
     version: z.number().int().positive(),
     kind: z.enum(KINDS),
+    /** The kind as the user spelled it when that maps to an installed one (`nodejs:20` → `nodejs:24`). */
+    requestedKind: z.string().max(64).optional(),
     main: z.string().min(1).max(256),
     image: z.string().min(1).max(512).optional(),
     binary: z.boolean(),
@@ -65,6 +67,17 @@ export const functionRecordSchema = z
     parameters: jsonObject,
     annotations: jsonObject,
     env: z.record(z.string(), z.string()),
+    /**
+     * Secret parameters and env, each value sealed (store/secrets.ts): never in clear in LevelDB or
+     * on the wire; opened only for the container that runs the function.
+     */
+    secrets: z
+      .object({
+        parameters: z.record(z.string(), z.string()).optional(),
+        env: z.record(z.string(), z.string()).optional(),
+      })
+      .strict()
+      .optional(),
     limits: limitsSchema,
     created: hlc,
     updated: hlc,

@@ -8,7 +8,7 @@ import {
 import { PLACEMENT_DEFAULTS } from '../../agent/placement/index.ts'
 import { OptimisticView } from '../../agent/placement/optimistic.ts'
 import { forcedOrder } from '../../agent/placement/refusal.ts'
-import type { PlacementMember, PlacementTarget } from '../../agent/placement/score.ts'
+import { type PlacementMember, type PlacementTarget, scanView } from '../../agent/placement/score.ts'
 import type { SimCluster, SimNode } from './cluster.ts'
 
 /** Where one arrival goes: the node that runs it, or queues it when it is full; plus refusals seen. */
@@ -139,7 +139,7 @@ export function fnagent(
         homeKey: fnKey(fn),
         memoryMiB: 256,
       }
-      const members = optimistic[receiver]!.apply(views)
+      const members = [...optimistic[receiver]!.apply(scanView(views)).members]
       const here = c.nodes[receiver]!
       // The agent's own entry in its view is its current state, not its last heartbeat.
       members[receiver] = { ...snapshot(here, now, seqs[receiver]!), self: true }

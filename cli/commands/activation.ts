@@ -62,7 +62,7 @@ function listQuery(o: {
 export function registerInvokeCommand(program: Command): void {
   program
     .command('invoke <name>')
-    .description('invoke a function (blocking by default)')
+    .description('invoke a function (blocking by default); name@N runs its version N')
     .option('-p, --param <keyValue...>', 'parameter KEY VALUE (JSON or string); repeatable', collect)
     .option('-P, --param-file <file>', 'parameters from a JSON file')
     .option('-r, --result', 'print only the result')
@@ -78,10 +78,12 @@ export function registerInvokeCommand(program: Command): void {
           ...pairsToObject(o.param, '-p'),
         }
         const client = clientFor(cmd)
+        // `name@3`: version 3 (a name may hold `@`, but never ends in `@digits` when invoked so).
+        const at = /^(.+)@(\d+)$/.exec(name)
         const res = await client.call<ActivationRecord | { activationId: string }>(
           'POST',
-          `/v1/functions/${encodeURIComponent(name)}/invoke`,
-          { params, blocking: !o.async },
+          `/v1/functions/${encodeURIComponent(at ? at[1]! : name)}/invoke`,
+          { params, blocking: !o.async, ...(at ? { version: Number(at[2]) } : {}) },
         )
         if (o.async) {
           const id = (res.body as { activationId: string }).activationId

@@ -11,13 +11,19 @@ export function registerAuthCommands(program: Command): void {
 
   auth
     .command('create')
-    .description('create an API key; the key is shown once, only its hash is stored')
+    .description(
+      "create an API key in a namespace (--namespace, default the agent's); the key is shown once, only its hash is stored (and replicated)",
+    )
     .option('--description <text>', 'what the key is for')
     .action(async (o: { description?: string }, cmd: Command) => {
-      const res = await clientFor(cmd).call<ApiKeyInfo & { auth: string; apihost: string | null }>(
+      const client = clientFor(cmd)
+      const res = await client.call<ApiKeyInfo & { auth: string; apihost: string | null }>(
         'POST',
         '/v1/auth/keys',
-        o.description ? { description: o.description } : {},
+        {
+          ...(o.description ? { description: o.description } : {}),
+          ...(client.namespace ? { namespace: client.namespace } : {}),
+        },
       )
       const key = res.body
       if (wantsJson(cmd)) {
@@ -26,7 +32,7 @@ export function registerAuthCommands(program: Command): void {
       }
       process.stdout.write(`${key.auth}\n`)
       process.stderr.write(
-        `created API key ${key.uuid}; it is shown only now. Use it with wsk:\n` +
+        `created API key ${key.uuid} in namespace ${key.namespace}; it is shown only now. Use it with wsk:\n` +
           `  wsk property set --apihost ${key.apihost ?? 'http://HOST:PORT'} --auth ${key.auth}\n` +
           (key.apihost
             ? ''
@@ -42,9 +48,10 @@ export function registerAuthCommands(program: Command): void {
       if (wantsJson(cmd)) printJson(keys)
       else
         printTable(
-          ['uuid', 'created', 'status', 'description'],
+          ['uuid', 'namespace', 'created', 'status', 'description'],
           keys.map((k) => [
             k.uuid,
+            k.namespace,
             isoTime(k.created),
             k.revoked ? `revoked ${isoTime(k.revoked)}` : 'active',
             k.description,

@@ -20,6 +20,8 @@ interface PutOptions {
   paramFile?: string
   annotation?: string[]
   env?: string[]
+  secretParam?: string[]
+  secretEnv?: string[]
   memory?: number
   timeout?: number
   concurrency?: number
@@ -50,12 +52,12 @@ function readCode(file: string): Buffer {
   return readFileSync(file)
 }
 
-function envPairs(list: string[] | undefined): Record<string, string> | undefined {
+function envPairs(list: string[] | undefined, flag = '--env'): Record<string, string> | undefined {
   if (!list) return undefined
   const out: Record<string, string> = {}
   for (const item of list) {
     const i = item.indexOf('=')
-    if (i <= 0) throw new UsageError(`--env takes NAME=VALUE, got '${item}'`)
+    if (i <= 0) throw new UsageError(`${flag} takes NAME=VALUE, got '${item}'`)
     out[item.slice(0, i)] = item.slice(i + 1)
   }
   return out
@@ -92,6 +94,9 @@ export function putBody(
   if (o.annotation) body.annotations = pairsToObject(o.annotation, '-a')
   const env = envPairs(o.env)
   if (env) body.env = env
+  if (o.secretParam) body.secretParameters = pairsToObject(o.secretParam, '--secret-param')
+  const secretEnv = envPairs(o.secretEnv, '--secret-env')
+  if (secretEnv) body.secretEnv = secretEnv
   const limits: Record<string, number> = {}
   if (o.memory !== undefined) limits.memory = o.memory
   if (o.timeout !== undefined) limits.timeout = o.timeout
@@ -118,6 +123,16 @@ function addPutOptions(cmd: Command): Command {
       collect,
     )
     .option('--env <name=value...>', 'environment variable for the function; repeatable', collect)
+    .option(
+      '--secret-param <keyValue...>',
+      'secret parameter KEY VALUE: stored encrypted, shown redacted; repeatable (given, they replace the previous ones)',
+      collect,
+    )
+    .option(
+      '--secret-env <name=value...>',
+      'secret environment variable, stored encrypted; repeatable',
+      collect,
+    )
     .option('-m, --memory <MiB>', 'memory limit in MiB (128–2048, default 256)', positiveInt('--memory'))
     .option('-t, --timeout <ms>', 'time limit in ms (100–300000, default 60000)', positiveInt('--timeout'))
     .option('-c, --concurrency <n>', 'activations per container (1)', positiveInt('--concurrency'))
@@ -150,6 +165,7 @@ function showFunction(fn: FunctionRecord): void {
       `memory ${fn.limits.memory} MiB, timeout ${fn.limits.timeout} ms, concurrency ${fn.limits.concurrency}, logs ${fn.limits.logs} MiB`,
     ],
     ['parameters', fn.parameters],
+    ...(fn.secrets ? [['secrets', fn.secrets] as [string, unknown]] : []),
     ['annotations', fn.annotations],
     ['origin', fn.origin],
   ])
@@ -183,9 +199,11 @@ export function registerFnCommands(program: Command): void {
   }
 
   fn.command('get <name>')
-    .description('show a function')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
-      const rec = await clientFor(cmd).get<FunctionRecord>(`/v1/functions/${encodeURIComponent(name)}`)
+    .description('show a function (secret values redacted unless --show-secrets)')
+    .option('--show-secrets', 'show secret parameters and env in clear')
+    .action(async (name: string, o: { showSecrets?: boolean }, cmd: Command) => {
+      const q = o.showSecrets ? '?showSecrets=true' : ''
+      const rec = await clientFor(cmd).get<FunctionRecord>(`/v1/functions/${encodeURIComponent(name)}${q}`)
       if (wantsJson(cmd)) printJson(rec)
       else showFunction(rec)
     })
@@ -199,6 +217,32 @@ export function registerFnCommands(program: Command): void {
       )
       if (wantsJson(cmd)) printJson(rec.body)
       else process.stdout.write(`deleted function ${name}\n`)
+    })
+
+  fn.command('versions <name>')
+    .description('list every version of a function (name@N invokes one)')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const list = await clientFor(cmd).get<FunctionRecord[]>(
+        `/v1/functions/${encodeURIComponent(name)}/versions`,
+      )
+      if (wantsJson(cmd)) return printJson(list)
+      printTable(
+        ['version', 'kind', 'updated', 'code', 'origin'],
+        list.map((f) => [f.version, f.kind, f.updated, f.codeHash ? f.codeHash.slice(0, 12) : '-', f.origin]),
+      )
+    })
+
+  fn.command('rollback <name> <version>')
+    .description('make version N current again (as a new version with its content, on every node)')
+    .action(async (name: string, version: string, _o: unknown, cmd: Command) => {
+      if (!/^\d+$/.test(version)) throw new UsageError(`'${version}' is not a version number`)
+      const { body: rec } = await clientFor(cmd).call<FunctionRecord>(
+        'POST',
+        `/v1/functions/${encodeURIComponent(name)}/rollback`,
+        { version: Number(version) },
+      )
+      if (wantsJson(cmd)) printJson(rec)
+      else process.stdout.write(`rolled ${name} back to version ${version} (now version ${rec.version})\n`)
     })
 
   fn.command('list')

@@ -5,6 +5,8 @@ import { registerClusterCommands } from './cluster.ts'
 import { registerFnCommands } from './fn.ts'
 import { registerIsolateCommand } from './isolate.ts'
 import { registerLogsCommand } from './logs.ts'
+import { registerNamespaceCommands } from './namespace.ts'
+import { registerPackageCommands } from './package.ts'
 import { registerRuntimeCommands } from './runtime.ts'
 import { registerStatusCommands } from './status.ts'
 import { registerTopCommand } from './top.ts'
@@ -13,6 +15,7 @@ import { registerTopCommand } from './top.ts'
 export function registerCommands(program: Command): void {
   registerStatusCommands(program)
   registerFnCommands(program)
+  registerPackageCommands(program)
   registerInvokeCommand(program)
   registerActivationCommands(program)
   registerLogsCommand(program)
@@ -20,5 +23,6 @@ export function registerCommands(program: Command): void {
   registerClusterCommands(program)
   registerRuntimeCommands(program)
   registerAuthCommands(program)
+  registerNamespaceCommands(program)
   registerIsolateCommand(program)
 }

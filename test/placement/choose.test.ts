@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest'
 import { CHOOSE_DEFAULTS, chooseCandidates, withSelf } from '../../agent/placement/choose.ts'
 import { OptimisticView } from '../../agent/placement/optimistic.ts'
 import { rendezvous } from '../../agent/placement/rendezvous.ts'
-import { type PlacementMember, type PlacementTarget, scoreMember } from '../../agent/placement/score.ts'
+import {
+  type PlacementMember,
+  type PlacementTarget,
+  scanView,
+  scoreMember,
+} from '../../agent/placement/score.ts'
 import { rng } from '../../bench/sim/heap.ts'
 
 type M = PlacementMember & { seq: number }
@@ -172,10 +177,13 @@ describe('placement candidates', () => {
     const view = new OptimisticView()
     const m = member('node-1', {}, { freeSlots: 2 })
     view.take('node-1', 1, t)
-    const [after] = view.apply([m])
+    const [after] = view.apply(scanView([m])).members
     expect(after?.capacity.freeSlots).toBe(1)
     expect(after?.warm['guest/hello@1']).toBe(1)
-    const [fresh] = view.apply([{ ...m, seq: 2 }])
+    // An index-backed view that does not list it yet still yields it as warm for the function.
+    const indexed = view.apply({ members: [m], warm: () => [] })
+    expect([...indexed.warm('guest/hello@1')].map((x) => x.peerId)).toEqual(['node-1'])
+    const [fresh] = view.apply(scanView([{ ...m, seq: 2 }])).members
     expect(fresh?.capacity.freeSlots).toBe(2)
     expect(fresh?.warm['guest/hello@1']).toBeUndefined()
   })
@@ -186,11 +194,11 @@ describe('placement candidates', () => {
     view.take('node-1', 1, t)
     view.take('node-1', 1, t)
     view.release('node-1', t)
-    const [one] = view.apply([m])
+    const [one] = view.apply(scanView([m])).members
     expect(one?.capacity.freeSlots).toBe(1)
     expect(one?.warm['guest/hello@1']).toBe(1)
     view.release('node-1', t)
-    const [none] = view.apply([m])
+    const [none] = view.apply(scanView([m])).members
     expect(none?.capacity.freeSlots).toBe(2)
     expect(none?.warm['guest/hello@1']).toBeUndefined()
   })

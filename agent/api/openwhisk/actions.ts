@@ -1,7 +1,14 @@
 import { z } from 'zod'
 import { describeZodError, looksLikeZip } from '../../functions/input.ts'
 import { hlcWall } from '../../store/hlc.ts'
-import { type FunctionRecord, type KeyValue, keyValueSchema, LIMITS, owVersion } from '../../store/index.ts'
+import {
+  type FunctionRecord,
+  type KeyValue,
+  keyValueSchema,
+  LIMITS,
+  owVersion,
+  REDACTED,
+} from '../../store/index.ts'
 import { MESSAGES, OwError } from './reply.ts'
 
 /** An action in OpenWhisk's JSON shape (`WhiskAction.toJson`). */
@@ -17,10 +24,10 @@ export interface OwAction {
   updated: number
 }
 
-const toPairs = (o: Record<string, unknown>): KeyValue[] =>
+export const toPairs = (o: Record<string, unknown>): KeyValue[] =>
   Object.entries(o).map(([key, value]) => ({ key, value }))
 
-const fromPairs = (list: KeyValue[] | undefined): Record<string, unknown> | undefined =>
+export const fromPairs = (list: KeyValue[] | undefined): Record<string, unknown> | undefined =>
   list ? Object.fromEntries(list.map((p) => [p.key, p.value])) : undefined
 
 /** The action JSON; `code` is the source text, or base64 for a zip, and left out when null. */
@@ -41,7 +48,11 @@ export function toOwAction(fn: FunctionRecord, code: Buffer | null): OwAction {
       ...toPairs(fn.annotations).filter((a) => a.key !== 'exec'),
       { key: 'exec', value: fn.kind },
     ],
-    parameters: toPairs(fn.parameters),
+    // Secret parameters are named, never shown (set them with `fnagent fn update --secret-param`).
+    parameters: [
+      ...toPairs(fn.parameters),
+      ...Object.keys(fn.secrets?.parameters ?? {}).map((key) => ({ key, value: REDACTED })),
+    ],
     limits: fn.limits,
     updated: hlcWall(fn.updated),
   }

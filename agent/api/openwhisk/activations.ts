@@ -12,7 +12,11 @@ function summary(rec: ActivationRecord) {
 }
 
 /** `GET .../activations?name&limit&skip&since&upto&docs&count`. */
-export async function listActivations(c: OpenWhiskApiComponents, q: URLSearchParams): Promise<Reply> {
+export async function listActivations(
+  c: OpenWhiskApiComponents,
+  q: URLSearchParams,
+  namespace: string,
+): Promise<Reply> {
   const name = q.get('name') ?? undefined
   if (name !== undefined && !NAME_RE.test(name)) {
     throw new OwError(400, `Parameter may be a 'simple' name or 'package-name/simple' name: ${name}`)
@@ -25,6 +29,7 @@ export async function listActivations(c: OpenWhiskApiComponents, q: URLSearchPar
   const count = queryFlag(q, 'count')
   if (docs && count) throw new OwError(400, "The parameter 'docs' is not permitted with 'count'.")
   const filter = {
+    namespace,
     ...(name ? { name } : {}),
     ...(since >= 0 ? { since } : {}),
     ...(upto >= 0 ? { upto } : {}),
@@ -39,12 +44,16 @@ export async function listActivations(c: OpenWhiskApiComponents, q: URLSearchPar
 }
 
 /** `GET .../activations/{id}[/result|/logs]`; a malformed id is 400, as OpenWhisk answers. */
-export async function getActivation(c: OpenWhiskApiComponents, rest: string): Promise<Reply> {
+export async function getActivation(
+  c: OpenWhiskApiComponents,
+  rest: string,
+  namespace: string,
+): Promise<Reply> {
   const [id = '', part, ...more] = rest.split('/')
   checkActivationId(id)
   if (more.length > 0 || (part !== undefined && part !== 'result' && part !== 'logs')) throw owNotFound()
   // Any node answers for the cluster: a record not held here is fetched from its owners or peers.
-  const rec = await c.activations.get(id).catch((err: unknown) => {
+  const rec = await c.activations.get(id, namespace).catch((err: unknown) => {
     if (isFnError(err) && err.code === 'NOT_FOUND') throw owNotFound()
     throw err
   })

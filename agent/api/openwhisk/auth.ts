@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import type { ApiKeyStore } from './keys.ts'
+import type { ApiKeyStore, ApiKeySubject } from './keys.ts'
 
 /** `uuid:key` from `Authorization: Basic base64(uuid:key)`, unchecked; null when absent or malformed. */
 export function basicCredentials(req: IncomingMessage): string | null {
@@ -11,8 +11,8 @@ export function basicCredentials(req: IncomingMessage): string | null {
   return decoded.includes(':') ? decoded : null
 }
 
-/** The API key's uuid when `Authorization: Basic base64(uuid:key)` is valid, else null. */
-export async function authenticate(req: IncomingMessage, keys: ApiKeyStore): Promise<string | null> {
+/** The API key's uuid and namespace when `Authorization: Basic base64(uuid:key)` is valid, else null. */
+export async function authenticate(req: IncomingMessage, keys: ApiKeyStore): Promise<ApiKeySubject | null> {
   const decoded = basicCredentials(req)
   if (!decoded) return null
   const colon = decoded.indexOf(':')

@@ -1,5 +1,5 @@
 import type { ActivationService } from '../../activations/index.ts'
-import type { FunctionService } from '../../functions/index.ts'
+import type { FunctionService, PackageService } from '../../functions/index.ts'
 import type { Logger } from '../../log.ts'
 import type { Store } from '../../store/index.ts'
 import type { ApiKeyStore } from './keys.ts'
@@ -9,7 +9,8 @@ import type { RecordWaiter } from './waiter.ts'
 /** What the OpenWhisk API uses of the agent. */
 export interface OpenWhiskApiComponents {
   logger: Logger
-  functions: Pick<FunctionService, 'get' | 'list' | 'put' | 'remove'>
+  functions: Pick<FunctionService, 'get' | 'list' | 'put' | 'remove' | 'resolve'>
+  packages: PackageService
   activations: Pick<ActivationService, 'invoke' | 'list' | 'get'>
   store: Pick<Store, 'db' | 'functions' | 'activations'>
   keys: ApiKeyStore

@@ -4,7 +4,7 @@ import type { ActivationRecord } from '../../store/index.ts'
 import type { RecordWaiter } from './waiter.ts'
 
 export interface InvokeComponents {
-  functions: Pick<FunctionService, 'get'>
+  functions: Pick<FunctionService, 'resolve'>
   activations: Pick<ActivationService, 'invoke'>
   waiter: RecordWaiter
 }
@@ -19,14 +19,21 @@ export async function invokeAction(
   c: InvokeComponents,
   name: string,
   params: Record<string, unknown>,
-  opts: { blocking: boolean; blockingWaitMs: number; graceMs?: number; apiKey?: string | undefined },
+  opts: {
+    blocking: boolean
+    blockingWaitMs: number
+    graceMs?: number
+    apiKey?: string | undefined
+    /** The caller's namespace (the node's when omitted). */
+    namespace?: string
+  },
 ): Promise<InvokeOutcome> {
-  const fn = await c.functions.get(name)
-  const started = await c.activations.invoke(name, {
-    params,
-    blocking: false,
-    ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
-  })
+  const { fn } = await c.functions.resolve(name, opts.namespace)
+  const started = await c.activations.invoke(
+    name,
+    { params, blocking: false, ...(opts.apiKey ? { apiKey: opts.apiKey } : {}) },
+    opts.namespace,
+  )
   const { activationId } = started.body as { activationId: string }
   if (!opts.blocking) return { done: false, activationId }
   const waitMs = Math.min(opts.blockingWaitMs, fn.limits.timeout + (opts.graceMs ?? 5_000))

@@ -6,7 +6,9 @@ import { getActivation, listActivations } from './activations.ts'
 import { readJsonBody } from './body.ts'
 import type { ApiContext, OpenWhiskApiInit, Reply } from './components.ts'
 import { invokeAction } from './invoke.ts'
+import type { ApiKeySubject } from './keys.ts'
 import { checkEntityName } from './names.ts'
+import { packagesRoute } from './packages.ts'
 import { queryFlag, queryInt } from './query.ts'
 import { decodePart, MESSAGES, OwError, owNotFound } from './reply.ts'
 
@@ -56,24 +58,35 @@ function notAllowed(allowed: string): never {
   throw new OwError(405, `${MESSAGES.methodNotAllowed}${allowed}`, { allow: allowed })
 }
 
-/** The authenticated part of `/api/v1` (namespaces, actions, activations). */
+/** The caller: its `uuid:key` (an action may be given it) and who that key is. */
+export interface Caller {
+  auth: string
+  subject: ApiKeySubject
+}
+
+/**
+ * The authenticated part of `/api/v1` (namespaces, actions, activations). Everything is of the key's
+ * namespace (`_` names it): another namespace in the path is refused (403, as OpenWhisk's
+ * entitlement check), and another namespace's entities and activations are never found (404).
+ */
 export async function handleRest(
   c: ApiContext,
   init: OpenWhiskApiInit,
   req: IncomingMessage,
   path: string,
   q: URLSearchParams,
-  auth: string,
+  caller: Caller,
 ): Promise<Reply> {
   const method = req.method ?? 'GET'
+  const own = caller.subject.namespace
   if (path === '/api/v1/namespaces') {
     if (method !== 'GET') notAllowed('GET')
-    return { status: 200, body: [init.namespace] }
+    return { status: 200, body: [own] }
   }
   const m = /^\/api\/v1\/namespaces\/([^/]+)(?:\/([a-z]+)(?:\/(.+))?)?$/.exec(path)
   if (!m) throw owNotFound()
   const ns = decodePart(m[1]!)
-  if (ns !== '_' && ns !== init.namespace) throw new OwError(403, MESSAGES.forbidden)
+  if (ns !== '_' && ns !== own) throw new OwError(403, MESSAGES.forbidden)
   const collection = m[2]
   const rest = m[3] === undefined ? undefined : decodePart(m[3])
   switch (collection) {
@@ -81,19 +94,25 @@ export async function handleRest(
       if (method !== 'GET') notAllowed('GET')
       return {
         status: 200,
-        body: { actions: await listActions(c, q), packages: [], triggers: [], rules: [] },
+        body: {
+          actions: await listActions(c, q, own),
+          packages: (await packagesRoute(c, init, req, undefined, q, own)).body,
+          triggers: [],
+          rules: [],
+        },
       }
     case 'actions':
       return rest === undefined
-        ? actionsCollection(c, method, q)
-        : action(c, init, { req, name: rest, q, auth })
+        ? actionsCollection(c, method, q, own)
+        : action(c, init, { req, name: rest, q, auth: caller.auth, namespace: own })
     case 'activations':
       if (method !== 'GET') notAllowed('GET')
-      return rest === undefined ? listActivations(c, q) : getActivation(c, rest)
+      return rest === undefined ? listActivations(c, q, own) : getActivation(c, rest, own)
     case 'packages':
+      return packagesRoute(c, init, req, rest, q, own)
     case 'triggers':
     case 'rules':
-      return otherEntity(c, collection, method, rest, q)
+      return otherEntity(c, collection, method, rest, q, own)
     default:
       throw owNotFound()
   }
@@ -110,6 +129,7 @@ async function otherEntity(
   method: string,
   name: string | undefined,
   q: URLSearchParams,
+  namespace: string,
 ): Promise<Reply> {
   if (name === undefined) {
     if (method !== 'GET') throw owNotFound()
@@ -119,7 +139,7 @@ async function otherEntity(
   }
   checkEntityName(name)
   if (method === 'PUT') throw new OwError(501, MESSAGES.entityNotSupported(collection))
-  const isAction = await c.functions.get(name).then(
+  const isAction = await c.functions.get(name, namespace).then(
     () => true,
     () => false,
   )
@@ -127,18 +147,24 @@ async function otherEntity(
   throw owNotFound()
 }
 
-async function listActions(c: ApiContext, q: URLSearchParams) {
+async function listActions(c: ApiContext, q: URLSearchParams, namespace: string) {
   const limit = queryInt(q, 'limit', 30, 0, 200, 'actions')
   const skip = queryInt(q, 'skip', 0, 0, Number.MAX_SAFE_INTEGER, 'actions')
-  const all = (await c.functions.list()).sort((a, b) => (a.updated < b.updated ? 1 : -1))
+  const all = (await c.functions.list(namespace)).sort((a, b) => (a.updated < b.updated ? 1 : -1))
   return all.slice(skip, limit === 0 ? undefined : skip + limit).map((fn) => toOwAction(fn, null))
 }
 
-async function actionsCollection(c: ApiContext, method: string, q: URLSearchParams): Promise<Reply> {
+async function actionsCollection(
+  c: ApiContext,
+  method: string,
+  q: URLSearchParams,
+  namespace: string,
+): Promise<Reply> {
   // OpenWhisk has no route for other methods on the collection (e.g. an empty action name): 404.
   if (method !== 'GET') throw owNotFound()
-  if (queryFlag(q, 'count')) return { status: 200, body: { actions: (await c.functions.list()).length } }
-  return { status: 200, body: await listActions(c, q) }
+  if (queryFlag(q, 'count'))
+    return { status: 200, body: { actions: (await c.functions.list(namespace)).length } }
+  return { status: 200, body: await listActions(c, q, namespace) }
 }
 
 /** A request on one action: its name from the path, the query, and the caller's `uuid:key`. */
@@ -147,26 +173,30 @@ interface ActionRequest {
   name: string
   q: URLSearchParams
   auth: string
+  /** The caller's namespace. */
+  namespace: string
 }
 
 async function action(c: ApiContext, init: OpenWhiskApiInit, r: ActionRequest): Promise<Reply> {
-  const { req, name, q } = r
+  const { req, name, q, namespace } = r
   checkEntityName(name)
   switch (req.method) {
     case 'GET': {
-      const fn = await c.functions.get(name)
+      // `binding/action` reads the bound package's action.
+      const { fn } = await c.functions.resolve(name, namespace)
       const code = queryFlag(q, 'code', true) ? await c.store.functions.code(fn) : null
       return { status: 200, body: toOwAction(fn, code) }
     }
     case 'PUT': {
       const body = await readJsonBody(req, init.maxBodyBytes)
       const overwrite = queryFlag(q, 'overwrite')
-      const prev = overwrite ? await c.functions.get(name).catch(() => null) : null
-      const { record } = await c.functions.put(name, fromOwPut(body, overwrite, prev))
+      await c.packages.checkActionName(namespace, name, true)
+      const prev = overwrite ? await c.functions.get(name, namespace).catch(() => null) : null
+      const { record } = await c.functions.put(name, fromOwPut(body, overwrite, prev), namespace)
       return { status: 200, body: toOwAction(record, null) }
     }
     case 'DELETE': {
-      const { removed } = await c.functions.remove(name)
+      const { removed } = await c.functions.remove(name, namespace)
       return { status: 200, body: toOwAction(removed, null) }
     }
     case 'POST':
@@ -178,7 +208,7 @@ async function action(c: ApiContext, init: OpenWhiskApiInit, r: ActionRequest): 
 
 /** `POST .../actions/{name}?blocking&result&timeout`, as OpenWhisk's `Actions.activate`. */
 async function invoke(c: ApiContext, init: OpenWhiskApiInit, on: ActionRequest): Promise<Reply> {
-  const { req, name, q, auth } = on
+  const { req, name, q, auth, namespace } = on
   const blocking = queryFlag(q, 'blocking')
   const result = queryFlag(q, 'result')
   const waitMs = blockingTimeout(q, init.blockingWaitMs)
@@ -186,9 +216,10 @@ async function invoke(c: ApiContext, init: OpenWhiskApiInit, on: ActionRequest):
   if (typeof params !== 'object' || params === null || Array.isArray(params)) {
     throw new OwError(400, 'The request content was malformed:\nparameters must be a JSON object')
   }
-  const fn = await c.functions.get(name)
+  const { fn } = await c.functions.resolve(name, namespace)
   checkFinal(fn, params as Record<string, unknown>)
   const out = await invokeAction(c, name, params as Record<string, unknown>, {
+    namespace,
     blocking,
     blockingWaitMs: waitMs,
     apiKey: provideApiKey(fn) ? auth : undefined,

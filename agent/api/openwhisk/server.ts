@@ -127,13 +127,13 @@ export class OpenWhiskApiServer implements Startable {
       this.#throttle(`anon:${req.socket.remoteAddress ?? ''}`)
       throw new OwError(401, MESSAGES.unauthorized, { 'www-authenticate': 'Basic realm="fnagent"' })
     }
-    this.#throttle(subject)
+    this.#throttle(subject.uuid)
     if (this.#c.dashboard && (path === '/dashboard' || path.startsWith('/dashboard/'))) {
       if (req.method !== 'GET') throw owMethod()
       return this.#c.dashboard.reply(path)
     }
     const auth = basicCredentials(req)!
-    return handleRest(this.#c, this.#init, req, path, new URLSearchParams(rawQuery), auth)
+    return handleRest(this.#c, this.#init, req, path, new URLSearchParams(rawQuery), { auth, subject })
   }
 
   #throttle(key: string): void {

@@ -1,10 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import type { FunctionRecord } from '../../store/index.ts'
+import { type FunctionRecord, NAMESPACE_RE } from '../../store/index.ts'
 import { annotationOn } from './actions.ts'
 import { isTextType, readBody } from './body.ts'
 import type { ApiContext, OpenWhiskApiInit, Reply } from './components.ts'
 import { invokeAction } from './invoke.ts'
+import type { ApiKeySubject } from './keys.ts'
 import { decodePart, MESSAGES, OwError, owNotFound } from './reply.ts'
 import { toHttpReply } from './web-response.ts'
 
@@ -24,6 +25,7 @@ function corsHeaders(req: IncomingMessage): Record<string, string> {
 }
 
 interface WebTarget {
+  namespace: string
   name: string
   ext: Extension
   /** The path after the action name and extension (`__ow_path`, and the projection). */
@@ -31,10 +33,11 @@ interface WebTarget {
 }
 
 /** `/api/v1/web/{ns}/{package|default}/{action}[.ext][/projection]` → the function and extension. */
-export function parseWebPath(path: string, namespace: string): WebTarget {
+export function parseWebPath(path: string): WebTarget {
   const m = /^\/api\/v1\/web\/([^/]+)\/([^/]+)\/([^/]+)(\/.*)?$/.exec(path)
   if (!m) throw owNotFound()
-  if (decodePart(m[1]!) !== namespace) throw owNotFound()
+  const namespace = decodePart(m[1]!)
+  if (!NAMESPACE_RE.test(namespace)) throw owNotFound()
   const pkg = decodePart(m[2]!)
   let action = decodePart(m[3]!)
   let ext: Extension = 'http'
@@ -43,7 +46,7 @@ export function parseWebPath(path: string, namespace: string): WebTarget {
     ext = action.slice(dot + 1) as Extension
     action = action.slice(0, dot)
   }
-  return { name: pkg === 'default' ? action : `${pkg}/${action}`, ext, rest: m[4] ?? '' }
+  return { namespace, name: pkg === 'default' ? action : `${pkg}/${action}`, ext, rest: m[4] ?? '' }
 }
 
 /** Runs a web action: the HTTP request becomes the parameters, the result becomes the response. */
@@ -53,10 +56,10 @@ export async function handleWeb(
   req: IncomingMessage,
   path: string,
   rawQuery: string,
-  checkKey: () => Promise<string | null>,
+  checkKey: () => Promise<ApiKeySubject | null>,
 ): Promise<Reply> {
-  const target = parseWebPath(path, init.namespace)
-  const fn = await c.functions.get(target.name).catch(() => null)
+  const target = parseWebPath(path)
+  const fn = await c.functions.get(target.name, target.namespace).catch(() => null)
   if (!fn || !annotationOn(fn, 'web-export')) throw owNotFound()
   const method = (req.method ?? 'GET').toLowerCase()
   if (method === 'options' && !annotationOn(fn, 'web-custom-options')) {
@@ -64,9 +67,13 @@ export async function handleWeb(
   }
   await requireAuth(fn, req, checkKey)
   // An authenticated caller is named to the action as `__ow_user` (the key's namespace).
-  const user = req.headers.authorization && (await checkKey()) ? init.namespace : undefined
+  const user = req.headers.authorization ? (await checkKey())?.namespace : undefined
   const params = await webParams(fn, req, method, target.rest, rawQuery, init.maxPayloadBytes, user)
-  const out = await invokeAction(c, fn.name, params, { blocking: true, blockingWaitMs: init.blockingWaitMs })
+  const out = await invokeAction(c, fn.name, params, {
+    blocking: true,
+    blockingWaitMs: init.blockingWaitMs,
+    namespace: fn.namespace,
+  })
   if (!out.done) return { status: 202, body: { activationId: out.activationId } }
   const reply = toHttpReply(out.record, target.ext, target.rest, req.headers.accept)
   if (!annotationOn(fn, 'web-custom-options')) reply.headers = { ...corsHeaders(req), ...reply.headers }
@@ -75,7 +82,11 @@ export async function handleWeb(
 }
 
 /** `require-whisk-auth`: true = a valid API key; a string = that value in X-Require-Whisk-Auth. */
-async function requireAuth(fn: FunctionRecord, req: IncomingMessage, checkKey: () => Promise<string | null>) {
+async function requireAuth(
+  fn: FunctionRecord,
+  req: IncomingMessage,
+  checkKey: () => Promise<ApiKeySubject | null>,
+) {
   const want = fn.annotations['require-whisk-auth']
   if (want === undefined || want === false) return
   const ok =
