@@ -17,6 +17,7 @@ import {
 } from '../store/index.ts'
 import type { NamespaceLimiter } from './limits.ts'
 import { ActivationRecovery, type RecoveryInit } from './recovery.ts'
+import { TRACEPARENT_RE } from './trace.ts'
 
 /** Runs one activation somewhere (locally, or on a peer chosen by placement) and returns its record. */
 export type Runner = (req: RunRequest) => Promise<ActivationRecord>
@@ -30,6 +31,8 @@ export interface RunRequest {
   signal: AbortSignal
   /** The caller's API key, given to the action as `__OW_API_KEY` (`provide-api-key`). */
   apiKey?: string
+  /** The caller's W3C trace context: the record keeps it as its `traceparent` annotation. */
+  traceparent?: string
 }
 
 export interface ActivationServiceComponents {
@@ -81,6 +84,8 @@ const invokeBodySchema = z
     apiKey: z.string().min(1).max(512).optional(),
     /** Run this version instead of the latest (`fnagent invoke name@3`). */
     version: z.number().int().positive().optional(),
+    /** The caller's W3C trace context, kept in the record (trace.ts). */
+    traceparent: z.string().regex(TRACEPARENT_RE).optional(),
   })
   .strict()
 
@@ -121,7 +126,7 @@ export class ActivationService implements Startable {
     if (this.#draining) throw errors.draining('this agent is shutting down and takes no new invocations')
     const parsed = invokeBodySchema.safeParse(body)
     if (!parsed.success) throw errors.invalidArgument(describeZodError(parsed.error, 'invalid invocation'))
-    const { params, blocking, result, apiKey, version } = parsed.data
+    const { params, blocking, result, apiKey, version, traceparent } = parsed.data
     const size = Buffer.byteLength(JSON.stringify(params))
     if (size > this.#init.maxParamsBytes) {
       throw errors.tooLarge(
@@ -150,6 +155,7 @@ export class ActivationService implements Startable {
       const run = this.#run(fn, code, { ...defaults, ...fn.parameters, ...params }, activationId, false, {
         gate,
         apiKey,
+        traceparent,
       })
       run.then(release, release) // failures are recorded inside #run
       try {
@@ -166,6 +172,7 @@ export class ActivationService implements Startable {
     }
     const run = this.#run(fn, code, { ...defaults, ...fn.parameters, ...params }, activationId, true, {
       apiKey,
+      traceparent,
     })
     run.then(release, release)
     const record = await run
@@ -182,12 +189,13 @@ export class ActivationService implements Startable {
       /** The run waits for this (the marker stored first); the activation counts as in flight meanwhile. */
       gate?: Promise<void>
       /** `__OW_API_KEY` for an action with `provide-api-key`. */
-      apiKey?: string
+      apiKey?: string | undefined
+      traceparent?: string | undefined
     } = {},
   ) {
     const received = Date.now()
     const deadline = received + fn.limits.timeout + 60_000
-    const { gate, apiKey } = opts
+    const { gate, apiKey, traceparent } = opts
     const p = (gate ?? Promise.resolve())
       .then(() =>
         this.#c.runner({
@@ -198,6 +206,7 @@ export class ActivationService implements Startable {
           deadline,
           signal: this.#abort.signal,
           ...(apiKey ? { apiKey } : {}),
+          ...(traceparent ? { traceparent } : {}),
         }),
       )
       .catch((err: unknown) => {

@@ -1,6 +1,12 @@
 import { z } from 'zod'
+import { TRACEPARENT_RE } from '../activations/trace.ts'
 import { ERROR_CODE_LIST } from '../errors.ts'
-import { ACTIVATION_ID_RE, activationRecordSchema, functionRecordSchema } from '../store/types.ts'
+import {
+  ACTIVATION_ID_RE,
+  activationRecordSchema,
+  functionRecordSchema,
+  type KeyValue,
+} from '../store/types.ts'
 
 /** Forwarded invocations: many requests and answers per long-lived stream (agent/cluster/channel.ts). */
 export const FORWARD_PROTOCOL = '/fnagent/invoke/1.1.0'
@@ -36,6 +42,8 @@ export const forwardRequestSchema = z
     explain: explainSchema,
     /** The caller's API key for a `provide-api-key` action (on the encrypted channel, never stored). */
     apiKey: z.string().min(1).max(512).optional(),
+    /** The caller's W3C trace context, for the record (sent only when there is one). */
+    traceparent: z.string().regex(TRACEPARENT_RE).optional(),
   })
   .strict()
 export type ForwardRequest = z.infer<typeof forwardRequestSchema>
@@ -55,3 +63,10 @@ export const forwardResponseSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('done'), record: activationRecordSchema }),
 ])
 export type ForwardResponse = z.infer<typeof forwardResponseSchema>
+
+/** What placement adds to the record of a run it placed: its explanation, and the caller's trace context. */
+export function runAnnotations(explain: PlacementExplain, traceparent: string | undefined): KeyValue[] {
+  const out: KeyValue[] = [{ key: 'placement', value: explain }]
+  if (traceparent) out.push({ key: 'traceparent', value: traceparent })
+  return out
+}

@@ -15,6 +15,7 @@ import {
   type ForwardResponse,
   forwardResponseSchema,
   type PlacementExplain,
+  runAnnotations,
 } from './messages.ts'
 import { OptimisticView } from './optimistic.ts'
 import { PLACEMENT_DEFAULTS, type PlacementOptions } from './options.ts'
@@ -176,7 +177,7 @@ export class Placement implements Startable {
       if (refusal) return refusal
       const inv = this.#c.invoker
       return invokeOrRefuse(inv, req.fn, () =>
-        inv.invoke({ ...req, extraAnnotations: [{ key: 'placement', value: explain }] }),
+        inv.invoke({ ...req, extraAnnotations: runAnnotations(explain, req.traceparent) }),
       )
     }
     const member = members.find((m) => m.peerId === cand.peerId)
@@ -198,6 +199,7 @@ export class Placement implements Startable {
       hops: 1,
       explain,
       ...(req.apiKey ? { apiKey: req.apiKey } : {}),
+      ...(req.traceparent ? { traceparent: req.traceparent } : {}),
     }
     const signal = AbortSignal.any([
       req.signal,

@@ -6,6 +6,7 @@ import {
   type ForwardResponse,
   forwardRequestSchema,
   MAX_HOPS,
+  runAnnotations,
 } from './messages.ts'
 import { invokeOrRefuse, refused, refusedAnswer } from './refusal.ts'
 import type { PlacementComponents, PlacementInit } from './service.ts'
@@ -64,7 +65,7 @@ export class ForwardTarget {
         deadline: req.deadline,
         signal,
         ...(req.apiKey ? { apiKey: req.apiKey } : {}),
-        extraAnnotations: [{ key: 'placement', value: req.explain }],
+        extraAnnotations: runAnnotations(req.explain, req.traceparent),
       }),
     )
     if (ran.type === 'done') await this.#c.keepRecord(ran.record, req.explain.receivedBy)

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ActivationRecord } from '../../agent/store/types.ts'
 import { apiOf, owFetch } from '../api/helpers.ts'
 import { type AgentHandle, BIN, Cleanup, NODE, ROOT } from '../helpers/agent-process.ts'
-import { createCluster, type LocalCluster, nodeIdOf } from '../helpers/cluster.ts'
+import { createCluster, type LocalCluster, nodeIdOf, peersOf } from '../helpers/cluster.ts'
 import { Scrape } from '../helpers/prometheus.ts'
 import { waitFor } from '../helpers/wait-for.ts'
 
@@ -168,4 +168,51 @@ describe('Prometheus metrics of a 3-node cluster', () => {
     await page.screenshot({ path: join(dir, 'dashboard.png'), fullPage: true })
     expect(problems).toEqual([])
   }, 120_000)
+
+  it('keeps the traceparent of a REST invocation in its record, through forwarding to the node that ran it', async () => {
+    // Received by a node where f is not warm: placement forwards it to one where it is.
+    const view = await peersOf(cluster.agents[0]!)
+    const via = ids.findIndex(
+      (id) =>
+        !Object.keys(view.find((m) => m.peerId === id)?.warm ?? {}).some((k) => k.startsWith('guest/f@')),
+    )
+    expect(via).toBeGreaterThanOrEqual(0)
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+    const res = await fetch(`${hosts[via]}/api/v1/namespaces/_/actions/f?blocking=true`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(keys[via]!).toString('base64')}`,
+        'content-type': 'application/json',
+        traceparent,
+      },
+      body: '{}',
+    })
+    expect(res.status).toBe(200)
+    const record = (await res.json()) as ActivationRecord
+    expect(record.node).not.toBe(ids[via])
+    const ann = (r: ActivationRecord, key: string) => r.annotations.find((a) => a.key === key)?.value
+    expect((ann(record, 'placement') as { receivedBy: string }).receivedBy).toBe(ids[via])
+    expect(ann(record, 'traceparent')).toBe(traceparent)
+    // The node that ran it stored it so too.
+    const ran = ids.indexOf(record.node)
+    const stored = await owFetch(
+      hosts[ran]!,
+      keys[ran]!,
+      'GET',
+      `/api/v1/namespaces/_/activations/${record.activationId}`,
+    )
+    expect(ann(stored.body as ActivationRecord, 'traceparent')).toBe(traceparent)
+    // A malformed one is ignored, as the spec asks.
+    const bad = await fetch(`${hosts[via]}/api/v1/namespaces/_/actions/f?blocking=true`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(keys[via]!).toString('base64')}`,
+        'content-type': 'application/json',
+        traceparent: 'not-a-trace',
+      },
+      body: '{}',
+    })
+    expect(bad.status).toBe(200)
+    expect(ann((await bad.json()) as ActivationRecord, 'traceparent')).toBeUndefined()
+  }, 60_000)
 })

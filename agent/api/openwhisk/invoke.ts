@@ -24,6 +24,8 @@ export async function invokeAction(
     blockingWaitMs: number
     graceMs?: number
     apiKey?: string | undefined
+    /** The request's valid W3C `traceparent`, kept in the record. */
+    traceparent?: string | undefined
     /** The caller's namespace (the node's when omitted). */
     namespace?: string
   },
@@ -31,7 +33,12 @@ export async function invokeAction(
   const { fn } = await c.functions.resolve(name, opts.namespace)
   const started = await c.activations.invoke(
     name,
-    { params, blocking: false, ...(opts.apiKey ? { apiKey: opts.apiKey } : {}) },
+    {
+      params,
+      blocking: false,
+      ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
+      ...(opts.traceparent ? { traceparent: opts.traceparent } : {}),
+    },
     opts.namespace,
   )
   const { activationId } = started.body as { activationId: string }

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import { parseTraceparent } from '../../activations/trace.ts'
 import { type FunctionRecord, LIMITS } from '../../store/index.ts'
 import { AGENT_VERSION } from '../../version.ts'
 import { fromOwPut, toOwAction } from './actions.ts'
@@ -223,6 +224,7 @@ async function invoke(c: ApiContext, init: OpenWhiskApiInit, on: ActionRequest):
     blocking,
     blockingWaitMs: waitMs,
     apiKey: provideApiKey(fn) ? auth : undefined,
+    traceparent: parseTraceparent(req.headers.traceparent) ?? undefined,
   })
   const header = {
     'x-openwhisk-activation-id': out.done ? out.record.activationId : out.activationId,
