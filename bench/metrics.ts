@@ -9,6 +9,8 @@
 import { writeFileSync } from 'node:fs'
 import { Agent as HttpAgent } from 'node:http'
 import { join } from 'node:path'
+import { AgentMetrics } from '../agent/metrics/index.ts'
+import type { ActivationRecord } from '../agent/store/types.ts'
 import { cli, removeDir, startAgent, tempDir } from '../test/helpers/agent-process.ts'
 import { waitFor } from '../test/helpers/wait-for.ts'
 import { socketCall } from './local-api.ts'
@@ -71,6 +73,7 @@ export async function benchMetrics(
     const b = summarize(without)
     return {
       what: 'warm invoke through the local API, metrics on (scraped every 1 s) vs off, alternating blocks of 10',
+      hooks: await countingCost(),
       metricsOn: a,
       metricsOff: b,
       scrapes,
@@ -93,4 +96,49 @@ if (import.meta.main) {
     JSON.stringify(await benchMetrics({ iterations, sameConfig: process.argv[3] === 'aa' }), null, 2),
   )
   process.exit(0)
+}
+
+/**
+ * What the counting costs one invocation in-process (the invoker's, placement's and the runner's
+ * increments and observations), µs: the part of the difference above that is the metrics' own.
+ */
+async function countingCost(): Promise<{ usPerInvocation: number; scrapeMs: number }> {
+  const dbDir = tempDir()
+  const m = new AgentMetrics(
+    {
+      invoker: () => ({ budgetMiB: 1, budgetFreeMiB: 1, freeSlots: 1, inflight: 0, warm: {}, prewarm: {} }),
+      replication: () => ({
+        underReplicated: 0,
+        lastRepair: null,
+        repairs: 0,
+        dropped: {},
+        bytesOut: 0,
+        bytesIn: 0,
+        catchingUp: 0,
+      }),
+      dbDir,
+    },
+    { maxFunctions: 100 },
+  )
+  const record = {
+    namespace: 'guest',
+    name: 'hello',
+    duration: 2,
+    response: { status: 'success' },
+  } as ActivationRecord
+  const n = 200_000
+  const once = () => {
+    m.activation({ record, start: 'warm', waitMs: 1 })
+    m.invocation(record, 2)
+    m.placement.placed('local', 'warm', 1)
+  }
+  for (let i = 0; i < 20_000; i++) once()
+  const t0 = performance.now()
+  for (let i = 0; i < n; i++) once()
+  const usPerInvocation = round(((performance.now() - t0) * 1000) / n)
+  const t1 = performance.now()
+  await m.scrape()
+  const scrapeMs = round(performance.now() - t1)
+  removeDir(dbDir)
+  return { usPerInvocation, scrapeMs }
 }
