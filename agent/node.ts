@@ -12,6 +12,7 @@ import { CONFIG_FILE, type Config } from './config/index.ts'
 import { Dashboard, dashboardView } from './dashboard/index.ts'
 import { createDocker } from './docker.ts'
 import { errors } from './errors.ts'
+import { EventService } from './events/index.ts'
 import { Faults } from './faults.ts'
 import { FunctionService, PackageService } from './functions/index.ts'
 import { describeZodError } from './functions/input.ts'
@@ -307,6 +308,23 @@ async function build(logger: Logger, config: Config, store: Store) {
     { maxParamsBytes: config.invoker.maxPayloadBytes, drainMs: config.drainMs },
   )
 
+  const events = new EventService({
+    logger: log('events'),
+    store,
+    clock,
+    nodeId,
+    resolveAction: (name, ns) => functions.resolve(name, ns),
+    invokeAsync: async (name, params, ns) => {
+      const r = await activations.invoke(name, { params, blocking: false }, ns)
+      return (r.body as { activationId: string }).activationId
+    },
+    keepRecord: async (record) => {
+      await store.activations.put(record)
+      replicate(record)
+    },
+    onWrite: (record) => replication.eventWritten(record),
+  })
+
   const apiKeys = store.apiKeys
   const redact = (fn: FunctionRecord) => showSecrets(fn, secrets, false)
   /** The namespace the local CLI's `--namespace` names: this node's, or one that has an API key. */
@@ -334,6 +352,7 @@ async function build(logger: Logger, config: Config, store: Store) {
       logger: log('openwhisk'),
       functions,
       packages,
+      events,
       activations,
       store,
       keys: apiKeys,
@@ -394,6 +413,40 @@ async function build(logger: Logger, config: Config, store: Store) {
         replication.namespaceWritten(record)
         return record.limits
       },
+    },
+    triggers: {
+      list: async (ns) => events.listTriggers(await namespaceOf(ns)),
+      get: async (name, ns) => {
+        const t = await events.getTrigger(await namespaceOf(ns), name)
+        return { ...t, rules: await events.rulesOf(t) }
+      },
+      put: async (name, body, ns) => {
+        const { overwrite, ...rest } = (body ?? {}) as { overwrite?: unknown }
+        return events.putTrigger(await namespaceOf(ns), name, rest, overwrite === true)
+      },
+      remove: async (name, ns) => events.deleteTrigger(await namespaceOf(ns), name),
+      fire: async (name, payload, ns) => {
+        if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
+          throw errors.invalidArgument('a trigger payload is a JSON object')
+        const namespace = await namespaceOf(ns)
+        const id = await events.fire(
+          namespace,
+          name,
+          payload as Record<string, unknown>,
+          `operator@${nodeId}`,
+        )
+        return { activationId: id }
+      },
+    },
+    rules: {
+      list: async (ns) => events.listRules(await namespaceOf(ns)),
+      get: async (name, ns) => events.getRule(await namespaceOf(ns), name),
+      put: async (name, body, ns) => {
+        const { overwrite, ...rest } = (body ?? {}) as { overwrite?: unknown }
+        return events.putRule(await namespaceOf(ns), name, rest, overwrite === true)
+      },
+      remove: async (name, ns) => events.deleteRule(await namespaceOf(ns), name),
+      setStatus: async (name, status, ns) => events.setRuleStatus(await namespaceOf(ns), name, status),
     },
     invoke: async (name, body, ns) => activations.invoke(name, body, await namespaceOf(ns)),
     auth: apiKeyRoutes(

@@ -8,6 +8,8 @@ import {
   MAX_SCAN,
   type NamespaceLimits,
   type PackageRecord,
+  type RuleRecord,
+  type TriggerRecord,
 } from '../store/index.ts'
 import { intParam, readJson, sendJson, streamNdjson } from './http.ts'
 
@@ -48,6 +50,22 @@ export interface AgentApi {
     limits(ns: string): Promise<NamespaceLimits>
     /** Replaces the namespace's limits (`{concurrent?, perMinute?}`; absent = none). */
     setLimits(ns: string, body: unknown): Promise<NamespaceLimits>
+  }
+  /** Triggers and rules (`fnagent trigger …`, `fnagent rule …`); a put body may carry `overwrite: true`. */
+  triggers: {
+    list(ns?: string): Promise<TriggerRecord[]>
+    get(name: string, ns?: string): Promise<TriggerRecord & { rules: RuleRecord[] }>
+    put(name: string, body: unknown, ns?: string): Promise<TriggerRecord>
+    remove(name: string, ns?: string): Promise<TriggerRecord>
+    /** The trigger activation's id, or null when no active rule names the trigger. */
+    fire(name: string, payload: unknown, ns?: string): Promise<{ activationId: string | null }>
+  }
+  rules: {
+    list(ns?: string): Promise<RuleRecord[]>
+    get(name: string, ns?: string): Promise<RuleRecord>
+    put(name: string, body: unknown, ns?: string): Promise<RuleRecord>
+    remove(name: string, ns?: string): Promise<RuleRecord>
+    setStatus(name: string, status: unknown, ns?: string): Promise<RuleRecord>
   }
   invoke(name: string, body: unknown, ns?: string): Promise<{ status: number; body: unknown }>
   activations: {
@@ -129,6 +147,26 @@ export function buildRouter(api: AgentApi, limits: { maxBodyBytes: number; maxPa
     ok(await api.packages.put(name(p), await body(req), ns(req))),
   )
   route('DELETE', '/v1/packages/:name', async (req, p) => ok(await api.packages.remove(name(p), ns(req))))
+  route('GET', '/v1/triggers', async (req) => ok(await api.triggers.list(ns(req))))
+  route('GET', '/v1/triggers/:name', async (req, p) => ok(await api.triggers.get(name(p), ns(req))))
+  route('PUT', '/v1/triggers/:name', async (req, p) =>
+    ok(await api.triggers.put(name(p), await body(req), ns(req))),
+  )
+  route('DELETE', '/v1/triggers/:name', async (req, p) => ok(await api.triggers.remove(name(p), ns(req))))
+  route('POST', '/v1/triggers/:name/fire', async (req, p) => {
+    const r = await api.triggers.fire(name(p), (await body(req)) ?? {}, ns(req))
+    return ok(r, r.activationId === null ? 200 : 202)
+  })
+  route('GET', '/v1/rules', async (req) => ok(await api.rules.list(ns(req))))
+  route('GET', '/v1/rules/:name', async (req, p) => ok(await api.rules.get(name(p), ns(req))))
+  route('PUT', '/v1/rules/:name', async (req, p) =>
+    ok(await api.rules.put(name(p), await body(req), ns(req))),
+  )
+  route('DELETE', '/v1/rules/:name', async (req, p) => ok(await api.rules.remove(name(p), ns(req))))
+  route('POST', '/v1/rules/:name/status', async (req, p) => {
+    const { status } = ((await body(req)) ?? {}) as { status?: unknown }
+    return ok(await api.rules.setStatus(name(p), status, ns(req)))
+  })
   route('GET', '/v1/activations', async (req, _p, q) => {
     const since = intParam(q, 'since', 0, Number.MAX_SAFE_INTEGER)
     const upto = intParam(q, 'upto', 0, Number.MAX_SAFE_INTEGER)

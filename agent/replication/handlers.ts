@@ -1,6 +1,7 @@
 import {
   type ActivationRecord,
   type ApiKeyRecord,
+  type EventRecord,
   type FunctionRecord,
   type NamespaceRecord,
   type PackageRecord,
@@ -23,12 +24,14 @@ export interface ReplicationHandlersComponents {
   keySet: TableSet<ApiKeyRecord>
   pkgSet: TableSet<PackageRecord>
   nsSet: TableSet<NamespaceRecord>
+  evtSet: TableSet<EventRecord>
   sets: {
     fn: SyncSet<FunctionRecord>
     act: SyncSet<ActivationRecord>
     key: SyncSet<ApiKeyRecord>
     pkg: SyncSet<PackageRecord>
     ns: SyncSet<NamespaceRecord>
+    evt: SyncSet<EventRecord>
   }
   maxMessageBytes: number
 }
@@ -69,11 +72,12 @@ export class ReplicationHandlers {
     const keys = await this.#applyTable(this.#d.keySet, req.keys ?? [])
     const packages = await this.#applyTable(this.#d.pkgSet, req.packages ?? [])
     const namespaces = await this.#applyTable(this.#d.nsSet, req.namespaces ?? [])
+    const events = await this.#applyTable(this.#d.evtSet, req.events ?? [])
     const activations = outcomes.map((o) => o !== 'future')
-    return { type: 'ack', functions, activations, keys, packages, namespaces }
+    return { type: 'ack', functions, activations, keys, packages, namespaces, events }
   }
 
-  async #applyTable<R extends ApiKeyRecord | PackageRecord | NamespaceRecord>(
+  async #applyTable<R extends ApiKeyRecord | PackageRecord | NamespaceRecord | EventRecord>(
     set: TableSet<R>,
     records: R[],
   ): Promise<boolean[]> {
@@ -137,6 +141,7 @@ export class ReplicationHandlers {
       keys: of('key'),
       packages: of('pkg'),
       namespaces: of('ns'),
+      events: of('evt'),
     }
   }
 

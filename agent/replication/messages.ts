@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { apiKeyRecordSchema } from '../store/api-keys.ts'
+import { eventRecordSchema } from '../store/events.ts'
 import { isHlc } from '../store/hlc.ts'
 import { namespaceRecordSchema } from '../store/namespaces.ts'
 import { packageRecordSchema } from '../store/packages.ts'
@@ -11,8 +12,11 @@ export const REPL_PROTOCOL = '/fnagent/repl/1.1.0'
 export const REPL_PROTOCOLS: readonly string[] = [REPL_PROTOCOL]
 
 const hlc = z.string().refine(isHlc, 'an HLC timestamp')
-/** `key`: API keys (their hashes); `pkg`: packages; `ns`: namespace settings. Held by every node, like function metadata. */
-const kind = z.enum(['fn', 'act', 'key', 'pkg', 'ns'])
+/**
+ * `key`: API keys (their hashes); `pkg`: packages; `ns`: namespace settings; `evt`: triggers and
+ * rules. Held by every node, like function metadata.
+ */
+const kind = z.enum(['fn', 'act', 'key', 'pkg', 'ns', 'evt'])
 export type Kind = z.infer<typeof kind>
 /** A digest prefix or leaf: up to 3 hex digits (the deepest tree). */
 const prefix = z.string().regex(/^[0-9a-f]{0,3}$/)
@@ -34,6 +38,7 @@ export const requestSchema = z.discriminatedUnion('type', [
       keys: z.array(apiKeyRecordSchema).max(10_000).optional(),
       packages: z.array(packageRecordSchema).max(10_000).optional(),
       namespaces: z.array(namespaceRecordSchema).max(10_000).optional(),
+      events: z.array(eventRecordSchema).max(10_000).optional(),
     })
     .strict(),
   /** Children hashes of `prefixes` over the leaves both sides own, or the hashes of `leaves` as such. */
@@ -87,6 +92,7 @@ export const ackSchema = z.object({
   keys: z.array(z.boolean()).default([]),
   packages: z.array(z.boolean()).default([]),
   namespaces: z.array(z.boolean()).default([]),
+  events: z.array(z.boolean()).default([]),
 })
 export const treeSchema = z.object({ type: z.literal('tree'), hashes: z.record(prefix, digest) })
 export const entriesSchema = z.object({
@@ -104,6 +110,7 @@ export const recordsSchema = z.object({
   keys: z.array(apiKeyRecordSchema).default([]),
   packages: z.array(packageRecordSchema).default([]),
   namespaces: z.array(namespaceRecordSchema).default([]),
+  events: z.array(eventRecordSchema).default([]),
 })
 export const blobSchema = z.object({ type: z.literal('blob'), data: z.string().nullable() })
 export const activationSchema = z.object({

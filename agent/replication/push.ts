@@ -1,14 +1,28 @@
-import type { ActivationRecord, ApiKeyRecord, NamespaceRecord, PackageRecord } from '../store/index.ts'
+import type {
+  ActivationRecord,
+  ApiKeyRecord,
+  EventRecord,
+  NamespaceRecord,
+  PackageRecord,
+} from '../store/index.ts'
 import { ackSchema, type FnEntry } from './messages.ts'
 import type { Wire } from './wire.ts'
 
-type None = { fn?: undefined; act?: undefined; key?: undefined; pkg?: undefined; ns?: undefined }
+type None = {
+  fn?: undefined
+  act?: undefined
+  key?: undefined
+  pkg?: undefined
+  ns?: undefined
+  evt?: undefined
+}
 type Item =
   | (Omit<None, 'fn'> & { fn: FnEntry })
   | (Omit<None, 'act'> & { act: ActivationRecord })
   | (Omit<None, 'key'> & { key: ApiKeyRecord })
   | (Omit<None, 'pkg'> & { pkg: PackageRecord })
   | (Omit<None, 'ns'> & { ns: NamespaceRecord })
+  | (Omit<None, 'evt'> & { evt: EventRecord })
 interface Pending {
   item: Item
   bytes: number
@@ -43,7 +57,7 @@ export class Pusher {
   send(peerId: string, item: Item): Promise<boolean> {
     const q = this.#queues.get(peerId) ?? { items: [], bytes: 0, busy: false }
     this.#queues.set(peerId, q)
-    const bytes = JSON.stringify(item.fn ?? item.act ?? item.key ?? item.pkg ?? item.ns).length
+    const bytes = JSON.stringify(item.fn ?? item.act ?? item.key ?? item.pkg ?? item.ns ?? item.evt).length
     if (this.#signal.aborted || (q.bytes > 0 && q.bytes + bytes > this.#opts.maxQueueBytes)) {
       return Promise.resolve(false)
     }
@@ -73,6 +87,7 @@ export class Pusher {
       const keys = batch.filter((p) => p.item.key)
       const pkgs = batch.filter((p) => p.item.pkg)
       const nss = batch.filter((p) => p.item.ns)
+      const evts = batch.filter((p) => p.item.evt)
       try {
         if (this.#signal.aborted) throw new Error('stopped')
         const ack = await this.#wire.request(
@@ -86,6 +101,7 @@ export class Pusher {
             ...(keys.length > 0 ? { keys: keys.map((p) => p.item.key!) } : {}),
             ...(pkgs.length > 0 ? { packages: pkgs.map((p) => p.item.pkg!) } : {}),
             ...(nss.length > 0 ? { namespaces: nss.map((p) => p.item.ns!) } : {}),
+            ...(evts.length > 0 ? { events: evts.map((p) => p.item.evt!) } : {}),
           },
           ackSchema,
           AbortSignal.any([this.#signal, AbortSignal.timeout(this.#opts.timeoutMs)]),
@@ -95,6 +111,7 @@ export class Pusher {
         for (const [i, p] of keys.entries()) p.resolve(ack.keys[i] === true)
         for (const [i, p] of pkgs.entries()) p.resolve(ack.packages[i] === true)
         for (const [i, p] of nss.entries()) p.resolve(ack.namespaces[i] === true)
+        for (const [i, p] of evts.entries()) p.resolve(ack.events[i] === true)
       } catch {
         for (const p of batch) p.resolve(false)
       }

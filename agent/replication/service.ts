@@ -5,6 +5,7 @@ import type {
   ActivationQuery,
   ActivationRecord,
   ApiKeyRecord,
+  EventRecord,
   FunctionRecord,
   NamespaceRecord,
   PackageRecord,
@@ -27,7 +28,7 @@ import { AntiEntropyLoop } from './repair-loop.ts'
 import { Retention } from './retention.ts'
 import { ReplicationStats } from './stats.ts'
 import { activationSync, functionSync } from './sync-sets.ts'
-import { keySource, namespaceSource, packageSource, TableSet, tableSync } from './table-set.ts'
+import { eventSource, keySource, namespaceSource, packageSource, TableSet, tableSync } from './table-set.ts'
 import { Dropped, type ReplicationCluster, Wire } from './wire.ts'
 
 export interface ReplicationComponents {
@@ -65,6 +66,7 @@ export class Replication implements Startable {
   readonly #actSet: ActivationSet
   readonly #keySet: TableSet<ApiKeyRecord>
   readonly #pkgSet: TableSet<PackageRecord>
+  readonly #evtSet: TableSet<EventRecord>
   readonly #nsSet: TableSet<NamespaceRecord>
   readonly #handoff: Handoff
   readonly #retention: Retention
@@ -101,12 +103,14 @@ export class Replication implements Startable {
     this.#keySet = new TableSet(keySource(components.store), components.clock)
     this.#pkgSet = new TableSet(packageSource(components.store), components.clock)
     this.#nsSet = new TableSet(namespaceSource(components.store), components.clock)
+    this.#evtSet = new TableSet(eventSource(components.store), components.clock)
     this.#sets = {
       fn: functionSync(this.#fnSet, this.#stats),
       act: activationSync(this.#actSet, this.#stats, () => this.#own),
       key: tableSync(this.#keySet, this.#stats, 'keys'),
       pkg: tableSync(this.#pkgSet, this.#stats, 'packages'),
       ns: tableSync(this.#nsSet, this.#stats, 'namespaces'),
+      evt: tableSync(this.#evtSet, this.#stats, 'events'),
     }
     this.#own = new Ownership(this.#c.nodeId, [], this.#o.replicas)
   }
@@ -153,6 +157,7 @@ export class Replication implements Startable {
         keySet: this.#keySet,
         pkgSet: this.#pkgSet,
         nsSet: this.#nsSet,
+        evtSet: this.#evtSet,
         sets: this.#sets,
         maxMessageBytes: this.#o.maxMessageBytes,
       })
@@ -223,7 +228,15 @@ export class Replication implements Startable {
     this.#toAll({ ns: record })
   }
 
-  #toAll(item: { key: ApiKeyRecord } | { pkg: PackageRecord } | { ns: NamespaceRecord }): void {
+  /** After a local create, update or delete of a trigger or rule: to every live peer. */
+  eventWritten(record: EventRecord): void {
+    this.#evtSet.changed()
+    this.#toAll({ evt: record })
+  }
+
+  #toAll(
+    item: { key: ApiKeyRecord } | { pkg: PackageRecord } | { ns: NamespaceRecord } | { evt: EventRecord },
+  ): void {
     const pusher = this.#pusher
     if (!pusher) return
     const own = this.#own
@@ -372,7 +385,12 @@ export class Replication implements Startable {
     if (peer && budget > 0) {
       try {
         const fn = await syncWith(ctx, peer, this.#sets.fn, { pull: true, push: true, budget })
-        for (const set of [this.#sets.key, this.#sets.pkg, this.#sets.ns] as SyncSet<unknown>[]) {
+        for (const set of [
+          this.#sets.key,
+          this.#sets.pkg,
+          this.#sets.ns,
+          this.#sets.evt,
+        ] as SyncSet<unknown>[]) {
           const t = await syncWith(ctx, peer, set, { pull: true, push: true, budget })
           fn.bytes += t.bytes
           fn.moved += t.moved

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto'
 import type { HybridClock } from '../store/hlc.ts'
-import type { ApiKeyRecord, NamespaceRecord, PackageRecord, Store } from '../store/index.ts'
-import { apiKeyRecordSchema, packageId, packageRecordSchema } from '../store/index.ts'
+import type { ApiKeyRecord, EventRecord, NamespaceRecord, PackageRecord, Store } from '../store/index.ts'
+import {
+  apiKeyRecordSchema,
+  eventId,
+  eventRecordSchema,
+  packageId,
+  packageRecordSchema,
+} from '../store/index.ts'
 import { type LwwRecord, lwwOf } from '../store/lww-table.ts'
 import { LeafTable, versionOf } from './digest.ts'
 import type { SyncSet } from './digest-sync.ts'
@@ -15,7 +21,7 @@ const leafOf = (id: string) => createHash('sha256').update(id).digest('hex').sli
 
 /** A small table every node holds whole, as anti-entropy sees it. */
 export interface TableSource<R extends LwwRecord> {
-  kind: Extract<Kind, 'key' | 'pkg' | 'ns'>
+  kind: Extract<Kind, 'key' | 'pkg' | 'ns' | 'evt'>
   all(): Promise<R[]>
   get(id: string): Promise<R | null>
   /** Validates and stores by last-writer-wins; whether it replaced the copy here. */
@@ -40,6 +46,16 @@ export function packageSource(store: Store): TableSource<PackageRecord> {
     get: (id) => store.packages.table.get(id),
     merge: (r) => store.packages.merge(packageRecordSchema.parse(r)),
     idOf: packageId,
+  }
+}
+
+export function eventSource(store: Store): TableSource<EventRecord> {
+  return {
+    kind: 'evt',
+    all: () => store.events.table.all(),
+    get: (id) => store.events.table.get(id),
+    merge: (r) => store.events.merge(eventRecordSchema.parse(r)),
+    idOf: eventId,
   }
 }
 
@@ -119,7 +135,7 @@ export class TableSet<R extends LwwRecord> {
 export function tableSync<R extends LwwRecord>(
   set: TableSet<R>,
   stats: ReplicationStats,
-  field: 'keys' | 'packages' | 'namespaces',
+  field: 'keys' | 'packages' | 'namespaces' | 'events',
 ): SyncSet<R> {
   return {
     kind: set.kind,

@@ -2,6 +2,7 @@ import { ActivationRepository } from './activations.ts'
 import { ApiKeyRepository } from './api-keys.ts'
 import { BlobRepository } from './blobs.ts'
 import { type Db, openDb } from './db.ts'
+import { EventRepository } from './events.ts'
 import { FunctionRepository } from './functions.ts'
 import { NamespaceRepository } from './namespaces.ts'
 import { PackageRepository } from './packages.ts'
@@ -17,6 +18,15 @@ export {
 } from './api-keys.ts'
 export { sha256 } from './blobs.ts'
 export { BUCKETS, type Db } from './db.ts'
+export {
+  type EventRecord,
+  eventId,
+  eventRecordSchema,
+  type RuleRecord,
+  ruleRecordSchema,
+  type TriggerRecord,
+  triggerRecordSchema,
+} from './events.ts'
 export {
   type NamespaceLimits,
   type NamespaceRecord,
@@ -38,6 +48,7 @@ export class Store {
   readonly apiKeys: ApiKeyRepository
   readonly packages: PackageRepository
   readonly namespaces: NamespaceRepository
+  readonly events: EventRepository
 
   private constructor(db: Db) {
     this.db = db
@@ -48,6 +59,7 @@ export class Store {
     this.apiKeys = new ApiKeyRepository(db)
     this.packages = new PackageRepository(db)
     this.namespaces = new NamespaceRepository(db)
+    this.events = new EventRepository(db)
   }
 
   static async open(dataDir: string): Promise<Store> {

@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { registerActivationCommands, registerInvokeCommand } from './activation.ts'
 import { registerAuthCommands } from './auth.ts'
 import { registerClusterCommands } from './cluster.ts'
+import { registerRuleCommands, registerTriggerCommands } from './events.ts'
 import { registerFnCommands } from './fn.ts'
 import { registerIsolateCommand } from './isolate.ts'
 import { registerLogsCommand } from './logs.ts'
@@ -16,6 +17,8 @@ export function registerCommands(program: Command): void {
   registerStatusCommands(program)
   registerFnCommands(program)
   registerPackageCommands(program)
+  registerTriggerCommands(program)
+  registerRuleCommands(program)
   registerInvokeCommand(program)
   registerActivationCommands(program)
   registerLogsCommand(program)

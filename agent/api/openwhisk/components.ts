@@ -1,4 +1,5 @@
 import type { ActivationService } from '../../activations/index.ts'
+import type { EventService } from '../../events/index.ts'
 import type { FunctionService, PackageService } from '../../functions/index.ts'
 import type { Logger } from '../../log.ts'
 import type { Store } from '../../store/index.ts'
@@ -11,6 +12,8 @@ export interface OpenWhiskApiComponents {
   logger: Logger
   functions: Pick<FunctionService, 'get' | 'list' | 'put' | 'remove' | 'resolve'>
   packages: PackageService
+  /** Triggers and rules. */
+  events: EventService
   activations: Pick<ActivationService, 'invoke' | 'list' | 'get'>
   store: Pick<Store, 'db' | 'functions' | 'activations'>
   keys: ApiKeyStore

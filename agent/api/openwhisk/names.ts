@@ -1,3 +1,4 @@
+import { toFnError } from '../../errors.ts'
 import { ACTIVATION_ID_RE, NAME_PART } from '../../store/index.ts'
 import { MESSAGES, OwError } from './reply.ts'
 
@@ -21,4 +22,23 @@ export function checkEntityName(name: string): void {
 export function checkActivationId(id: string): void {
   if (id.length !== 32) throw new OwError(400, MESSAGES.activationIdLength(id.length))
   if (!ACTIVATION_ID_RE.test(id)) throw new OwError(400, MESSAGES.activationIdIllegal)
+}
+
+/**
+ * For a package, trigger or rule that is not found: if an action has that name, OpenWhisk's 409
+ * ("exists but is not in this collection": its entities share one name space); else the error as is.
+ */
+export function notInCollection(
+  functions: { get(name: string, namespace: string): Promise<unknown> },
+  namespace: string,
+  name: string,
+): (err: unknown) => Promise<never> {
+  return async (err) => {
+    if (toFnError(err).code !== 'NOT_FOUND') throw err
+    const isAction = await functions.get(name, namespace).then(
+      () => true,
+      () => false,
+    )
+    throw isAction ? new OwError(409, MESSAGES.conformance) : err
+  }
 }

@@ -6,7 +6,7 @@ import { keyValueSchema, type PackageRecord } from '../../store/index.ts'
 import { fromPairs, toPairs } from './actions.ts'
 import { readJsonBody } from './body.ts'
 import type { ApiContext, OpenWhiskApiInit, Reply } from './components.ts'
-import { checkEntityName } from './names.ts'
+import { checkEntityName, notInCollection } from './names.ts'
 import { queryFlag, queryInt } from './query.ts'
 import { OwError } from './reply.ts'
 
@@ -57,9 +57,10 @@ export async function packagesRoute(
   }
   checkEntityName(name)
   if (name.includes('/')) throw new OwError(400, 'The name of the entity contains illegal characters.')
+  const other = notInCollection(c.functions, namespace, name)
   switch (method) {
     case 'GET': {
-      const p = await c.packages.get(namespace, name)
+      const p = await c.packages.get(namespace, name).catch(other)
       const actions = (await c.packages.actions(p)).map((f) => ({
         name: f.name.slice(f.name.indexOf('/') + 1),
         version: `0.0.${f.version}`,
@@ -85,7 +86,7 @@ export async function packagesRoute(
       return { status: 200, body: toOwPackage(record) }
     }
     case 'DELETE':
-      return { status: 200, body: toOwPackage(await c.packages.remove(namespace, name)) }
+      return { status: 200, body: toOwPackage(await c.packages.remove(namespace, name).catch(other)) }
     default:
       throw new OwError(405, 'HTTP method not allowed, supported methods: GET, PUT, DELETE', {
         allow: 'GET, PUT, DELETE',

@@ -6,6 +6,7 @@ import { fromOwPut, toOwAction } from './actions.ts'
 import { getActivation, listActivations } from './activations.ts'
 import { readJsonBody } from './body.ts'
 import type { ApiContext, OpenWhiskApiInit, Reply } from './components.ts'
+import { rulesRoute, triggersRoute } from './events.ts'
 import { invokeAction } from './invoke.ts'
 import type { ApiKeySubject } from './keys.ts'
 import { checkEntityName } from './names.ts'
@@ -98,8 +99,13 @@ export async function handleRest(
         body: {
           actions: await listActions(c, q, own),
           packages: (await packagesRoute(c, init, req, undefined, q, own)).body,
-          triggers: [],
-          rules: [],
+          triggers: (
+            await triggersRoute(c.events, c.functions, init, req, undefined, q, {
+              namespace: own,
+              subject: '',
+            })
+          ).body,
+          rules: (await rulesRoute(c.events, c.functions, init, req, undefined, q, own)).body,
         },
       }
     case 'actions':
@@ -112,40 +118,15 @@ export async function handleRest(
     case 'packages':
       return packagesRoute(c, init, req, rest, q, own)
     case 'triggers':
+      return triggersRoute(c.events, c.functions, init, req, rest, q, {
+        namespace: own,
+        subject: caller.subject.uuid,
+      })
     case 'rules':
-      return otherEntity(c, collection, method, rest, q, own)
+      return rulesRoute(c.events, c.functions, init, req, rest, q, own)
     default:
       throw owNotFound()
   }
-}
-
-/**
- * Packages, triggers and rules are not implemented yet (docs/api.md): their lists are empty (so
- * `wsk list` works), a name is not found (409 when it names an action, as OpenWhisk answers an
- * entity of another collection), and creating one is refused as not implemented.
- */
-async function otherEntity(
-  c: ApiContext,
-  collection: string,
-  method: string,
-  name: string | undefined,
-  q: URLSearchParams,
-  namespace: string,
-): Promise<Reply> {
-  if (name === undefined) {
-    if (method !== 'GET') throw owNotFound()
-    queryInt(q, 'limit', 30, 0, 200, collection)
-    queryInt(q, 'skip', 0, 0, Number.MAX_SAFE_INTEGER, collection)
-    return { status: 200, body: queryFlag(q, 'count') ? { [collection]: 0 } : [] }
-  }
-  checkEntityName(name)
-  if (method === 'PUT') throw new OwError(501, MESSAGES.entityNotSupported(collection))
-  const isAction = await c.functions.get(name, namespace).then(
-    () => true,
-    () => false,
-  )
-  if (isAction) throw new OwError(409, MESSAGES.conformance)
-  throw owNotFound()
 }
 
 async function listActions(c: ApiContext, q: URLSearchParams, namespace: string) {
