@@ -55,27 +55,33 @@ describe('fnagent logs -f', () => {
       ])
       expect(created.code, created.stderr).toBe(0)
     }
-    const all = follow(a)
-    const onlyOther = follow(a, ['--fn', 'other'])
+    // Where a first run lands (placement decides); the follower runs on another node, "A", and
+    // the next runs go to the warm container on the first one, "C".
+    const first = await c.cli(['--json', 'invoke', 'talk', '-p', 'marker', 'warm-up'])
+    expect(first.code, first.stderr).toBe(0)
+    const ranOn = (JSON.parse(first.stdout) as ActivationRecord).node
+    const ai = ids.findIndex((id) => id !== ranOn)
+    const nodeA = cluster.agents[ai]!
+    const all = follow(nodeA)
+    const onlyOther = follow(nodeA, ['--fn', 'other'])
     for (const f of [all, onlyOther])
       await waitFor(() => f.stderr.filter((l) => l.endsWith('following')).length === 3, {
         what: 'the follower to follow the three nodes',
         timeoutMs: 30_000,
       })
-    // Invoked on C until a run lands on a node other than A (placement decides; C itself is likely).
     const ranElsewhere: Array<{ record: ActivationRecord; marker: string }> = []
     for (let i = 0; i < 10 && ranElsewhere.length === 0; i++) {
       const marker = `m${i}-${Date.now()}`
       const r = await c.cli(['--json', 'invoke', 'talk', '-p', 'marker', marker])
       expect(r.code, r.stderr).toBe(0)
       const record = JSON.parse(r.stdout) as ActivationRecord
-      if (record.node !== ids[0]) ranElsewhere.push({ record, marker })
+      if (record.node !== ids[ai]) ranElsewhere.push({ record, marker })
     }
     expect(ranElsewhere).toHaveLength(1)
     const { record, marker } = ranElsewhere[0]!
     // The bound of the issue: the line is on A within one second of the activation's end.
     const seen = await waitFor(() => all.lines.find((l) => l.text.includes(`said ${marker}`)), {
-      what: `"said ${marker}" on node A`,
+      what: `"said ${marker}" on the following node`,
       timeoutMs: 1000 + Math.max(0, record.end + 1000 - Date.now()),
       everyMs: 10,
     })
