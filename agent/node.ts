@@ -9,6 +9,7 @@ import { type AgentApi, LocalApiServer } from './api/index.ts'
 import { apiKeyRoutes, createOpenWhiskApi } from './api/openwhisk/index.ts'
 import { Cluster, type MemberView, readClusterKey } from './cluster/index.ts'
 import { CONFIG_FILE, type Config } from './config/index.ts'
+import { Dashboard, dashboardView } from './dashboard/index.ts'
 import { createDocker } from './docker.ts'
 import { errors } from './errors.ts'
 import { EventService } from './events/index.ts'
@@ -19,6 +20,8 @@ import { loadOrCreateIdentity } from './identity.ts'
 import { Invoker } from './invoker/index.ts'
 import { Lifecycle, type ServiceState, type Startable } from './lifecycle.ts'
 import type { Logger } from './log.ts'
+import { ActivationLogs } from './logs/index.ts'
+import { AgentMetrics, ClusterTop, MetricsServer } from './metrics/index.ts'
 import { Placement } from './placement/index.ts'
 import { Replication } from './replication/index.ts'
 import { HybridClock } from './store/hlc.ts'
@@ -204,6 +207,19 @@ async function build(logger: Logger, config: Config, store: Store) {
   const loadCode = (fn: Parameters<Replication['code']>[0], signal: AbortSignal) =>
     replication.code(fn, signal)
 
+  const metrics = config.metrics.enabled
+    ? new AgentMetrics(
+        {
+          invoker: () => invoker.state(),
+          ...(cluster ? { members: () => cluster.view(), gossip: () => cluster.stats() } : {}),
+          replication: () => replication.status(),
+          dbDir: join(config.dataDir, 'db'),
+        },
+        config.metrics,
+      )
+    : null
+  if (metrics) invoker.onActivation((ran) => metrics.activation(ran))
+
   const packages = new PackageService({
     logger: log('packages'),
     store,
@@ -243,10 +259,23 @@ async function build(logger: Logger, config: Config, store: Store) {
         },
         loadCode,
         draining: () => lifecycle.state !== 'running',
+        ...(metrics ? { observer: metrics.placement } : {}),
       },
       config.placement,
     ),
   )
+
+  // Serves its poll protocol on the cluster, so it starts after it.
+  const logTail = lifecycle.add(
+    'log-tail',
+    new ActivationLogs({ logger: log('logs'), nodeId, cluster }, config.logTail),
+  )
+  invoker.onActivation((ran) => logTail.ran(ran.record))
+  const top = lifecycle.add(
+    'top',
+    new ClusterTop({ logger: log('top'), nodeId, cluster, invoker: () => invoker.state() }, config.metrics),
+  )
+  invoker.onActivation((ran) => top.ran(ran.record))
 
   const activations: ActivationService = new ActivationService(
     {
@@ -255,7 +284,14 @@ async function build(logger: Logger, config: Config, store: Store) {
       clock,
       functions,
       nodeId,
-      runner: (req) => placement.run(req),
+      runner: metrics
+        ? async (req) => {
+            const started = performance.now()
+            const record = await placement.run(req)
+            metrics.invocation(record, performance.now() - started)
+            return record
+          }
+        : (req) => placement.run(req),
       // A record that came back from a live peer that ran it is pushed by that peer; this node's
       // digest still has to cover the copy it stored.
       onRecord: (record) => {
@@ -302,6 +338,17 @@ async function build(logger: Logger, config: Config, store: Store) {
       `namespace '${ns}' does not exist (no API key belongs to it); create one with 'fnagent auth create --namespace ${ns}'`,
     )
   }
+  const dashboard =
+    config.openwhiskApi.listen && config.dashboard.enabled
+      ? new Dashboard(() =>
+          dashboardView({
+            nodeId,
+            top: (signal) => top.view(signal),
+            recent: (q) => activations.list({ ...q, ...(cluster ? { cluster: true } : {}) }),
+            limit: config.dashboard.recent,
+          }),
+        )
+      : null
   const openwhiskApi = await createOpenWhiskApi(
     {
       logger: log('openwhisk'),
@@ -316,10 +363,17 @@ async function build(logger: Logger, config: Config, store: Store) {
         useApiHost: (url) => invoker.useApiHost(url),
         isolateHost: config.invoker.isolateHost,
       },
+      ...(metrics ? { metrics } : {}),
+      ...(dashboard ? { dashboard } : {}),
     },
     config,
   )
   if (openwhiskApi) lifecycle.add('openwhisk-api', openwhiskApi)
+  if (metrics && config.metrics.listen)
+    lifecycle.add(
+      'metrics',
+      new MetricsServer({ logger: log('metrics'), metrics }, { listen: config.metrics.listen }),
+    )
 
   const status = () =>
     statusOf({ config, nodeId, lifecycle, store, functions, activations, invoker, cluster, replication })
@@ -437,6 +491,8 @@ async function build(logger: Logger, config: Config, store: Store) {
       await requireCluster(cluster).leave()
       return { left: true }
     },
+    followLogs: (q, signal, emit) => logTail.follow(q, signal, emit),
+    top: () => top.view(AbortSignal.timeout(2000)),
   }
   lifecycle.add(
     'local-api',

@@ -33,6 +33,8 @@ export const jobFieldSchema = z.object({
   notBefore: z.number().optional(),
   /** The activation's namespace when not the function's (a run through a binding to another namespace's package). */
   owner: z.string().min(1).max(128).optional(),
+  /** The caller's W3C trace context, for the record. */
+  traceparent: z.string().max(64).optional(),
   /** Where the finished record is POSTed (X-Callback-Url, --callback, annotation `callback`). */
   callback: z.string().max(2048).optional(),
 })

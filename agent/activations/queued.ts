@@ -36,7 +36,7 @@ export interface QueuedJobsComponents {
     code: Buffer | null,
     params: Record<string, unknown>,
     activationId: string,
-    opts: { apiKey?: string; annotations?: KeyValue[]; owner?: string },
+    opts: { apiKey?: string; annotations?: KeyValue[]; owner?: string; traceparent?: string },
   ) => Promise<ActivationRecord>
   loadCode: (fn: FunctionRecord, signal: AbortSignal) => Promise<Buffer | null>
   fetchRecord: (id: string, signal: AbortSignal) => Promise<ActivationRecord | null>
@@ -258,6 +258,7 @@ export class QueuedJobs {
       record = await this.#c.run(job.fn, code, job.params, runId, {
         ...(job.apiKey ? { apiKey: job.apiKey } : {}),
         ...(job.owner ? { owner: job.owner } : {}),
+        ...(job.traceparent ? { traceparent: job.traceparent } : {}),
         annotations,
       })
     } catch (err) {
@@ -404,5 +405,6 @@ function jobFieldOf(job: Job): JobField {
     ...(job.notBefore !== undefined ? { notBefore: job.notBefore } : {}),
     ...(job.callback ? { callback: job.callback } : {}),
     ...(job.owner ? { owner: job.owner } : {}),
+    ...(job.traceparent ? { traceparent: job.traceparent } : {}),
   }
 }

@@ -21,6 +21,7 @@ import type { NamespaceLimiter } from './limits.ts'
 import { type JobView, QueuedJobs } from './queued.ts'
 import { internalErrorRecord } from './records.ts'
 import { ActivationRecovery, type RecoveryInit } from './recovery.ts'
+import { TRACEPARENT_RE } from './trace.ts'
 
 /** Runs one activation somewhere (locally, or on a peer chosen by placement) and returns its record. */
 export type Runner = (req: RunRequest) => Promise<ActivationRecord>
@@ -43,6 +44,8 @@ export interface RunRequest {
    * namespace's package belongs to the caller (its record, its listing), not to the package owner.
    */
   namespace?: string
+  /** The caller's W3C trace context: the record keeps it as its `traceparent` annotation. */
+  traceparent?: string
 }
 
 export interface ActivationServiceComponents {
@@ -99,6 +102,8 @@ const invokeBodySchema = z
     callback: z.string().max(2048).optional(),
     /** Run this version instead of the latest (`fnagent invoke name@3`). */
     version: z.number().int().positive().optional(),
+    /** The caller's W3C trace context, kept in the record (trace.ts). */
+    traceparent: z.string().regex(TRACEPARENT_RE).optional(),
   })
   .strict()
 
@@ -167,7 +172,7 @@ export class ActivationService implements Startable {
     if (this.#draining) throw errors.draining('this agent is shutting down and takes no new invocations')
     const parsed = invokeBodySchema.safeParse(body)
     if (!parsed.success) throw errors.invalidArgument(describeZodError(parsed.error, 'invalid invocation'))
-    const { params, blocking, result, apiKey, priority, callback, version } = parsed.data
+    const { params, blocking, result, apiKey, priority, callback, version, traceparent } = parsed.data
     const size = Buffer.byteLength(JSON.stringify(params))
     if (size > this.#init.maxParamsBytes) {
       throw errors.tooLarge(
@@ -193,6 +198,7 @@ export class ActivationService implements Startable {
         accepted: Date.now(),
         attempt: 0,
         ...callbackOf(fn, callback),
+        ...(traceparent ? { traceparent } : {}),
       }
       // A queued job counts against its namespace until its run ends here (not after a takeover).
       const accepted = await this.#jobs
@@ -206,6 +212,7 @@ export class ActivationService implements Startable {
     const run = this.#run(fn, code, { ...defaults, ...fn.parameters, ...params }, activationId, {
       apiKey,
       owner,
+      traceparent,
     })
     run.then(release, release)
     const record = await run
@@ -253,11 +260,13 @@ export class ActivationService implements Startable {
       annotations?: KeyValue[]
       /** The activation's namespace, when not the function's (RunRequest.namespace). */
       owner?: string | undefined
+      /** The caller's W3C trace context (RunRequest.traceparent). */
+      traceparent?: string | undefined
     } = {},
   ) {
     const received = Date.now()
     const deadline = received + fn.limits.timeout + 60_000
-    const { apiKey, cause, annotations, owner } = opts
+    const { apiKey, cause, annotations, owner, traceparent } = opts
     const p = Promise.resolve()
       .then(() =>
         isComposition(fn) && !cause
@@ -273,6 +282,7 @@ export class ActivationService implements Startable {
               ...(cause ? { cause } : {}),
               ...(annotations ? { annotations } : {}),
               ...(owner ? { namespace: owner } : {}),
+              ...(traceparent ? { traceparent } : {}),
             }),
       )
       .catch((err: unknown) => {

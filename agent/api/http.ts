@@ -75,3 +75,23 @@ export function intParam(
   }
   return n
 }
+
+/**
+ * Answers 200 with one JSON object a line for as long as `run` runs, which ends when the client
+ * goes away. The route's own answer is then ignored (the server sees the headers sent).
+ */
+export async function streamNdjson(
+  req: IncomingMessage,
+  res: ServerResponse,
+  run: (signal: AbortSignal, emit: (event: unknown) => void) => Promise<void>,
+): Promise<void> {
+  const ac = new AbortController()
+  res.once('close', () => ac.abort(new Error('the client went away')))
+  req.socket.setTimeout(0)
+  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+  res.flushHeaders()
+  await run(ac.signal, (event) => {
+    if (!res.writableEnded) res.write(`${JSON.stringify(event)}\n`)
+  })
+  if (!res.writableEnded) res.end()
+}

@@ -11,7 +11,7 @@ import {
   type RuleRecord,
   type TriggerRecord,
 } from '../store/index.ts'
-import { intParam, readJson, sendJson } from './http.ts'
+import { intParam, readJson, sendJson, streamNdjson } from './http.ts'
 
 /** What the local API needs from the agent (implemented by the composition root). */
 export interface AgentApi {
@@ -90,12 +90,17 @@ export interface AgentApi {
   peers(): Promise<unknown>
   join(body: unknown): Promise<unknown>
   leave(): Promise<unknown>
+  /** The cluster-wide log tail (`fnagent logs -f`): calls `emit` until `signal` aborts. */
+  followLogs?(q: { fn?: string }, signal: AbortSignal, emit: (event: unknown) => void): Promise<void>
+  /** Every member with its load and activation counts (`fnagent top`). */
+  top?(): Promise<unknown>
 }
 
 type Handler = (
   req: IncomingMessage,
   params: Record<string, string | undefined>,
   query: Record<string, string>,
+  res: ServerResponse,
 ) => Promise<{ status: number; body: unknown }>
 
 const ok = (body: unknown, status = 200) => ({ status, body })
@@ -109,7 +114,7 @@ export function buildRouter(api: AgentApi, limits: { maxBodyBytes: number; maxPa
   const route = (method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, handler: Handler) => {
     router.on(method, path, (req, res, params, _store, query) => {
       ;(res as ServerResponse & { fnHandler?: Promise<{ status: number; body: unknown }> }).fnHandler =
-        handler(req as IncomingMessage, params, query)
+        handler(req as IncomingMessage, params, query, res as ServerResponse)
     })
   }
   const body = (req: IncomingMessage) => readJson(req, limits.maxPayloadBytes)
@@ -204,6 +209,12 @@ export function buildRouter(api: AgentApi, limits: { maxBodyBytes: number; maxPa
   route('GET', '/v1/replication/digests', async () => ok(await api.digests()))
   route('POST', '/v1/cluster/join', async (req) => ok(await api.join(await body(req))))
   route('POST', '/v1/cluster/leave', async () => ok(await api.leave()))
+  route('GET', '/v1/top', async () => ok(await (api.top ?? fail(errors.unavailable('no top view')))()))
+  route('GET', '/v1/logs/follow', async (req, _p, q, res) => {
+    const follow = api.followLogs ?? fail(errors.unavailable('this agent has no log tail'))
+    await streamNdjson(req, res, (signal, emit) => follow.call(api, q.fn ? { fn: q.fn } : {}, signal, emit))
+    return ok(null)
+  })
 
   /** Resolves a request to a handler's promise, or throws ROUTE_NOT_FOUND. */
   return (req: IncomingMessage, res: ServerResponse): Promise<{ status: number; body: unknown }> => {

@@ -45,7 +45,9 @@ export class LocalApiServer implements Startable {
       const started = performance.now()
       Promise.resolve()
         .then(() => handle(req, res))
-        .then(({ status, body }) => sendJson(res, status, body))
+        .then(({ status, body }) => {
+          if (!res.headersSent) sendJson(res, status, body)
+        })
         .catch((err: unknown) => {
           const e = toFnError(err)
           if (!e.expose) this.#c.logger.error({ err, method: req.method, url: req.url }, 'API request failed')

@@ -2,7 +2,10 @@ import { z } from 'zod'
 import { openwhiskApiOptionsSchema } from '../api/openwhisk/options.ts'
 import { localApiOptionsSchema } from '../api/options.ts'
 import { clusterOptionsSchema } from '../cluster/options.ts'
+import { dashboardOptionsSchema } from '../dashboard/options.ts'
 import { invokerOptionsSchema } from '../invoker/options.ts'
+import { logTailOptionsSchema } from '../logs/options.ts'
+import { metricsOptionsSchema } from '../metrics/options.ts'
 import { placementOptionsSchema } from '../placement/options.ts'
 import { queueOptionsSchema } from '../queue/options.ts'
 import { replicationOptionsSchema } from '../replication/options.ts'
@@ -62,6 +65,12 @@ export const configSchema = z
     replication: replicationOptionsSchema.default(replicationOptionsSchema.parse({})),
     queue: queueOptionsSchema.default(queueOptionsSchema.parse({})),
     clock: clockOptionsSchema.default(clockOptionsSchema.parse({})),
+    /** Prometheus `/metrics` (docs/observability.md). */
+    metrics: metricsOptionsSchema.default(metricsOptionsSchema.parse({})),
+    /** The cluster-wide log tail, `fnagent logs -f` (docs/observability.md). */
+    logTail: logTailOptionsSchema.default(logTailOptionsSchema.parse({})),
+    /** The web dashboard on the OpenWhisk API listener (docs/observability.md). */
+    dashboard: dashboardOptionsSchema.default(dashboardOptionsSchema.parse({})),
     faults: faultsOptionsSchema.default(faultsOptionsSchema.parse({})),
   })
   .strict()

@@ -14,6 +14,16 @@ export interface Outcome extends Omit<ActivationOutcome, 'reusable'> {
   waitTime: number
 }
 
+/** What the invoker tells its activation listeners of each run (`Invoker.onActivation`). */
+export interface RanActivation {
+  record: ActivationRecord
+  start: StartKind
+  /** Received → container ready, ms. */
+  waitMs: number
+  /** The action's `/init`, ms; absent on a warm start. */
+  initMs?: number | undefined
+}
+
 /** An invoker failure (not the function's): `whisk internal error`. */
 export function internalFailure(message: string, startKind: StartKind, received: number): Outcome {
   const now = Date.now()

@@ -15,7 +15,7 @@ import { ensureNetwork, type FunctionsBridge } from './network.ts'
 import { type InvokerOptions, invokerOptionsSchema } from './options.ts'
 import { Pool } from './pool.ts'
 import { Prewarmer } from './prewarm.ts'
-import { buildRecord, internalFailure, type Outcome, type StartKind } from './record.ts'
+import { buildRecord, internalFailure, type Outcome, type RanActivation, type StartKind } from './record.ts'
 
 export interface InvokerComponents {
   logger: Logger
@@ -77,6 +77,7 @@ export class Invoker implements Startable {
   readonly #images: ImageCache
   readonly #prewarmer: Prewarmer
   readonly #listeners = new Set<() => void>()
+  readonly #ranListeners = new Set<(ran: RanActivation) => void>()
   readonly #removals = new Set<Promise<void>>()
   #abort = new AbortController()
   #status: ServiceState = 'new'
@@ -406,6 +407,12 @@ export class Invoker implements Startable {
     }
   }
 
+  /** Called with each activation this node ran, as its record is built (metrics, the log tail). */
+  onActivation(listener: (ran: RanActivation) => void): () => void {
+    this.#ranListeners.add(listener)
+    return () => this.#ranListeners.delete(listener)
+  }
+
   onStateChange(listener: () => void): () => void {
     this.#listeners.add(listener)
     return () => this.#listeners.delete(listener)
@@ -458,7 +465,18 @@ export class Invoker implements Startable {
   }
 
   #record(req: InvokeRequest, out: Outcome): ActivationRecord {
-    return buildRecord(req, out, { nodeId: this.#c.nodeId, hlc: this.#c.clock.now() })
+    const record = buildRecord(req, out, { nodeId: this.#c.nodeId, hlc: this.#c.clock.now() })
+    if (this.#ranListeners.size > 0) {
+      const ran: RanActivation = { record, start: out.startKind, waitMs: out.waitTime, initMs: out.initTime }
+      for (const l of this.#ranListeners) {
+        try {
+          l(ran)
+        } catch (err) {
+          this.#log.warn({ err }, 'activation listener failed')
+        }
+      }
+    }
+    return record
   }
 
   #done(): void {

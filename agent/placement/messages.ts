@@ -1,9 +1,11 @@
 import { z } from 'zod'
+import { TRACEPARENT_RE } from '../activations/trace.ts'
 import { ERROR_CODE_LIST } from '../errors.ts'
 import {
   ACTIVATION_ID_RE,
   activationRecordSchema,
   functionRecordSchema,
+  type KeyValue,
   keyValueSchema,
   NAMESPACE_RE,
 } from '../store/types.ts'
@@ -48,6 +50,8 @@ export const forwardRequestSchema = z
     annotations: z.array(keyValueSchema).max(8).optional(),
     /** The activation's namespace when not the function's (a run through a binding; RunRequest.namespace). */
     namespace: z.string().regex(NAMESPACE_RE).optional(),
+    /** The caller's W3C trace context, for the record (sent only when there is one). */
+    traceparent: z.string().regex(TRACEPARENT_RE).optional(),
   })
   .strict()
 export type ForwardRequest = z.infer<typeof forwardRequestSchema>
@@ -67,3 +71,10 @@ export const forwardResponseSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('done'), record: activationRecordSchema }),
 ])
 export type ForwardResponse = z.infer<typeof forwardResponseSchema>
+
+/** What placement adds to the record of a run it placed: its explanation, and the caller's trace context. */
+export function runAnnotations(explain: PlacementExplain, traceparent: string | undefined): KeyValue[] {
+  const out: KeyValue[] = [{ key: 'placement', value: explain }]
+  if (traceparent) out.push({ key: 'traceparent', value: traceparent })
+  return out
+}

@@ -15,6 +15,7 @@ import {
   type ForwardResponse,
   forwardResponseSchema,
   type PlacementExplain,
+  runAnnotations,
 } from './messages.ts'
 import { OptimisticView } from './optimistic.ts'
 import { PLACEMENT_DEFAULTS, type PlacementOptions } from './options.ts'
@@ -54,6 +55,16 @@ export interface PlacementComponents {
   /** The code of a function version: here, else fetched from a peer that has it (hash-checked). */
   loadCode: (fn: FunctionRecord, signal: AbortSignal) => Promise<Buffer | null>
   draining: () => boolean
+  /** Counts placements and refusals (the metrics); absent, nothing is counted. */
+  observer?: PlacementObserver
+}
+
+/** What placement reports of each invocation it placed. */
+export interface PlacementObserver {
+  /** Taken by a candidate: here or a peer, for which reason, at which attempt (1: the first). */
+  placed(where: 'local' | 'forwarded', reason: string, attempt: number): void
+  /** A candidate refused (the error code) or was lost mid-flight (`LOST`). */
+  refused(reason: string): void
 }
 
 /** The placement options (options.ts): the candidate list's tunables and the forwarding limit. */
@@ -127,7 +138,11 @@ export class Placement implements Startable {
           attempt: refusals.length + 1,
         }
         const out = await this.#try(cand, req, explain, view.members, t)
-        if (out.type === 'done') return out.record
+        if (out.type === 'done') {
+          this.#c.observer?.placed(cand.peerId === self ? 'local' : 'forwarded', cand.reason, explain.attempt)
+          return out.record
+        }
+        this.#c.observer?.refused(out.type === 'lost' ? 'LOST' : out.code)
         if (out.type === 'lost') {
           if (req.fn.annotations.retry !== true)
             return lostRecord(req, cand.peerId, out.message, explain, this.#c.clock.now(), self)
@@ -164,7 +179,7 @@ export class Placement implements Startable {
       return invokeOrRefuse(inv, req.fn, () =>
         inv.invoke({
           ...req,
-          extraAnnotations: [{ key: 'placement', value: explain }, ...(req.annotations ?? [])],
+          extraAnnotations: [...runAnnotations(explain, req.traceparent), ...(req.annotations ?? [])],
         }),
       )
     }
@@ -190,6 +205,7 @@ export class Placement implements Startable {
       ...(req.cause ? { cause: req.cause } : {}),
       ...(req.annotations?.length ? { annotations: req.annotations } : {}),
       ...(req.namespace ? { namespace: req.namespace } : {}),
+      ...(req.traceparent ? { traceparent: req.traceparent } : {}),
     }
     const signal = AbortSignal.any([
       req.signal,

@@ -6,6 +6,7 @@ import {
   type ForwardResponse,
   forwardRequestSchema,
   MAX_HOPS,
+  runAnnotations,
 } from './messages.ts'
 import { invokeOrRefuse, refused, refusedAnswer } from './refusal.ts'
 import type { PlacementComponents, PlacementInit } from './service.ts'
@@ -66,7 +67,7 @@ export class ForwardTarget {
         ...(req.apiKey ? { apiKey: req.apiKey } : {}),
         ...(req.cause ? { cause: req.cause } : {}),
         ...(req.namespace ? { namespace: req.namespace } : {}),
-        extraAnnotations: [{ key: 'placement', value: req.explain }, ...(req.annotations ?? [])],
+        extraAnnotations: [...runAnnotations(req.explain, req.traceparent), ...(req.annotations ?? [])],
       }),
     )
     if (ran.type === 'done') await this.#c.keepRecord(ran.record, req.explain.receivedBy)

@@ -24,6 +24,8 @@ export interface Job extends Ordered {
   callback?: string
   /** The activation's namespace when not the function's (a run through a binding). */
   owner?: string
+  /** The caller's W3C trace context, for the record. */
+  traceparent?: string
   /** Called once the job's run ends on this node (in memory only: not after a takeover). */
   onDone?: () => void
 }

@@ -5,10 +5,12 @@ import { registerClusterCommands } from './cluster.ts'
 import { registerRuleCommands, registerTriggerCommands } from './events.ts'
 import { registerFnCommands } from './fn.ts'
 import { registerIsolateCommand } from './isolate.ts'
+import { registerLogsCommand } from './logs.ts'
 import { registerNamespaceCommands } from './namespace.ts'
 import { registerPackageCommands } from './package.ts'
 import { registerRuntimeCommands } from './runtime.ts'
 import { registerQueueCommand, registerStatusCommands } from './status.ts'
+import { registerTopCommand } from './top.ts'
 
 /** Every verb but `start` (cli/commands/start.ts), in the order `fnagent --help` lists them. */
 export function registerCommands(program: Command): void {
@@ -20,6 +22,8 @@ export function registerCommands(program: Command): void {
   registerInvokeCommand(program)
   registerActivationCommands(program)
   registerQueueCommand(program)
+  registerLogsCommand(program)
+  registerTopCommand(program)
   registerClusterCommands(program)
   registerRuntimeCommands(program)
   registerAuthCommands(program)

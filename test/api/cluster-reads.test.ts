@@ -4,24 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ActivationRecord } from '../../agent/store/types.ts'
 import { type AgentHandle, Cleanup } from '../helpers/agent-process.ts'
 import { createCluster, type LocalCluster } from '../helpers/cluster.ts'
-import { waitFor } from '../helpers/wait-for.ts'
-import { owFetch } from './helpers.ts'
+import { apiOf, owFetch } from './helpers.ts'
 
 const cleanup = new Cleanup()
 let cluster: LocalCluster
 const hosts: string[] = []
 const keys: string[] = []
-
-async function apiOf(agent: AgentHandle): Promise<{ host: string; key: string }> {
-  const host = await waitFor(
-    () =>
-      /"url":"(https?:\/\/127\.0\.0\.1:\d+)","msg":"OpenWhisk API listening"/.exec(agent.output())?.[1] ?? '',
-    { what: 'the OpenWhisk API listener', timeoutMs: 30_000 },
-  )
-  const r = await agent.cli(['auth', 'create'])
-  if (r.code !== 0) throw new Error(r.stderr)
-  return { host, key: r.stdout.trim() }
-}
 
 beforeAll(async () => {
   // One owner per record: most records are on one or two of the three nodes, not on all.

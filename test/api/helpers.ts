@@ -50,6 +50,14 @@ export async function owClientError(
   throw new Error('expected the call to fail')
 }
 
+/** The OpenWhisk API of an agent started with `--api-listen 127.0.0.1:0`, and a new key on it. */
+export async function apiOf(agent: AgentHandle): Promise<{ host: string; key: string }> {
+  const host = await apiHostOf(agent)
+  const r = await agent.cli(['auth', 'create'])
+  if (r.code !== 0) throw new Error(r.stderr)
+  return { host, key: r.stdout.trim() }
+}
+
 export function basic(auth: string): string {
   return `Basic ${Buffer.from(auth).toString('base64')}`
 }

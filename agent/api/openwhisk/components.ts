@@ -20,6 +20,10 @@ export interface OpenWhiskApiComponents {
   keys: ApiKeyStore
   /** The functions' bridge, for the endpoint containers call (`openwhiskApi.bridgePort`). */
   functionsBridge?: Omit<BridgeEndpointComponents, 'logger'>
+  /** Serves `GET /dashboard` and below it (behind an API key) when present. */
+  dashboard?: { reply(path: string): Promise<Reply> }
+  /** Serves `GET /metrics` (Prometheus text format, no API key) when present. */
+  metrics?: { scrape(): Promise<{ contentType: string; body: string }> }
 }
 
 export interface OpenWhiskApiInit extends OpenWhiskApiOptions {

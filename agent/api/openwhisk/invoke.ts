@@ -26,6 +26,8 @@ export async function invokeAction(
     apiKey?: string | undefined
     /** `X-Callback-Url` (OpenFaaS): the finished record is POSTed there. */
     callback?: string | undefined
+    /** The request's valid W3C `traceparent`, kept in the record. */
+    traceparent?: string | undefined
     /** The caller's namespace (the node's when omitted). */
     namespace?: string
   },
@@ -38,6 +40,7 @@ export async function invokeAction(
       blocking: false,
       ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
       ...(opts.callback ? { callback: opts.callback } : {}),
+      ...(opts.traceparent ? { traceparent: opts.traceparent } : {}),
     },
     opts.namespace,
   )

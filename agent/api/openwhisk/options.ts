@@ -1,7 +1,7 @@
 import { z } from 'zod'
 
 /** host:port, [ipv6]:port or a bare port. */
-const LISTEN_RE = /^(?:(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?\d{1,5}$/
+export const LISTEN_RE = /^(?:(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?\d{1,5}$/
 
 export const rateLimitOptionsSchema = z
   .object({

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { isComposition } from '../../activations/index.ts'
+import { parseTraceparent } from '../../activations/trace.ts'
 import { apiKeyFor } from '../../functions/index.ts'
 import { type FunctionRecord, LIMITS, SEQUENCE_MAX_LENGTH } from '../../store/index.ts'
 import { AGENT_VERSION } from '../../version.ts'
@@ -209,6 +210,7 @@ async function invoke(c: ApiContext, init: OpenWhiskApiInit, on: ActionRequest):
     // A composition passes the caller's key on to those of its components that ask for it.
     apiKey: isComposition(fn) ? auth : apiKeyFor(fn, auth),
     callback: headerValue(req.headers['x-callback-url']),
+    traceparent: parseTraceparent(req.headers.traceparent) ?? undefined,
   })
   const header = {
     'x-openwhisk-activation-id': out.done ? out.record.activationId : out.activationId,

@@ -125,6 +125,11 @@ export class OpenWhiskApiServer implements Startable {
       if (req.method !== 'GET') throw owMethod()
       return { status: 200, body: path === '/' ? platformInfo(this.#init) : API_INFO }
     }
+    if (path === '/metrics' && this.#c.metrics) {
+      if (req.method !== 'GET') throw owMethod()
+      const { contentType, body } = await this.#c.metrics.scrape()
+      return { status: 200, body: Buffer.from(body), headers: { 'content-type': contentType } }
+    }
     if (path.startsWith('/api/v1/web/')) {
       const client = `web:${req.socket.remoteAddress ?? ''}`
       this.#throttle(client)
@@ -137,6 +142,10 @@ export class OpenWhiskApiServer implements Startable {
       throw new OwError(401, MESSAGES.unauthorized, { 'www-authenticate': 'Basic realm="fnagent"' })
     }
     this.#throttle(subject.uuid)
+    if (this.#c.dashboard && (path === '/dashboard' || path.startsWith('/dashboard/'))) {
+      if (req.method !== 'GET') throw owMethod()
+      return this.#c.dashboard.reply(path)
+    }
     const auth = basicCredentials(req)!
     return handleRest(this.#c, this.#init, req, path, new URLSearchParams(rawQuery), { auth, subject })
   }
