@@ -559,7 +559,8 @@ async function statusOf(a: {
     dataDir: a.config.dataDir,
     socket: a.config.socket,
     namespace: a.config.namespace,
-    functions: (await a.functions.list()).length,
+    // Both from memory: status answers without reading the store (it is what health checks poll).
+    functions: a.store.functions.liveCount(a.config.namespace),
     activations: { stored: await a.store.activations.count(), inflight: a.activations.inflight },
     invoker: a.invoker.state(),
     cluster: a.cluster

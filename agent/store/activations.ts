@@ -53,9 +53,27 @@ export class ActivationRepository {
     this.#dead = db.sublevel<string, string>(BUCKETS.activationsDead, { valueEncoding: 'utf8' })
   }
 
-  /** Waits until the sublevels are open (they are read synchronously). */
+  /** Records held (kept by every write and delete here; counted once when the store opens). */
+  #count = 0
+  /** Ids of new records whose write is under way (two concurrent writes of one new id count once). */
+  readonly #pendingNew = new Set<string>()
+
+  /**
+   * Waits until the sublevels are open (they are read synchronously) and counts the records once
+   * (about a second per million), so that `count()`, which status calls, costs nothing.
+   */
   async open(): Promise<void> {
     await Promise.all([this.#byId.open(), this.#byTime.open(), this.#running.open(), this.#dead.open()])
+    let n = 0
+    for await (const _ of this.#byId.keys()) n++
+    this.#count = n
+  }
+
+  /** Whether writing `id` adds a record, claiming it until `settle` (synchronous with the read of the old one). */
+  #claimNew(id: string, old: ActivationRecord | undefined): boolean {
+    if (old || this.#pendingNew.has(id)) return false
+    this.#pendingNew.add(id)
+    return true
   }
 
   /** Adds the writes of one record to a batch: the record, its time index, its running marker index. */
@@ -92,9 +110,15 @@ export class ActivationRepository {
   async put(record: ActivationRecord): Promise<void> {
     activationRecordSchema.parse(record)
     const old = this.#byId.getSync(record.activationId)
+    const isNew = this.#claimNew(record.activationId, old)
     const batch = this.#db.batch()
     this.#stage(batch, record, old)
-    await batch.write()
+    try {
+      await batch.write()
+      if (isNew) this.#count++
+    } finally {
+      if (isNew) this.#pendingNew.delete(record.activationId)
+    }
   }
 
   /** Newest first; looks at `MAX_SCAN` index entries at most (see there). */
@@ -164,15 +188,22 @@ export class ActivationRepository {
     for (const r of records) activationRecordSchema.parse(r)
     const stored = records.map((r) => this.#byId.getSync(r.activationId))
     const latest = new Map<string, ActivationRecord>()
+    const claimed: string[] = []
     const batch = this.#db.batch()
     const written = records.map((r, i) => {
       const old = latest.get(r.activationId) ?? stored[i]
       if (old && compareActivations(old, r) >= 0) return false
+      if (this.#claimNew(r.activationId, old)) claimed.push(r.activationId)
       this.#stage(batch, r, old)
       latest.set(r.activationId, r)
       return true
     })
-    await batch.write()
+    try {
+      await batch.write()
+      this.#count += claimed.length
+    } finally {
+      for (const id of claimed) this.#pendingNew.delete(id)
+    }
     return written
   }
 
@@ -198,12 +229,12 @@ export class ActivationRepository {
       }
     }
     await batch.write()
+    this.#count = Math.max(0, this.#count - out.length)
     return out
   }
 
+  /** Records held here, from memory. */
   async count(): Promise<number> {
-    let n = 0
-    for await (const _ of this.#byId.keys()) n++
-    return n
+    return this.#count
   }
 }

@@ -29,6 +29,8 @@ export class FunctionRepository {
   readonly #blobs: BlobRepository
   readonly #headCache = new LRUCache<string, CachedHead>({ max: HEAD_CACHE_ENTRIES })
   readonly #serial = new KeyedSerial()
+  /** Live functions per namespace: counted when the store opens, kept by every move of a head. */
+  readonly #live = new Map<string, number>()
 
   constructor(db: Db, blobs: BlobRepository) {
     this.#db = db
@@ -40,6 +42,23 @@ export class FunctionRepository {
   /** Waits until the sublevels are open (versions are read synchronously). */
   async open(): Promise<void> {
     await Promise.all([this.#versions.open(), this.#heads.open()])
+    for await (const head of this.#heads.values()) if (!head.deleted) this.#bump(head.namespace, 1)
+  }
+
+  /** Live functions of a namespace, from memory (what status shows). */
+  liveCount(namespace: string): number {
+    return this.#live.get(namespace) ?? 0
+  }
+
+  #bump(namespace: string, delta: number): void {
+    const n = (this.#live.get(namespace) ?? 0) + delta
+    if (n > 0) this.#live.set(namespace, n)
+    else this.#live.delete(namespace)
+  }
+
+  /** Counts a head moving from `before` to `after`. */
+  #moved(before: FunctionRecord | null, after: FunctionRecord): void {
+    this.#bump(after.namespace, (after.deleted ? 0 : 1) - (before && !before.deleted ? 1 : 0))
   }
 
   /** The latest version (tombstones included). */
@@ -106,6 +125,7 @@ export class FunctionRepository {
       if (!head || compareVersions(toLww(existing), toLww(head)) <= 0) return false
       await this.#heads.put(path, existing)
       this.#cacheHead(path, structuredClone(existing))
+      this.#moved(head, existing)
       return true
     }
     const wins = !head || compareVersions(toLww(record), toLww(head)) > 0
@@ -121,7 +141,10 @@ export class FunctionRepository {
     const orphan = existing?.codeHash && existing.codeHash !== record.codeHash ? existing.codeHash : null
     if (orphan) batch.del(refKey(orphan, existing!), { sublevel: this.#blobs.refLevel })
     await batch.write()
-    if (wins) this.#cacheHead(path, structuredClone(record))
+    if (wins) {
+      this.#cacheHead(path, structuredClone(record))
+      this.#moved(head, record)
+    }
     if (orphan && !(await this.#blobs.isReferenced(orphan))) await this.#blobs.del(orphan)
     return wins
   }
@@ -165,6 +188,7 @@ export class FunctionRepository {
   }
 
   async #remove(tombstone: FunctionRecord): Promise<void> {
+    const head = await this.head(tombstone.namespace, tombstone.name)
     const versions = await this.versions(tombstone.namespace, tombstone.name)
     const batch = this.#db.batch()
     for (const v of versions) {
@@ -175,6 +199,7 @@ export class FunctionRepository {
     batch.put(fnPath(tombstone.namespace, tombstone.name), tombstone, { sublevel: this.#heads })
     await batch.write()
     this.#cacheHead(fnPath(tombstone.namespace, tombstone.name), structuredClone(tombstone))
+    this.#moved(head, tombstone)
     const hashes = new Set(versions.map((v) => v.codeHash).filter((h): h is string => !!h))
     for (const hash of hashes) {
       if (!(await this.#blobs.isReferenced(hash))) await this.#blobs.del(hash)
