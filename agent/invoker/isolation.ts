@@ -112,18 +112,57 @@ export async function openEndpoint(
   address: string,
   port: number,
   run: Run = runTool,
+  stampDir = ISOLATION_STAMP_DIR,
 ): Promise<() => Promise<void>> {
   const r = endpointRule(bridge, address, port)
   try {
     await run(r.tool, ['-D', r.chain, ...r.args]).catch(() => {})
     await run(r.tool, ['-I', r.chain, '1', ...r.args])
   } catch (err) {
+    // An agent without the privilege (the systemd unit's): `fnagent isolate` opened this very
+    // endpoint as root before it started (a fixed openwhiskApi.bridgePort); the rule is the unit's.
+    if (await endpointStamped(bridge, address, port, stampDir)) return async () => {}
     throw errors.isolationUnavailable(
       `cannot open the OpenWhisk API endpoint ${address}:${port} on bridge ${bridge}: ${toolMessage(err)}`,
       { cause: err },
     )
   }
   return () => run(r.tool, ['-D', r.chain, ...r.args]).catch(() => {})
+}
+
+function endpointStampFile(dir: string, bridge: string): string {
+  return join(dir, `${bridge}.endpoint.json`)
+}
+
+/** Records (as root, after opening it) the endpoint an unprivileged agent will serve. */
+export async function stampEndpoint(
+  bridge: string,
+  address: string,
+  port: number,
+  dir = ISOLATION_STAMP_DIR,
+): Promise<void> {
+  await mkdir(dir, { recursive: true })
+  await chmod(dir, 0o755)
+  const file = endpointStampFile(dir, bridge)
+  await writeFile(
+    `${file}.tmp`,
+    `${JSON.stringify({ bridge, address, port, rule: endpointRule(bridge, address, port) })}\n`,
+  )
+  await chmod(`${file}.tmp`, 0o644)
+  await rename(`${file}.tmp`, file)
+}
+
+/** Whether `fnagent isolate` opened exactly this endpoint. */
+export async function endpointStamped(
+  bridge: string,
+  address: string,
+  port: number,
+  dir = ISOLATION_STAMP_DIR,
+): Promise<boolean> {
+  const stamp = await readFile(endpointStampFile(dir, bridge), 'utf8')
+    .then((t) => JSON.parse(t) as { bridge?: string; address?: string; port?: number })
+    .catch(() => null)
+  return stamp?.bridge === bridge && stamp.address === address && stamp.port === port
 }
 
 /** A digest of the rules, written into the stamp and compared by the agent. */

@@ -29,10 +29,30 @@ export function registerIsolateCommand(program: Command): void {
       const bridge = bridgeName(config.invoker.network)
       const ports = agentPorts(config).map((p) => p.port)
       const { rules, digest } = await installIsolation(bridge, { ports })
-      if (g.json) printJson({ isolateHost: true, bridge, digest, rules })
+      // The one opening, for actions that call the platform: with a fixed bridge port, opened here
+      // as root, so an agent without the privilege can serve it (it reads the stamp).
+      const port = config.openwhiskApi.bridgePort
+      let endpoint: { address: string; port: number } | null = null
+      if (config.openwhiskApi.listen && typeof port === 'number' && port > 0) {
+        const { createDocker } = await import('../../agent/docker.ts')
+        const { ensureNetwork } = await import('../../agent/invoker/network.ts')
+        const { openEndpoint, stampEndpoint } = await import('../../agent/invoker/isolation.ts')
+        const { silentLogger } = await import('../../agent/log.ts')
+        const net = await ensureNetwork(createDocker(), config.invoker.network, {
+          isolateHost: false,
+          timeoutMs: config.invoker.dockerTimeoutMs,
+          logger: silentLogger(),
+        })
+        if (net.gateway) {
+          await openEndpoint(bridge, net.gateway, port)
+          await stampEndpoint(bridge, net.gateway, port)
+          endpoint = { address: net.gateway, port }
+        }
+      }
+      if (g.json) printJson({ isolateHost: true, bridge, digest, rules, endpoint })
       else
         process.stdout.write(
-          `host isolation installed for bridge ${bridge} (network ${config.invoker.network}; agent ports ${ports.join(', ') || 'none'} refused everywhere): ${rules.length} rules\n`,
+          `host isolation installed for bridge ${bridge} (network ${config.invoker.network}; agent ports ${ports.join(', ') || 'none'} refused everywhere): ${rules.length} rules${endpoint ? `; the OpenWhisk API open to functions at ${endpoint.address}:${endpoint.port}` : ''}\n`,
         )
     })
 }

@@ -2,11 +2,12 @@
 // and no peers starts a one-node cluster, creates its key and says where; with peers to join but no
 // key, or with host isolation on and no way to install it, nothing starts (no socket, no store)
 // and the error lists every reason. Logs are JSON lines when stdout is not a terminal.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { wantsPrettyLogs } from '../../agent/main.ts'
 import { BIN, Cleanup, cli, NODE, removeDir, startAgent, tempDir } from '../helpers/agent-process.ts'
+import { waitFor } from '../helpers/wait-for.ts'
 
 const cleanup = new Cleanup()
 afterAll(() => cleanup.run())
@@ -104,6 +105,105 @@ describe('first start', () => {
     expect(r.stderr).toMatch(/fnagent isolate/)
     expect(existsSync(join(dir, 'fnagent.sock'))).toBe(false)
   }, 60_000)
+
+  it('as the systemd unit runs it (isolate as root, then an agent without privileges): actions still get __OW_API_HOST and reach the API', async () => {
+    const dir = tempDir('fnagent-i21-unit-')
+    cleanup.add(() => removeDir(dir))
+    const network = `i21-unit-${process.pid}`
+    const { createServer } = await import('node:net')
+    const bridgePort = await new Promise<number>((done) => {
+      const srv = createServer().listen(0, () => {
+        const { port } = srv.address() as { port: number }
+        srv.close(() => done(port))
+      })
+    })
+    const config = join(dir, 'unit.json')
+    writeFileSync(
+      config,
+      JSON.stringify({
+        invoker: { network },
+        cluster: { enabled: false },
+        openwhiskApi: { listen: '127.0.0.1:0', bridgePort },
+      }),
+    )
+    // ExecStartPre=+: as root, the isolation rules and the one opening for the API endpoint.
+    const isolated = await cli(['--data-dir', dir, 'isolate', '--config', config])
+    expect(isolated.code, isolated.stderr).toBe(0)
+    const opened = /open to functions at ([\d.]+):(\d+)/.exec(isolated.stdout)
+    expect(opened?.[2]).toBe(String(bridgePort))
+    const gateway = opened![1]!
+    const bridge = /bridge (fna-[0-9a-f]{10})/.exec(isolated.stdout)![1]!
+    cleanup.add(async () => {
+      const { execFile } = await import('node:child_process')
+      const args = [
+        '-D',
+        'INPUT',
+        '-i',
+        bridge,
+        '-d',
+        gateway,
+        '-p',
+        'tcp',
+        '--dport',
+        String(bridgePort),
+        '-j',
+        'ACCEPT',
+      ]
+      await new Promise((done) => execFile('iptables', ['-w', '5', ...args], done))
+      removeDir(`/run/fnagent-isolation/${bridge}.endpoint.json`)
+    })
+    // ExecStart: the agent with no capabilities at all (it keeps its uid: see the test above).
+    const { spawn } = await import('node:child_process')
+    const agent = spawn(
+      'setpriv',
+      [
+        '--inh-caps=-all',
+        '--ambient-caps=-all',
+        '--bounding-set=-all',
+        NODE,
+        BIN,
+        'start',
+        '--data-dir',
+        dir,
+        '--config',
+        config,
+      ],
+      { env: { ...process.env, HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    let out = ''
+    agent.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    agent.stderr.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    const exited = new Promise((done) => agent.once('exit', done))
+    cleanup.add(async () => {
+      agent.kill('SIGTERM')
+      await exited
+    })
+    const sock = ['--socket', join(dir, 'fnagent.sock')]
+    await waitFor(
+      async () => {
+        if (agent.exitCode !== null) throw new Error(`agent exited with ${agent.exitCode}:\n${out}`)
+        return /OpenWhisk API listening for function containers/.test(out)
+      },
+      { what: 'the API endpoint on the functions bridge', timeoutMs: 60_000 },
+    )
+    writeFileSync(
+      join(dir, 'caller.js'),
+      `async function main() {
+        const host = process.env.__OW_API_HOST
+        const r = await fetch(host + '/api/v1/namespaces')
+        return { host, status: r.status }
+      }`,
+    )
+    expect((await cli([...sock, 'fn', 'create', 'caller', join(dir, 'caller.js')])).code).toBe(0)
+    const r = await cli([...sock, 'invoke', 'caller', '--result'])
+    expect(r.code, r.stderr + out.slice(-2000)).toBe(0)
+    // It reaches the API (401: it sent no key), at the endpoint isolate opened.
+    expect(JSON.parse(r.stdout)).toEqual({ host: `http://${gateway}:${bridgePort}`, status: 401 })
+  }, 180_000)
 
   it('logs: pretty on a terminal, JSON under systemd (JOURNAL_STREAM) or without a terminal', () => {
     expect(wantsPrettyLogs({}, true)).toBe(true)
