@@ -5,11 +5,14 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { endpointRule } from '../../agent/invoker/isolation.ts'
 import { wantsPrettyLogs } from '../../agent/main.ts'
 import { BIN, Cleanup, cli, NODE, removeDir, startAgent, tempDir } from '../helpers/agent-process.ts'
 import { waitFor } from '../helpers/wait-for.ts'
 
 const cleanup = new Cleanup()
+/** `setpriv` options that start a process with no capability at all (it keeps its uid). */
+const NO_CAPABILITIES = ['--inh-caps=-all', '--ambient-caps=-all', '--bounding-set=-all']
 afterAll(() => cleanup.run())
 
 describe('first start', () => {
@@ -81,17 +84,7 @@ describe('first start', () => {
     const r = await new Promise<{ code: number; stderr: string }>((done) => {
       execFile(
         'setpriv',
-        [
-          '--inh-caps=-all',
-          '--ambient-caps=-all',
-          '--bounding-set=-all',
-          NODE,
-          BIN,
-          'start',
-          '--data-dir',
-          dir,
-          '--no-cluster',
-        ],
+        [...NO_CAPABILITIES, NODE, BIN, 'start', '--data-dir', dir, '--no-cluster'],
         {
           env: { ...process.env, HOME: dir, FNAGENT_INVOKER_NETWORK: `i14-noiso-${process.pid}` },
           timeout: 60_000,
@@ -135,39 +128,15 @@ describe('first start', () => {
     const bridge = /bridge (fna-[0-9a-f]{10})/.exec(isolated.stdout)![1]!
     cleanup.add(async () => {
       const { execFile } = await import('node:child_process')
-      const args = [
-        '-D',
-        'INPUT',
-        '-i',
-        bridge,
-        '-d',
-        gateway,
-        '-p',
-        'tcp',
-        '--dport',
-        String(bridgePort),
-        '-j',
-        'ACCEPT',
-      ]
-      await new Promise((done) => execFile('iptables', ['-w', '5', ...args], done))
+      const rule = endpointRule(bridge, gateway, bridgePort)
+      await new Promise((done) => execFile(rule.tool, ['-w', '5', '-D', rule.chain, ...rule.args], done))
       removeDir(`/run/fnagent-isolation/${bridge}.endpoint.json`)
     })
     // ExecStart: the agent with no capabilities at all (it keeps its uid: see the test above).
     const { spawn } = await import('node:child_process')
     const agent = spawn(
       'setpriv',
-      [
-        '--inh-caps=-all',
-        '--ambient-caps=-all',
-        '--bounding-set=-all',
-        NODE,
-        BIN,
-        'start',
-        '--data-dir',
-        dir,
-        '--config',
-        config,
-      ],
+      [...NO_CAPABILITIES, NODE, BIN, 'start', '--data-dir', dir, '--config', config],
       { env: { ...process.env, HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] },
     )
     let out = ''
