@@ -65,21 +65,28 @@ const LINGER_BYTES = 1024 * 1024
 const LINGER_MS = 2000
 
 /**
- * Stops buffering a refused request. The rest of the body is read and discarded, up to
- * LINGER_BYTES: closing a socket with unread data makes the kernel send a reset, and the client
- * would lose the 413. Past that, or LINGER_MS after the answer, the connection is destroyed.
+ * Stops buffering a refused request, and closes its connection the lingering way (RFC 9112 §9.6):
+ * the answer and a FIN go out, the rest of the body is read and discarded, and the socket is
+ * destroyed only when the client closes its side, past LINGER_BYTES or LINGER_MS after the answer.
+ * Closing a socket that still has data coming in makes the kernel send a reset, and a client still
+ * writing its body (or too busy to have read yet) would lose the 413 and see "connection reset".
  */
 function stopReading(req: IncomingMessage): void {
   const res = (req as IncomingMessage & { res?: ServerResponse }).res
+  const socket = req.socket
   if (res) res.shouldKeepAlive = false
+  // node's server calls destroySoon() once a last answer is written: end (FIN) without the destroy.
+  socket.destroySoon = () => {
+    if (socket.writable) socket.end()
+  }
   let discarded = 0
   req.on('data', (chunk: Buffer) => {
     discarded += chunk.length
-    if (discarded > LINGER_BYTES) req.socket.destroy()
+    if (discarded > LINGER_BYTES) socket.destroy()
   })
   req.on('error', () => {})
   req.resume()
-  const drop = () => setTimeout(() => req.socket.destroy(), LINGER_MS).unref()
+  const drop = () => setTimeout(() => socket.destroy(), LINGER_MS).unref()
   if (!res || res.writableFinished) drop()
   else res.once('finish', drop).once('close', drop)
 }

@@ -37,29 +37,51 @@ beforeAll(async () => {
 })
 afterAll(() => cleanup.run())
 
-/** A raw HTTP/1.1 exchange: writes `head` (and `body`), reads until the server closes or `ms` pass. */
-function raw(head: string, body?: Buffer | ((write: (b: Buffer) => boolean) => void), ms = 15_000) {
+/**
+ * A raw HTTP/1.1 exchange: writes `head` (and `body`), reads until the server closes or `ms` pass.
+ * With `readAfterMs`, the client reads nothing for that long after writing (a busy client).
+ */
+function raw(
+  head: string,
+  body?: Buffer | ((write: (b: Buffer) => boolean) => void),
+  ms = 15_000,
+  readAfterMs = 0,
+) {
   const { hostname, port } = new URL(api.apihost)
-  return new Promise<{ status: number; headers: string; body: string; text: string }>((resolve) => {
-    const s = connect(Number(port), hostname, () => {
-      s.write(head)
-      if (Buffer.isBuffer(body)) s.write(body)
-      else body?.((b) => s.write(b))
-    })
-    let got = ''
-    const done = () => {
-      clearTimeout(timer)
-      s.destroy()
-      const [headers = '', rest = ''] = got.split('\r\n\r\n', 2)
-      resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(got)?.[1] ?? 0), headers, body: rest, text: got })
-    }
-    const timer = setTimeout(done, ms)
-    s.on('data', (d) => {
-      got += d.toString('latin1')
-    })
-    s.on('close', done)
-    s.on('error', () => {})
-  })
+  return new Promise<{ status: number; headers: string; body: string; text: string; error?: string }>(
+    (resolve) => {
+      const s = connect(Number(port), hostname, () => {
+        s.write(head)
+        if (Buffer.isBuffer(body)) s.write(body)
+        else body?.((b) => s.write(b))
+        // Blocks this process (not just the stream), so nothing is read from the kernel meanwhile.
+        const until = Date.now() + readAfterMs
+        while (Date.now() < until);
+      })
+      let got = ''
+      let error: string | undefined
+      const done = () => {
+        clearTimeout(timer)
+        s.destroy()
+        const [headers = '', rest = ''] = got.split('\r\n\r\n', 2)
+        resolve({
+          status: Number(/^HTTP\/1\.1 (\d+)/.exec(got)?.[1] ?? 0),
+          headers,
+          body: rest,
+          text: got,
+          error,
+        })
+      }
+      const timer = setTimeout(done, ms)
+      s.on('data', (d) => {
+        got += d.toString('latin1')
+      })
+      s.on('close', done)
+      s.on('error', (err: NodeJS.ErrnoException) => {
+        error = err.code ?? err.message
+      })
+    },
+  )
 }
 
 describe('request bodies are refused past their limit before they are buffered', () => {
@@ -84,6 +106,27 @@ describe('request bodies are refused past their limit before they are buffered',
       for (let i = 0; i < 32; i++)
         write(Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')]))
     })
+    expect(r.status).toBe(413)
+    expect(JSON.parse(r.body).error).toMatch(/^Request larger than allowed: \d+ > 1048576 bytes\.$/)
+  })
+
+  it('lets a client that is slow to read still get its 413 (no reset before the answer is read)', async () => {
+    const head =
+      'POST /api/v1/web/guest/default/headers.http HTTP/1.1\r\nHost: x\r\n' +
+      'Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n'
+    const piece = Buffer.alloc(64 * 1024, 'a')
+    // The client goes on sending after the refusal and reads only a second later, as a busy one
+    // does: closing the connection under it would reset it and throw the unread answer away.
+    const r = await raw(
+      head,
+      (write) => {
+        for (let i = 0; i < 24; i++)
+          write(Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')]))
+      },
+      15_000,
+      1000,
+    )
+    expect(r.error).toBeUndefined()
     expect(r.status).toBe(413)
     expect(JSON.parse(r.body).error).toMatch(/^Request larger than allowed: \d+ > 1048576 bytes\.$/)
   })
