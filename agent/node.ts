@@ -213,6 +213,8 @@ async function build(logger: Logger, config: Config, store: Store) {
           invoker: () => invoker.state(),
           ...(cluster ? { members: () => cluster.view(), gossip: () => cluster.stats() } : {}),
           replication: () => replication.status(),
+          queue: () => activations.queueStats(),
+          events: () => events.stats(),
           dbDir: join(config.dataDir, 'db'),
         },
         config.metrics,
@@ -273,7 +275,20 @@ async function build(logger: Logger, config: Config, store: Store) {
   invoker.onActivation((ran) => logTail.ran(ran.record))
   const top = lifecycle.add(
     'top',
-    new ClusterTop({ logger: log('top'), nodeId, cluster, invoker: () => invoker.state() }, config.metrics),
+    new ClusterTop(
+      {
+        logger: log('top'),
+        nodeId,
+        cluster,
+        invoker: () => invoker.state(),
+        queue: () => {
+          const q = activations.queueStats()
+          return { waiting: q.waiting, running: q.running, delayed: q.delayed, deadLetters: q.deadLetters }
+        },
+        fires: () => events.recentFires(),
+      },
+      config.metrics,
+    ),
   )
   invoker.onActivation((ran) => top.ran(ran.record))
 
@@ -306,6 +321,7 @@ async function build(logger: Logger, config: Config, store: Store) {
       firstLiveOwner: (id) => replication.ownership.activationOwners(id)[0],
       memberState: (peerId) => cluster?.member(peerId)?.state,
       limiter,
+      ...(metrics ? { onQueueWait: (priority: number, ms: number) => metrics.queueWait(priority, ms) } : {}),
     },
     { maxParamsBytes: config.invoker.maxPayloadBytes, drainMs: config.drainMs, queue: config.queue },
   )
@@ -345,6 +361,7 @@ async function build(logger: Logger, config: Config, store: Store) {
             nodeId,
             top: (signal) => top.view(signal),
             recent: (q) => activations.list({ ...q, ...(cluster ? { cluster: true } : {}) }),
+            dead: (limit) => activations.dead(limit),
             limit: config.dashboard.recent,
           }),
         )

@@ -46,6 +46,21 @@ export interface QueuedJobsComponents {
   /** The live owner that takes over a job whose node died (the first by rendezvous), if known. */
   firstLiveOwner?: (activationId: string) => string | undefined
   draining: () => boolean
+  /** A job's first run started, `ms` after it was accepted (the metrics' queue wait). */
+  onWaited?: (priority: number, ms: number) => void
+}
+
+/** What this node's queue has done since start, beside what it holds (read by the metrics at scrape). */
+export interface QueuedJobsStats extends QueueStats {
+  /** Failed runs run again by the function's retry policy. */
+  retries: number
+  /** Jobs whose last attempt failed (annotation `deadLetter`). */
+  deadLetters: number
+  /** Completion callbacks delivered (a 2xx answer), and given up. */
+  callbacksDelivered: number
+  callbacksFailed: number
+  /** Jobs this node took over from a dead or departed node (or its own previous process). */
+  takeovers: number
 }
 
 /**
@@ -58,6 +73,7 @@ export class QueuedJobs {
   readonly #queue: JobQueue
   readonly #o: QueueOptions
   readonly #abort = new AbortController()
+  readonly #counts = { retries: 0, deadLetters: 0, callbacksDelivered: 0, callbacksFailed: 0, takeovers: 0 }
 
   constructor(components: QueuedJobsComponents, init: Partial<QueueOptions> = {}) {
     this.#c = components
@@ -74,8 +90,8 @@ export class QueuedJobs {
     return this.#queue.state(activationId)
   }
 
-  stats(): QueueStats {
-    return this.#queue.stats()
+  stats(): QueuedJobsStats {
+    return { ...this.#queue.stats(), ...this.#counts }
   }
 
   start(): Promise<void> {
@@ -127,7 +143,9 @@ export class QueuedJobs {
     if (!written) return false
     this.#c.logger.warn({ activationId: id, from: marker.node, cause }, 'job taken over')
     await this.#c.onMarker?.(next).catch(() => {})
-    return this.#queue.add({ activationId: id, ...job, takeover })
+    const added = this.#queue.add({ activationId: id, ...job, takeover })
+    if (added) this.#counts.takeovers++
+    return added
   }
 
   /**
@@ -239,12 +257,13 @@ export class QueuedJobs {
     const policy = retryPolicyOf(job.fn)
     const attempt = job.attempt + 1
     const runId = policy.maxRetries > 0 ? newActivationId() : id
+    const waitedMs = Date.now() - job.accepted
     const annotations: KeyValue[] = [
       {
         key: 'queue',
         value: {
           priority: job.priority,
-          waitedMs: Date.now() - job.accepted,
+          waitedMs,
           attempt,
           acceptedAt: job.accepted,
         },
@@ -269,6 +288,7 @@ export class QueuedJobs {
       await this.#keep(this.#failed(job, id, e, annotations))
       return 'done'
     }
+    if (attempt === 1) this.#c.onWaited?.(job.priority, waitedMs)
     if (runId === id) return this.#finished(job, record)
     const attempts = [...job.attempts, attemptOf(record, attempt)]
     if (retries(policy, record, attempt)) {
@@ -277,9 +297,11 @@ export class QueuedJobs {
       job.notBefore = Date.now() + backoffMs(policy, attempt)
       // The marker keeps the count, so a node that takes the job over goes on from here.
       await this.#storeMarker(id, jobFieldOf(job), job.accepted)
+      this.#counts.retries++
       return 'retry'
     }
     const final = this.#finalRecord(job, id, record, attempts)
+    if (!final.response.success) this.#counts.deadLetters++
     await this.#keep(final)
     return this.#finished(job, final)
   }
@@ -309,6 +331,8 @@ export class QueuedJobs {
       this.#c.logger,
       this.#abort.signal,
     )
+    if (delivery.delivered) this.#counts.callbacksDelivered++
+    else this.#counts.callbacksFailed++
     const current = (await this.#c.store.activations.get(record.activationId)) ?? record
     await this.#keep({
       ...current,

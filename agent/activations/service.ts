@@ -4,7 +4,7 @@ import { apiKeyFor, type FunctionService } from '../functions/index.ts'
 import { describeZodError } from '../functions/input.ts'
 import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
-import type { QueueOptions, QueueStats } from '../queue/index.ts'
+import type { QueueOptions } from '../queue/index.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import {
   ACTIVATION_ID_RE,
@@ -18,7 +18,7 @@ import {
 import { Composer, isComposition } from './composition.ts'
 import { callbackOf, priorityOf } from './jobs.ts'
 import type { NamespaceLimiter } from './limits.ts'
-import { type JobView, QueuedJobs } from './queued.ts'
+import { type JobView, QueuedJobs, type QueuedJobsStats } from './queued.ts'
 import { internalErrorRecord } from './records.ts'
 import { ActivationRecovery, type RecoveryInit } from './recovery.ts'
 import { TRACEPARENT_RE } from './trace.ts'
@@ -75,6 +75,8 @@ export interface ActivationServiceComponents {
   limiter?: Pick<NamespaceLimiter, 'admit'>
   /** A peer's state in this node's view (`undefined`: not known): a dead node's markers resolve as lost. */
   memberState?: (peerId: string) => string | undefined
+  /** A queued job's first run started `ms` after it was accepted (the metrics' queue wait). */
+  onQueueWait?: (priority: number, ms: number) => void
 }
 
 export interface ActivationServiceInit {
@@ -139,6 +141,7 @@ export class ActivationService implements Startable {
         logger: components.logger.child({ component: 'queue' }),
         run: (fn, code, params, id, opts) => this.#run(fn, code, params, id, opts),
         draining: () => this.#draining,
+        ...(components.onQueueWait ? { onWaited: components.onQueueWait } : {}),
       },
       init.queue,
     )
@@ -162,8 +165,8 @@ export class ActivationService implements Startable {
     return this.#inflight.size
   }
 
-  /** This node's queue: depth per priority, running, oldest wait. */
-  queueStats(): QueueStats {
+  /** This node's queue: depth per priority, running, oldest wait, and what it did since start. */
+  queueStats(): QueuedJobsStats {
     return this.#jobs.stats()
   }
 

@@ -2,6 +2,9 @@ import type { TopNode } from '../metrics/index.ts'
 import type { ActivationQuery } from '../store/index.ts'
 import type { ActivationRecord } from '../store/types.ts'
 
+/** Dead letters the dashboard lists. */
+const DEAD_LETTERS = 10
+
 /** One recent activation as the dashboard draws it: where it ran, who placed it and why. */
 export interface DashboardActivation {
   activationId: string
@@ -22,6 +25,8 @@ export interface DashboardView {
   self: string
   nodes: TopNode[]
   activations: DashboardActivation[]
+  /** The dead letters this node holds (their records replicate to their owners), newest first. */
+  deadLetters: DashboardActivation[]
 }
 
 export function dashboardActivation(r: ActivationRecord): DashboardActivation {
@@ -45,13 +50,22 @@ export interface DashboardSources {
   top: (signal: AbortSignal) => Promise<{ at: number; nodes: TopNode[] }>
   /** Recent activations (of the whole cluster when there is one). */
   recent: (q: ActivationQuery) => Promise<ActivationRecord[]>
+  /** The dead letters held here, newest first. */
+  dead?: (limit: number) => Promise<ActivationRecord[]>
   limit: number
 }
 
 export async function dashboardView(s: DashboardSources): Promise<DashboardView> {
-  const [top, recent] = await Promise.all([
+  const [top, recent, dead] = await Promise.all([
     s.top(AbortSignal.timeout(2000)),
     s.recent({ limit: s.limit, skip: 0 }),
+    s.dead?.(DEAD_LETTERS) ?? [],
   ])
-  return { at: top.at, self: s.nodeId, nodes: top.nodes, activations: recent.map(dashboardActivation) }
+  return {
+    at: top.at,
+    self: s.nodeId,
+    nodes: top.nodes,
+    activations: recent.map(dashboardActivation),
+    deadLetters: dead.map(dashboardActivation),
+  }
 }

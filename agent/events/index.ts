@@ -9,7 +9,9 @@
 export {
   EventService,
   type EventServiceComponents,
+  type EventStats,
   entityName,
+  type RecentFire,
   type RuleInput,
   type TriggerInput,
 } from './service.ts'

@@ -53,6 +53,31 @@ const ruleInput = z
   .strict()
 export type RuleInput = z.infer<typeof ruleInput>
 
+/** Counts since start of the triggers fired on this node. */
+export interface EventStats {
+  /** Fires that started at least one active rule (a trigger activation was recorded). */
+  fired: number
+  /** Fires of a trigger with no active rule (nothing recorded, as in OpenWhisk). */
+  noActiveRule: number
+  /** Rule activations: the rule's action started (accepted asynchronously), or could not be. */
+  rulesStarted: number
+  rulesFailed: number
+}
+
+/** A trigger fired on this node, as the dashboard lists it (newest first, at most RECENT_FIRES). */
+export interface RecentFire {
+  /** `namespace/name`. */
+  trigger: string
+  at: number
+  /** The trigger activation; null when no rule was active (nothing recorded). */
+  activationId: string | null
+  /** Rules whose action started, and those that could not start it. */
+  started: number
+  failed: number
+}
+
+const RECENT_FIRES = 20
+
 /** What one rule did when its trigger fired: a line of the trigger activation's logs (OpenWhisk's shape). */
 interface RuleOutcome {
   rule: string
@@ -71,9 +96,26 @@ interface RuleOutcome {
  */
 export class EventService {
   readonly #c: EventServiceComponents
+  readonly #counts: EventStats = { fired: 0, noActiveRule: 0, rulesStarted: 0, rulesFailed: 0 }
+  readonly #recent: RecentFire[] = []
 
   constructor(components: EventServiceComponents) {
     this.#c = components
+  }
+
+  /** What the triggers fired here did since start (read by the metrics at scrape). */
+  stats(): EventStats {
+    return { ...this.#counts }
+  }
+
+  /** The triggers fired here lately, newest first. */
+  recentFires(): RecentFire[] {
+    return [...this.#recent]
+  }
+
+  #noteFire(fire: RecentFire): void {
+    this.#recent.unshift(fire)
+    if (this.#recent.length > RECENT_FIRES) this.#recent.pop()
   }
 
   listTriggers(namespace: string): Promise<TriggerRecord[]> {
@@ -135,10 +177,24 @@ export class EventService {
   ): Promise<string | null> {
     const trigger = await this.getTrigger(namespace, name)
     const active = (await this.rulesOf(trigger)).filter((r) => r.status === 'active')
-    if (active.length === 0) return null
+    if (active.length === 0) {
+      this.#counts.noActiveRule++
+      this.#noteFire({
+        trigger: `${namespace}/${name}`,
+        at: Date.now(),
+        activationId: null,
+        started: 0,
+        failed: 0,
+      })
+      return null
+    }
+    this.#counts.fired++
     const start = Date.now()
     const args = { ...trigger.parameters, ...payload }
     const outcomes = await Promise.all(active.map((r) => this.#runRule(r, args)))
+    const started = outcomes.filter((o) => o.success).length
+    this.#counts.rulesStarted += started
+    this.#counts.rulesFailed += outcomes.length - started
     const record: ActivationRecord = {
       activationId: newActivationId(),
       namespace,
@@ -159,6 +215,13 @@ export class EventService {
       origin: this.#c.nodeId,
     }
     await this.#c.keepRecord(record)
+    this.#noteFire({
+      trigger: `${namespace}/${name}`,
+      at: start,
+      activationId: record.activationId,
+      started,
+      failed: outcomes.length - started,
+    })
     return record.activationId
   }
 

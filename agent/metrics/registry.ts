@@ -1,7 +1,15 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import type { RanActivation } from '../invoker/index.ts'
+import { MAX_PRIORITY, PRIORITIES } from '../queue/index.ts'
 import type { ActivationRecord } from '../store/types.ts'
-import { FunctionLabels } from './labels.ts'
+import { PerFunction } from './labels.ts'
+import {
+  type CounterSeries,
+  FastCounter,
+  FastHistogram,
+  type HistogramSeries,
+  type Labels,
+} from './series.ts'
 import { dirBytes, type MetricsSources } from './sources.ts'
 
 /** Seconds buckets from 1 ms to 5 min (a cold start is seconds, a warm run milliseconds). */
@@ -15,108 +23,171 @@ const STATUS_LABEL: Record<string, string> = {
   'whisk internal error': 'internal_error',
 }
 
+/** The series one function's activations and invocations count into (made on its first one). */
+class FunctionSeries {
+  readonly wait: HistogramSeries
+  readonly init: HistogramSeries
+  readonly run: HistogramSeries
+  readonly #activations = new Map<string, CounterSeries>()
+  readonly #invocations = new Map<string, HistogramSeries>()
+  readonly #labels: Labels
+  readonly #m: FunctionFamilies
+
+  constructor(m: FunctionFamilies, namespace: string, name: string) {
+    this.#m = m
+    this.#labels = { namespace, function: name }
+    this.wait = m.wait.series(this.#labels)
+    this.init = m.init.series(this.#labels)
+    this.run = m.run.series(this.#labels)
+  }
+
+  /** Keyed by status then start kind, both from small fixed sets. */
+  activations(status: string, start: string): CounterSeries {
+    const key = `${status} ${start}`
+    let s = this.#activations.get(key)
+    if (!s) {
+      s = this.#m.activations.series({ ...this.#labels, status, start })
+      this.#activations.set(key, s)
+    }
+    return s
+  }
+
+  invocation(status: string): HistogramSeries {
+    let s = this.#invocations.get(status)
+    if (!s) {
+      s = this.#m.invocation.series({ ...this.#labels, status })
+      this.#invocations.set(status, s)
+    }
+    return s
+  }
+}
+
+interface FunctionFamilies {
+  activations: FastCounter
+  wait: FastHistogram
+  init: FastHistogram
+  run: FastHistogram
+  invocation: FastHistogram
+}
+
 /**
  * One agent's Prometheus registry (never the global one: several agents share a test process).
- * The services count into it with cheap increments; everything else is read from `sources` at
- * scrape. Names and labels: docs/observability.md.
+ * What an invocation counts goes into plain numbers (series.ts), each function's series found by
+ * two map reads; everything else is read from `sources` at scrape. Names and labels:
+ * docs/observability.md.
  */
 export class AgentMetrics {
   readonly registry = new Registry()
-  readonly #fns: FunctionLabels
-  readonly #activations: Counter<'namespace' | 'function' | 'status' | 'start'>
-  readonly #wait: Histogram<'namespace' | 'function'>
-  readonly #init: Histogram<'namespace' | 'function'>
-  readonly #run: Histogram<'namespace' | 'function'>
-  readonly #invocation: Histogram<'namespace' | 'function' | 'status'>
-  readonly #placements: Counter<'where' | 'reason'>
-  readonly #attempts: Histogram
-  readonly #refusals: Counter<'reason'>
+  readonly #fns: PerFunction<FunctionSeries>
+  readonly #placements: FastCounter
+  readonly #placed = new Map<string, CounterSeries>()
+  readonly #attempts: HistogramSeries
+  readonly #refusals: FastCounter
+  readonly #refused = new Map<string, CounterSeries>()
+  readonly #queueWait: HistogramSeries[]
 
   constructor(sources: MetricsSources, init: { maxFunctions: number }) {
-    const registers = [this.registry]
-    this.#fns = new FunctionLabels(init.maxFunctions)
-    const fnLabels = ['namespace', 'function'] as const
-    this.#activations = new Counter({
-      name: 'fnagent_activations_total',
-      help: 'Activations this node ran, by function, status and how the container was got (warm, prewarmed, cold)',
-      labelNames: [...fnLabels, 'status', 'start'],
-      registers,
-    })
-    this.#wait = new Histogram({
-      name: 'fnagent_activation_wait_seconds',
-      help: 'Activation received by the invoker to its container ready',
-      labelNames: fnLabels,
-      buckets: SECONDS,
-      registers,
-    })
-    this.#init = new Histogram({
-      name: 'fnagent_activation_init_seconds',
-      help: "The action's /init (prewarmed and cold starts)",
-      labelNames: fnLabels,
-      buckets: SECONDS,
-      registers,
-    })
-    this.#run = new Histogram({
-      name: 'fnagent_activation_run_seconds',
-      help: "The activation's duration as its record shows it",
-      labelNames: fnLabels,
-      buckets: SECONDS,
-      registers,
-    })
-    this.#invocation = new Histogram({
-      name: 'fnagent_invocation_duration_seconds',
-      help: 'End to end on the node that received the invocation: placement, forwarding and the run',
-      labelNames: [...fnLabels, 'status'],
-      buckets: SECONDS,
-      registers,
-    })
-    this.#placements = new Counter({
-      name: 'fnagent_placements_total',
-      help: 'Invocations placed by this node: run here or forwarded, by the reason of the chosen candidate (force: the last pass)',
-      labelNames: ['where', 'reason'],
-      registers,
-    })
-    this.#attempts = new Histogram({
-      name: 'fnagent_placement_attempts',
-      help: 'Candidates asked before one took the invocation (1: the first)',
-      buckets: [1, 2, 3, 4, 6, 8],
-      registers,
-    })
-    this.#refusals = new Counter({
-      name: 'fnagent_placement_refusals_total',
-      help: 'Candidates that refused an invocation this node placed, by reason (error code, LOST: gone mid-flight)',
-      labelNames: ['reason'],
-      registers,
-    })
-    scraped(registers, sources)
-    collectDefaultMetrics({ register: this.registry })
+    const r = this.registry
+    const families: FunctionFamilies = {
+      activations: new FastCounter(
+        'fnagent_activations_total',
+        'Activations this node ran, by function, status and how the container was got (warm, prewarmed, cold)',
+        r,
+      ),
+      wait: new FastHistogram(
+        'fnagent_activation_wait_seconds',
+        'Activation received by the invoker to its container ready',
+        SECONDS,
+        r,
+      ),
+      init: new FastHistogram(
+        'fnagent_activation_init_seconds',
+        "The action's /init (prewarmed and cold starts)",
+        SECONDS,
+        r,
+      ),
+      run: new FastHistogram(
+        'fnagent_activation_run_seconds',
+        "The activation's duration as its record shows it",
+        SECONDS,
+        r,
+      ),
+      invocation: new FastHistogram(
+        'fnagent_invocation_duration_seconds',
+        'End to end on the node that received the invocation: placement, forwarding and the run',
+        SECONDS,
+        r,
+      ),
+    }
+    this.#fns = new PerFunction(init.maxFunctions, (ns, name) => new FunctionSeries(families, ns, name))
+    this.#placements = new FastCounter(
+      'fnagent_placements_total',
+      'Invocations placed by this node: run here or forwarded, by the reason of the chosen candidate (force: the last pass)',
+      r,
+    )
+    this.#attempts = new FastHistogram(
+      'fnagent_placement_attempts',
+      'Candidates asked before one took the invocation (1: the first)',
+      [1, 2, 3, 4, 6, 8],
+      r,
+    ).series()
+    this.#refusals = new FastCounter(
+      'fnagent_placement_refusals_total',
+      'Candidates that refused an invocation this node placed, by reason (error code, LOST: gone mid-flight)',
+      r,
+    )
+    const queueWait = new FastHistogram(
+      'fnagent_queue_wait_seconds',
+      "A queued job's acceptance to its first run, by asked priority",
+      SECONDS,
+      r,
+    )
+    this.#queueWait = PRIORITIES.map((p) => queueWait.series({ priority: String(p) }))
+    scraped([r], sources)
+    collectDefaultMetrics({ register: r })
   }
 
   /** An activation this node ran (the invoker's hook). */
   activation(a: RanActivation): void {
-    const [namespace, fn] = this.#fns.of(a.record.namespace, a.record.name)
-    const labels = { namespace, function: fn }
-    const status = STATUS_LABEL[a.record.response.status] ?? 'internal_error'
-    this.#activations.inc({ ...labels, status, start: a.start })
-    this.#wait.observe(labels, a.waitMs / 1000)
-    if (a.initMs !== undefined) this.#init.observe(labels, a.initMs / 1000)
-    this.#run.observe(labels, a.record.duration / 1000)
+    const { record } = a
+    const fn = this.#fns.of(record.namespace, record.name)
+    fn.activations(STATUS_LABEL[record.response.status] ?? 'internal_error', a.start).inc()
+    fn.wait.observe(a.waitMs / 1000)
+    if (a.initMs !== undefined) fn.init.observe(a.initMs / 1000)
+    fn.run.observe(record.duration / 1000)
   }
 
   /** An invocation this node received, answered after `ms` (the activation service's runner). */
   invocation(record: ActivationRecord, ms: number): void {
-    const [namespace, fn] = this.#fns.of(record.namespace, record.name)
-    const status = STATUS_LABEL[record.response.status] ?? 'internal_error'
-    this.#invocation.observe({ namespace, function: fn, status }, ms / 1000)
+    const fn = this.#fns.of(record.namespace, record.name)
+    fn.invocation(STATUS_LABEL[record.response.status] ?? 'internal_error').observe(ms / 1000)
+  }
+
+  /** A queued job's first run started `ms` after it was accepted (the activation service's hook). */
+  queueWait(priority: number, ms: number): void {
+    this.#queueWait[Math.max(0, Math.min(MAX_PRIORITY, priority))]!.observe(ms / 1000)
   }
 
   /** Placement's hooks. */
   readonly placement = {
     placed: (where: 'local' | 'forwarded', reason: string, attempt: number) => {
-      this.#placements.inc({ where, reason })
+      const key = `${where} ${reason}`
+      let s = this.#placed.get(key)
+      if (!s) {
+        s = this.#placements.series({ where, reason })
+        this.#placed.set(key, s)
+      }
+      s.inc()
       this.#attempts.observe(attempt)
     },
-    refused: (reason: string) => this.#refusals.inc({ reason }),
+    refused: (reason: string) => {
+      let s = this.#refused.get(reason)
+      if (!s) {
+        s = this.#refusals.series({ reason })
+        this.#refused.set(reason, s)
+      }
+      s.inc()
+    },
   }
 
   /** The text exposition format. */
@@ -235,7 +306,109 @@ function scraped(registers: Registry[], s: MetricsSources): void {
     ['reason'],
     () => Object.entries(s.replication().dropped).map(([reason, n]) => [{ reason }, n]),
   )
+  queueAndTriggers(gauge, total, s)
   gauge('fnagent_store_size_bytes', 'Size of the LevelDB files on disk', [], async (g) =>
     g.set(await dirBytes(s.dbDir)),
   )
+}
+
+type GaugeOf = (
+  name: string,
+  help: string,
+  labelNames: string[],
+  collect: (g: Gauge) => void | Promise<void>,
+) => Gauge
+type TotalOf = (
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => Array<[Record<string, string>, number]>,
+) => Counter
+
+/** The queue's and the triggers' metrics: their services keep the counts, read here at scrape. */
+function queueAndTriggers(gauge: GaugeOf, total: TotalOf, s: MetricsSources): void {
+  const { queue, events } = s
+  if (queue) {
+    gauge(
+      'fnagent_queue_depth',
+      "Jobs waiting in this node's queue, by asked priority",
+      ['priority'],
+      (g) => {
+        for (const [p, n] of queue().waiting.entries()) g.set({ priority: String(p) }, n)
+      },
+    )
+    gauge('fnagent_queue_running', "Jobs of this node's queue out for a run", [], (g) =>
+      g.set(queue().running),
+    )
+    gauge('fnagent_queue_delayed', 'Jobs waiting for their retry backoff to pass', [], (g) =>
+      g.set(queue().delayed),
+    )
+    gauge(
+      'fnagent_queue_oldest_wait_seconds',
+      'How long the oldest waiting job has waited (0: none)',
+      [],
+      (g) => {
+        const oldest = queue().oldestAccepted
+        g.set(oldest === null ? 0 : Math.max(0, Date.now() - oldest) / 1000)
+      },
+    )
+    gauge('fnagent_queue_max_jobs', "The bound of this node's queue (queue.maxJobs)", [], (g) =>
+      g.set(queue().maxJobs),
+    )
+    const count = (
+      name: string,
+      help: string,
+      key: 'completed' | 'refusedFull' | 'retries' | 'deadLetters' | 'takeovers',
+    ) => total(name, help, [], () => [[{}, queue()[key]]])
+    count(
+      'fnagent_queue_jobs_done_total',
+      'Jobs whose run ended here (any outcome, retries apart)',
+      'completed',
+    )
+    count(
+      'fnagent_queue_full_total',
+      'Placement attempts of a job that every node refused (it waited again)',
+      'refusedFull',
+    )
+    count('fnagent_queue_retries_total', "Failed runs run again by the function's retry policy", 'retries')
+    count(
+      'fnagent_queue_dead_letters_total',
+      'Jobs whose last attempt failed (the dead-letter list)',
+      'deadLetters',
+    )
+    count('fnagent_queue_takeovers_total', 'Jobs taken over from a dead or departed node', 'takeovers')
+    total(
+      'fnagent_queue_callbacks_total',
+      'Completion callbacks, by outcome (failed: given up after the last attempt)',
+      ['outcome'],
+      () => {
+        const q = queue()
+        return byOutcome({ delivered: q.callbacksDelivered, failed: q.callbacksFailed })
+      },
+    )
+  }
+  if (events) {
+    total(
+      'fnagent_trigger_fires_total',
+      'Triggers fired on this node, by outcome (no_active_rule: nothing recorded)',
+      ['outcome'],
+      () => {
+        const e = events()
+        return byOutcome({ fired: e.fired, no_active_rule: e.noActiveRule })
+      },
+    )
+    total(
+      'fnagent_rule_activations_total',
+      'Rules of fired triggers, by outcome (started: the action was accepted)',
+      ['outcome'],
+      () => {
+        const e = events()
+        return byOutcome({ started: e.rulesStarted, failed: e.rulesFailed })
+      },
+    )
+  }
+}
+
+function byOutcome(counts: Record<string, number>): Array<[Record<string, string>, number]> {
+  return Object.entries(counts).map(([outcome, n]) => [{ outcome }, n])
 }

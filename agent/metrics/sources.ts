@@ -1,6 +1,8 @@
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { QueuedJobsStats } from '../activations/index.ts'
 import type { ClusterStats } from '../cluster/index.ts'
+import type { EventStats } from '../events/index.ts'
 import type { InvokerState } from '../invoker/index.ts'
 import type { ReplicationStatus } from '../replication/index.ts'
 
@@ -14,6 +16,10 @@ export interface MetricsSources {
   members?: () => ReadonlyArray<{ state: string }>
   gossip?: () => ClusterStats
   replication: () => ReplicationStatus
+  /** This node's share of the durable queue, and what it did since start. */
+  queue?: () => QueuedJobsStats
+  /** The triggers fired on this node since start. */
+  events?: () => EventStats
   /** The LevelDB directory (its size is summed at each scrape). */
   dbDir: string
 }

@@ -17,13 +17,38 @@ const fnStatsSchema = z.object({
   meanMs: z.number().nonnegative(),
   maxMs: z.number().nonnegative(),
 })
+const count = z.number().int().nonnegative()
+/** This node's share of the durable queue. */
+const queueSchema = z.object({
+  /** Jobs waiting, by asked priority (0, 1, 2). */
+  waiting: z.array(count).max(3),
+  running: count,
+  delayed: count,
+  /** Jobs dead-lettered here since start. */
+  deadLetters: count,
+})
+/** A trigger fired on this node: its activation (null: no active rule, nothing recorded) and its rules' outcomes. */
+const fireSchema = z.object({
+  trigger: z.string().max(600),
+  at: z.number(),
+  activationId: z.string().max(64).nullable(),
+  started: count,
+  failed: count,
+})
+export type TriggerFire = z.infer<typeof fireSchema>
+export type QueueSummary = z.infer<typeof queueSchema>
+
 export const nodeStatsSchema = z.object({
   node: z.string().max(128),
   /** Activations this node ran, and those that did not succeed, since it started. */
-  activations: z.number().int().nonnegative(),
-  errors: z.number().int().nonnegative(),
+  activations: count,
+  errors: count,
   /** Its slowest functions by mean duration (at most `SLOWEST`). */
   slowest: z.array(fnStatsSchema).max(20),
+  /** Absent from a node that does not tell. */
+  queue: queueSchema.optional(),
+  /** Its most recent trigger fires (newest first, at most 20). */
+  fires: z.array(fireSchema).max(20).optional(),
 })
 export type NodeStats = z.infer<typeof nodeStatsSchema>
 
@@ -42,6 +67,9 @@ export interface TopComponents {
   cluster: TopCluster | null
   /** This node's invoker, for an agent that runs alone (no gossip view of itself). */
   invoker: () => InvokerState
+  /** This node's queue and recent trigger fires, shown beside its counts. */
+  queue?: () => QueueSummary
+  fires?: () => TriggerFire[]
 }
 
 /** One row of `fnagent top`: a member as gossip shows it, and its counts (null: it did not answer). */
@@ -125,7 +153,15 @@ export class ClusterTop implements Startable {
       }))
       .sort((a, b) => b.meanMs - a.meanMs)
       .slice(0, SLOWEST)
-    return { node: this.#c.nodeId, activations: this.#activations, errors: this.#errors, slowest }
+    const { queue, fires } = this.#c
+    return {
+      node: this.#c.nodeId,
+      activations: this.#activations,
+      errors: this.#errors,
+      slowest,
+      ...(queue ? { queue: queue() } : {}),
+      ...(fires ? { fires: fires().slice(0, 20) } : {}),
+    }
   }
 
   /** Every alive member's counts (null for one that did not answer in time), asked in parallel. */

@@ -1,5 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
 import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -20,9 +22,16 @@ let cluster: LocalCluster
 const hosts: string[] = []
 const keys: string[] = []
 const ids: string[] = []
+/** What the queue test left for the dashboard: dead letters by the node that holds them, trigger fires. */
+const deadOn: string[][] = [[], [], []]
+let firesSeen: Record<string, number> = {}
 
 beforeAll(async () => {
-  cluster = await createCluster(3, cleanup, { args: ['--api-listen', '127.0.0.1:0'] })
+  cluster = await createCluster(3, cleanup, {
+    args: ['--api-listen', '127.0.0.1:0'],
+    // A callback to a closed port is given up after two quick POSTs.
+    env: { FNAGENT_QUEUE_CALLBACK_ATTEMPTS: '2', FNAGENT_QUEUE_CALLBACK_BACKOFF_MS: '10' },
+  })
   for (const a of cluster.agents) {
     const { host, key } = await apiOf(a)
     hosts.push(host)
@@ -113,6 +122,173 @@ describe('Prometheus metrics of a 3-node cluster', () => {
     expect(scrapedStarts).toBe(starts)
   }, 240_000)
 
+  it('counts the queue and the triggers: jobs, retries, dead letters, callbacks, fires and rule activations', async () => {
+    const [a] = cluster.agents as [AgentHandle]
+    writeFileSync(join(cluster.root, 'doomed.js'), "function main() { return { error: 'always' } }\n")
+    const deploy = async (name: string, file: string, extra: string[] = []) => {
+      const r = await a.cli([
+        'fn',
+        'create',
+        name,
+        join(cluster.root, file),
+        '--wait-replicas',
+        '3',
+        ...extra,
+      ])
+      expect(r.code, r.stderr).toBe(0)
+    }
+    await deploy('q', 'echo.js')
+    await deploy('urgent', 'echo.js', ['-a', 'priority', '2'])
+    await deploy('doomed', 'doomed.js', ['-a', 'maxRetries', '1', '-a', 'retryBackoffMs', '100'])
+    await deploy('gone', 'echo.js')
+    // Callbacks: a listener that takes them, and a port where nobody listens.
+    let taken = 0
+    const sink = createServer((req, res) => {
+      req.resume()
+      taken++
+      res.end()
+    })
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r))
+    cleanup.add(() => new Promise<void>((r) => sink.close(() => r())))
+    const closed = createServer()
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
+    const closedPort = (closed.address() as AddressInfo).port
+    await new Promise<void>((r) => closed.close(() => r()))
+    const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/done`
+
+    // Counters since start (the REST API's blocking invocations of the tests before went through
+    // the queue too): the workload is the difference.
+    const scrape = () => Promise.all(hosts.map((h) => Scrape.of(`${h}/metrics`)))
+    const before = await scrape()
+    const delta = (n: number, s: Scrape, name: string, labels: Record<string, string> = {}) =>
+      s.sum(name, labels) - before[n]!.sum(name, labels)
+    // The workload, each job on the node that accepts it (its queue): per node n, what it was sent.
+    const jobs: Array<{ node: number; id: string }> = []
+    const async = async (node: number, name: string, callback?: string) => {
+      const res = await fetch(`${hosts[node]}/api/v1/namespaces/_/actions/${name}?blocking=false`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(keys[node]!).toString('base64')}`,
+          'content-type': 'application/json',
+          ...(callback ? { 'x-callback-url': callback } : {}),
+        },
+        body: '{}',
+      })
+      expect(res.status).toBe(202)
+      const { activationId } = (await res.json()) as { activationId: string }
+      jobs.push({ node, id: activationId })
+      if (name === 'doomed') deadOn[node]!.push(activationId)
+    }
+    const sent = {
+      q: [2, 1, 0],
+      urgent: [0, 1, 1],
+      doomed: [1, 0, 1],
+      delivered: [1, 1, 0],
+      undelivered: [0, 0, 1],
+    }
+    for (let n = 0; n < 3; n++) {
+      for (let i = 0; i < sent.q[n]!; i++) await async(n, 'q')
+      for (let i = 0; i < sent.urgent[n]!; i++) await async(n, 'urgent')
+      for (let i = 0; i < sent.doomed[n]!; i++) await async(n, 'doomed')
+      for (let i = 0; i < sent.delivered[n]!; i++) await async(n, 'q', sinkUrl)
+      for (let i = 0; i < sent.undelivered[n]!; i++) await async(n, 'q', `http://127.0.0.1:${closedPort}/`)
+    }
+
+    // Triggers (replicated to every node): `push` starts q, `lost` an action deleted since, `idle` has no rule.
+    for (const t of ['push', 'lost', 'idle'])
+      expect(
+        (await owFetch(hosts[0]!, keys[0]!, 'PUT', `/api/v1/namespaces/_/triggers/${t}`, {})).status,
+      ).toBe(200)
+    for (const [rule, trigger, action] of [
+      ['on-push', 'push', 'q'],
+      ['on-lost', 'lost', 'gone'],
+    ] as const) {
+      const r = await owFetch(hosts[0]!, keys[0]!, 'PUT', `/api/v1/namespaces/_/rules/${rule}`, {
+        trigger: `/_/${trigger}`,
+        action: `/_/${action}`,
+      })
+      expect(r.status, JSON.stringify(r.body)).toBe(200)
+    }
+    expect((await owFetch(hosts[0]!, keys[0]!, 'DELETE', '/api/v1/namespaces/_/actions/gone')).status).toBe(
+      200,
+    )
+    for (let n = 0; n < 3; n++)
+      await waitFor(
+        async () =>
+          (await owFetch(hosts[n]!, keys[n]!, 'GET', '/api/v1/namespaces/_/rules/on-push')).status === 200 &&
+          (await owFetch(hosts[n]!, keys[n]!, 'GET', '/api/v1/namespaces/_/actions/gone')).status === 404,
+        { what: `the triggers, rules and the deletion on node ${n}`, timeoutMs: 30_000 },
+      )
+    const fires = { push: [2, 0, 1], lost: [0, 1, 0], idle: [1, 1, 0] }
+    firesSeen = Object.fromEntries(
+      Object.entries(fires).map(([t, per]) => [`guest/${t}`, per.reduce((x, y) => x + y)]),
+    )
+    for (let n = 0; n < 3; n++)
+      for (const [t, per] of Object.entries(fires))
+        for (let i = 0; i < per[n]!; i++) {
+          const r = await owFetch(hosts[n]!, keys[n]!, 'POST', `/api/v1/namespaces/_/triggers/${t}`, { n })
+          expect(r.status).toBe(t === 'idle' ? 204 : 202)
+        }
+
+    // Every job done: its final record on the node that accepted it; every callback given its outcome.
+    for (const { node, id } of jobs)
+      await waitFor(
+        async () => {
+          const r = await owFetch(hosts[node]!, keys[node]!, 'GET', `/api/v1/namespaces/_/activations/${id}`)
+          return r.status === 200 && !(r.body as { phase?: string }).phase
+        },
+        { what: `job ${id} done`, timeoutMs: 60_000 },
+      )
+    const callbacks = (n: number, s: Scrape) =>
+      delta(n, s, 'fnagent_queue_callbacks_total', { outcome: 'delivered' }) +
+      delta(n, s, 'fnagent_queue_callbacks_total', { outcome: 'failed' })
+    await waitFor(
+      async () =>
+        (await scrape()).every((s, n) => callbacks(n, s) === sent.delivered[n]! + sent.undelivered[n]!),
+      {
+        what: 'every callback delivered or given up',
+        timeoutMs: 30_000,
+      },
+    )
+    // A trigger's rule started q on the firing node: a job of its queue too.
+    const direct = (n: number) =>
+      sent.q[n]! + sent.urgent[n]! + sent.doomed[n]! + sent.delivered[n]! + sent.undelivered[n]!
+    await waitFor(
+      async () =>
+        (await scrape()).every(
+          (s, n) => delta(n, s, 'fnagent_queue_jobs_done_total') === direct(n) + fires.push[n]!,
+        ),
+      { what: "the trigger's jobs done", timeoutMs: 60_000 },
+    ).catch(() => {}) // the checks below say which count differs
+    for (const [n, s] of (await scrape()).entries()) {
+      const at = `node ${n}`
+      expect(delta(n, s, 'fnagent_queue_jobs_done_total'), at).toBe(direct(n) + fires.push[n]!)
+      // doomed: one failed run retried, then dead-lettered.
+      expect(delta(n, s, 'fnagent_queue_retries_total'), at).toBe(sent.doomed[n])
+      expect(delta(n, s, 'fnagent_queue_dead_letters_total'), at).toBe(sent.doomed[n])
+      expect(delta(n, s, 'fnagent_queue_callbacks_total', { outcome: 'delivered' }), at).toBe(
+        sent.delivered[n],
+      )
+      expect(delta(n, s, 'fnagent_queue_callbacks_total', { outcome: 'failed' }), at).toBe(
+        sent.undelivered[n],
+      )
+      expect(delta(n, s, 'fnagent_queue_takeovers_total'), at).toBe(0)
+      for (const p of ['0', '1', '2']) expect(s.sum('fnagent_queue_depth', { priority: p }), at).toBe(0)
+      expect(s.sum('fnagent_queue_running'), at).toBe(0)
+      expect(s.type('fnagent_queue_wait_seconds')).toBe('HISTOGRAM')
+      expect(s.sum('fnagent_queue_max_jobs')).toBe(10_000)
+      expect(delta(n, s, 'fnagent_trigger_fires_total', { outcome: 'fired' }), at).toBe(
+        fires.push[n]! + fires.lost[n]!,
+      )
+      expect(delta(n, s, 'fnagent_trigger_fires_total', { outcome: 'no_active_rule' }), at).toBe(
+        fires.idle[n],
+      )
+      expect(delta(n, s, 'fnagent_rule_activations_total', { outcome: 'started' }), at).toBe(fires.push[n])
+      expect(delta(n, s, 'fnagent_rule_activations_total', { outcome: 'failed' }), at).toBe(fires.lost[n])
+    }
+    expect(taken).toBe(sent.delivered.reduce((x, y) => x + y))
+  }, 240_000)
+
   it('fnagent top renders the cluster live in an 80x24 terminal', async () => {
     const [a] = cluster.agents as [AgentHandle]
     const term = pty.spawn(NODE, [BIN, '--socket', a.socket, 'top'], { name: 'xterm', cols: 80, rows: 24 })
@@ -163,6 +339,13 @@ describe('Prometheus metrics of a 3-node cluster', () => {
     const row = page.locator(`#recent [data-activation="${activationId}"]`)
     expect(await row.textContent()).toContain('guest/f')
     expect(await page.locator('#functions [data-fn="guest/f"]').count()).toBe(1)
+    // The queue of every node, the dead letters node A holds, every node's trigger fires.
+    for (const id of ids) expect(await page.locator(`#queue [data-queue-node="${id}"]`).count()).toBe(1)
+    const deadCell = page.locator(`#queue [data-queue-node="${ids[0]}"] td`).last()
+    expect(await deadCell.textContent()).toBe(String(deadOn[0]!.length))
+    for (const id of deadOn[0]!) expect(await page.locator(`#dead [data-dead="${id}"]`).count()).toBe(1)
+    for (const [trigger, n] of Object.entries(firesSeen))
+      expect(await page.locator(`#fires [data-trigger="${trigger}"]`).count(), trigger).toBe(n)
     const dir = join(ROOT, '.ci/artifacts')
     mkdirSync(dir, { recursive: true })
     await page.screenshot({ path: join(dir, 'dashboard.png'), fullPage: true })

@@ -228,6 +228,61 @@ function drawRecent(view) {
   lastSeen = seen
 }
 
+// The queue of every node: jobs waiting per asked priority, running, in backoff, dead-lettered.
+function drawQueue(view) {
+  const body = document.querySelector('#queue tbody')
+  body.replaceChildren(
+    ...view.nodes.map((n) => {
+      const q = n.stats?.queue
+      const tr = el('tr', { 'data-queue-node': n.nodeId })
+      tr.append(cell(`${short(n.nodeId)}${n.nodeId === view.self ? ' ★' : ''}`, 'mono'))
+      for (const p of [0, 1, 2]) tr.append(cell(q ? (q.waiting[p] ?? 0) : '-', 'num'))
+      tr.append(
+        cell(q ? q.running : '-', 'num'),
+        cell(q ? q.delayed : '-', 'num'),
+        cell(q ? q.deadLetters : '-', q?.deadLetters ? 'num bad' : 'num'),
+      )
+      return tr
+    }),
+  )
+  const dead = document.querySelector('#dead tbody')
+  dead.replaceChildren(
+    ...(view.deadLetters ?? []).map((a) => {
+      const tr = el('tr', { 'data-dead': a.activationId })
+      tr.append(
+        cell(new Date(a.start).toLocaleTimeString()),
+        cell(a.fn),
+        cell(short(a.activationId), 'mono'),
+        cell(short(a.node), 'mono'),
+        cell(a.status, 'bad'),
+      )
+      return tr
+    }),
+  )
+}
+
+// Every node's recent trigger fires, merged newest first.
+function drawFires(view) {
+  const fires = view.nodes
+    .flatMap((n) => (n.stats?.fires ?? []).map((f) => ({ ...f, node: n.nodeId })))
+    .sort((a, b) => b.at - a.at)
+    .slice(0, 20)
+  document.querySelector('#fires tbody').replaceChildren(
+    ...fires.map((f) => {
+      const tr = el('tr', { 'data-fire': f.activationId ?? '', 'data-trigger': f.trigger })
+      tr.append(
+        cell(new Date(f.at).toLocaleTimeString()),
+        cell(f.trigger),
+        cell(short(f.node), 'mono'),
+        cell(f.started, 'num'),
+        cell(f.failed, f.failed ? 'num bad' : 'num'),
+        cell(f.activationId ? short(f.activationId) : 'no active rule', 'mono'),
+      )
+      return tr
+    }),
+  )
+}
+
 async function refresh() {
   try {
     const res = await fetch('/dashboard/api/view', { cache: 'no-store' })
@@ -241,6 +296,8 @@ async function refresh() {
     drawFunctions(view)
     drawNodes(view)
     drawRecent(view)
+    drawQueue(view)
+    drawFires(view)
     document.body.dataset.loaded = String(view.at)
   } catch (err) {
     document.getElementById('summary').textContent = `cannot load the cluster view: ${err.message}`
