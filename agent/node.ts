@@ -509,6 +509,7 @@ async function build(logger: Logger, config: Config, store: Store) {
       return { left: true }
     },
     followLogs: (q, signal, emit) => logTail.follow(q, signal, emit),
+    recentLogs: (q) => logTail.recent(q, AbortSignal.timeout(5000)),
     top: () => top.view(AbortSignal.timeout(2000)),
   }
   lifecycle.add(

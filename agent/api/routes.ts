@@ -92,6 +92,8 @@ export interface AgentApi {
   leave(): Promise<unknown>
   /** The cluster-wide log tail (`fnagent logs -f`): calls `emit` until `signal` aborts. */
   followLogs?(q: { fn?: string }, signal: AbortSignal, emit: (event: unknown) => void): Promise<void>
+  /** The log lines of the last activations of every node, merged in time order (`fnagent logs`). */
+  recentLogs?(q: { fn?: string; limit: number }): Promise<unknown>
   /** Every member with its load and activation counts (`fnagent top`). */
   top?(): Promise<unknown>
 }
@@ -210,6 +212,13 @@ export function buildRouter(api: AgentApi, limits: { maxBodyBytes: number; maxPa
   route('POST', '/v1/cluster/join', async (req) => ok(await api.join(await body(req))))
   route('POST', '/v1/cluster/leave', async () => ok(await api.leave()))
   route('GET', '/v1/top', async () => ok(await (api.top ?? fail(errors.unavailable('no top view')))()))
+  route('GET', '/v1/logs', async (_r, _p, q) => {
+    const recent = api.recentLogs ?? fail(errors.unavailable('this agent has no log tail'))
+    const limit = q.limit === undefined ? 50 : Number(q.limit)
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw errors.invalidArgument('limit is a whole number from 1 to 1000')
+    return ok(await recent.call(api, { limit, ...(q.fn ? { fn: q.fn } : {}) }))
+  })
   route('GET', '/v1/logs/follow', async (req, _p, q, res) => {
     const follow = api.followLogs ?? fail(errors.unavailable('this agent has no log tail'))
     await streamNdjson(req, res, (signal, emit) => follow.call(api, q.fn ? { fn: q.fn } : {}, signal, emit))

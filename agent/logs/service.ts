@@ -105,6 +105,45 @@ export class ActivationLogs implements Startable {
     return this.#tail.read(after, fn, this.#o.maxAnswerBytes)
   }
 
+  /**
+   * The log lines of the last `limit` activations that printed something, of every alive node
+   * (each asked for its last `limit`, of `fn` if given, within one answer's bytes), merged in the
+   * order they ended. A node that does not answer in time is left out.
+   */
+  async recent(q: { fn?: string | undefined; limit: number }, signal: AbortSignal): Promise<TailEntry[]> {
+    const stop = AbortSignal.any([signal, this.#abort.signal])
+    const peers = this.#c.cluster
+      ? this.#c.cluster
+          .view()
+          .filter((m) => m.state === 'alive' && m.peerId !== this.#c.nodeId)
+          .map((m) => m.peerId)
+      : []
+    const ask = async (after: number): Promise<TailAnswer> =>
+      this.#tail.read(after, q.fn, this.#o.maxAnswerBytes)
+    const askPeer = async (peer: string, after: number): Promise<TailAnswer> =>
+      tailAnswerSchema.parse(
+        await this.#channels!.request(peer, { v: 1, after, ...(q.fn ? { fn: q.fn } : {}), waitMs: 0 }, stop),
+      )
+    // A node's last entries: where its tail is (after -1 answers that at once), then those after `last - limit`.
+    const lastOf = async (read: (after: number) => Promise<TailAnswer>) => {
+      const { next } = await read(-1)
+      return (await read(Math.max(0, next - q.limit))).entries
+    }
+    const all = await Promise.all([
+      lastOf(ask),
+      ...peers.map((peer) =>
+        lastOf((after) => askPeer(peer, after)).catch((err: unknown) => {
+          this.#c.logger.debug({ err, peer }, 'recent logs: a node did not answer')
+          return []
+        }),
+      ),
+    ])
+    return all
+      .flat()
+      .sort((a, b) => a.end - b.end || a.seq - b.seq)
+      .slice(-q.limit)
+  }
+
   /** Emits the log lines of every activation that finishes on any node until `signal` aborts. */
   async follow(
     q: { fn?: string | undefined },

@@ -1,21 +1,38 @@
 import type { Command } from 'commander'
-import type { FollowEvent } from '../../agent/logs/index.ts'
+import type { FollowEvent, TailEntry } from '../../agent/logs/index.ts'
 import { NoAgentError } from '../client.ts'
-import { type GlobalOptions, socketPath, UsageError, wantsJson } from '../context.ts'
+import { clientFor, type GlobalOptions, positiveInt, socketPath, UsageError, wantsJson } from '../context.ts'
 
 // As cli/client.ts: not `import … from 'node:http'` (its ESM namespace loads undici).
 const { request } = process.getBuiltinModule('node:http')
 
-/** `fnagent logs -f`: the log lines of every activation that finishes on any node, as they finish. */
+/**
+ * `fnagent logs [-f]`: the log lines of the last activations of every node, merged in the order
+ * they ended; with -f, those of every activation that finishes from now on, as they finish.
+ */
 export function registerLogsCommand(program: Command): void {
   program
     .command('logs')
-    .description('follow the log lines of activations as they finish on every node (Ctrl-C to stop)')
-    .option('-f, --follow', 'follow (the only mode: past logs are `fnagent activation logs ID`)')
+    .description(
+      "the log lines of every node's last activations, in the order they ended; -f: follow them as they finish (Ctrl-C to stop)",
+    )
+    .option('-f, --follow', 'follow the activations that finish from now on')
     .option('--fn <name>', 'only this function')
-    .action(async (o: { follow?: boolean; fn?: string }, cmd: Command) => {
-      if (!o.follow) throw new UsageError('logs needs -f (past logs: fnagent activation logs ID)')
+    .option(
+      '-n, --last <n>',
+      'without -f: how many activations (default 50, at most 1000)',
+      positiveInt('--last'),
+    )
+    .action(async (o: { follow?: boolean; fn?: string; last?: number }, cmd: Command) => {
       const json = wantsJson(cmd)
+      if (!o.follow) {
+        const q = new URLSearchParams({ limit: String(o.last ?? 50), ...(o.fn ? { fn: o.fn } : {}) })
+        const entries = await clientFor(cmd).get<TailEntry[]>(`/v1/logs?${q}`)
+        if (json) process.stdout.write(`${JSON.stringify(entries)}\n`)
+        else for (const entry of entries) process.stdout.write(format({ type: 'entry', entry }))
+        return
+      }
+      if (o.last !== undefined) throw new UsageError('--last is for past logs, not with -f')
       const socket = socketPath(cmd.optsWithGlobals<GlobalOptions>())
       await follow(socket, o.fn, (event) => {
         if (json) process.stdout.write(`${JSON.stringify(event)}\n`)

@@ -41,7 +41,7 @@ beforeAll(async () => {
 }, 180_000)
 afterAll(() => cleanup.run())
 
-describe('fnagent logs -f', () => {
+describe('fnagent logs', () => {
   it('shows on node A, within a second, a line printed by a function that ran on another node; --fn filters', async () => {
     const [a, , c] = cluster.agents as [AgentHandle, AgentHandle, AgentHandle]
     for (const name of ['talk', 'other']) {
@@ -100,4 +100,40 @@ describe('fnagent logs -f', () => {
     })
     expect(onlyOther.lines.filter((l) => l.text.includes('talk'))).toEqual([])
   }, 240_000)
+
+  it('fnagent logs (without -f) on any node: the last activations of every node, in the order they ended', async () => {
+    // Sequential runs of talk, invoked on each node in turn (placement decides where each runs).
+    const runs: Array<{ record: ActivationRecord; marker: string }> = []
+    for (let i = 0; i < 9; i++) {
+      const marker = `past${i}-${Date.now()}`
+      const r = await cluster.agents[i % 3]!.cli(['--json', 'invoke', 'talk', '-p', 'marker', marker])
+      expect(r.code, r.stderr).toBe(0)
+      runs.push({ record: JSON.parse(r.stdout) as ActivationRecord, marker })
+    }
+    // Asked on a node where at least one of them did not run.
+    const q = ids.findIndex((id) => runs.some((x) => x.record.node !== id))
+    const asker = cluster.agents[q]!
+    const out = await asker.cli(['logs', '--fn', 'talk', '-n', '100'])
+    expect(out.code, out.stderr).toBe(0)
+    const lines = out.stdout.split('\n')
+    const at = runs.map(({ record, marker }) => {
+      const head = `[${record.node.slice(-8)}] guest/talk ${record.activationId} `
+      const i = lines.findIndex((l) => l.startsWith(head) && l.endsWith(`said ${marker}`))
+      expect(i, marker).toBeGreaterThanOrEqual(0)
+      expect(lines.some((l) => l.startsWith(head) && l.endsWith(`err ${marker}`))).toBe(true)
+      return { i, end: record.end, node: record.node }
+    })
+    expect(at.some((x) => x.node !== ids[q])).toBe(true)
+    // In the order they ended.
+    const byLine = [...at].sort((x, y) => x.i - y.i)
+    for (let k = 1; k < byLine.length; k++) expect(byLine[k]!.end).toBeGreaterThanOrEqual(byLine[k - 1]!.end)
+    // -n: the last ones only; --json: the entries.
+    const two = await asker.cli(['--json', 'logs', '--fn', 'talk', '-n', '2'])
+    expect(two.code, two.stderr).toBe(0)
+    const entries = JSON.parse(two.stdout) as Array<{ activationId: string }>
+    expect(entries.map((e) => e.activationId)).toEqual(runs.slice(-2).map((x) => x.record.activationId))
+    const none = await asker.cli(['logs', '--fn', 'nothing-ran'])
+    expect(none.code, none.stderr).toBe(0)
+    expect(none.stdout).toBe('')
+  }, 120_000)
 })
