@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { parseTraceparent } from '../../agent/activations/trace.ts'
 import type { ActivationRecord } from '../../agent/store/types.ts'
 import { ApiError, type Client } from '../client.ts'
 import {
@@ -83,6 +84,19 @@ async function withJobState(client: Client, id: string, err: unknown): Promise<u
   return new ApiError(err.status, err.code, `activation ${id} is still running: ${where}${more}`, { job })
 }
 
+function traceparentArg(v: string): string {
+  const t = parseTraceparent(v)
+  if (!t)
+    throw new UsageError(`--traceparent: '${v}' is not a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)`)
+  return t
+}
+
+/** The trace context asked for, else the environment's (OpenTelemetry's carrier for a command), if valid. */
+function traceOf(asked: string | undefined): { traceparent?: string } {
+  const t = asked ?? parseTraceparent(process.env.TRACEPARENT)
+  return t ? { traceparent: t } : {}
+}
+
 export function registerInvokeCommand(program: Command): void {
   program
     .command('invoke <name>')
@@ -93,6 +107,11 @@ export function registerInvokeCommand(program: Command): void {
     .option('--async', 'return the activation id once the job is stored on its owners (queued durably)')
     .option('--priority <n>', 'with --async: 0 (default), 1 or 2 (highest)', priorityArg)
     .option('--callback <url>', 'with --async: POST the finished record to this http(s) URL (retried)')
+    .option(
+      '--traceparent <header>',
+      'a W3C trace context kept in the record (default: $TRACEPARENT when it is one)',
+      traceparentArg,
+    )
     .action(
       async (
         name: string,
@@ -103,6 +122,7 @@ export function registerInvokeCommand(program: Command): void {
           async?: boolean
           priority?: number
           callback?: string
+          traceparent?: string
         },
         cmd: Command,
       ) => {
@@ -122,6 +142,7 @@ export function registerInvokeCommand(program: Command): void {
             ...(at ? { version: Number(at[2]) } : {}),
             ...(o.priority !== undefined ? { priority: o.priority } : {}),
             ...(o.callback ? { callback: o.callback } : {}),
+            ...traceOf(o.traceparent),
           },
         )
         if (o.async) {

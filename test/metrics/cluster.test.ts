@@ -7,7 +7,7 @@ import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ActivationRecord } from '../../agent/store/types.ts'
 import { apiOf, owFetch } from '../api/helpers.ts'
-import { type AgentHandle, BIN, Cleanup, NODE, ROOT } from '../helpers/agent-process.ts'
+import { type AgentHandle, BIN, Cleanup, cli, NODE, ROOT } from '../helpers/agent-process.ts'
 import { createCluster, type LocalCluster, nodeIdOf, peersOf } from '../helpers/cluster.ts'
 import { Scrape } from '../helpers/prometheus.ts'
 import { waitFor } from '../helpers/wait-for.ts'
@@ -352,7 +352,7 @@ describe('Prometheus metrics of a 3-node cluster', () => {
     expect(problems).toEqual([])
   }, 120_000)
 
-  it('keeps the traceparent of a REST invocation in its record, through forwarding to the node that ran it', async () => {
+  it('keeps the traceparent of a REST invocation in its record, through forwarding to the node that ran it; of a web action and of the CLI', async () => {
     // Received by a node where f is not warm: placement forwards it to one where it is.
     const view = await peersOf(cluster.agents[0]!)
     const via = ids.findIndex(
@@ -397,5 +397,38 @@ describe('Prometheus metrics of a 3-node cluster', () => {
     })
     expect(bad.status).toBe(200)
     expect(ann((await bad.json()) as ActivationRecord, 'traceparent')).toBeUndefined()
+    // A web action keeps the header it was called with; the CLI sends $TRACEPARENT (or --traceparent).
+    const a = cluster.agents[0]!
+    const made = await a.cli(['fn', 'create', 'w', join(cluster.root, 'echo.js'), '-a', 'web-export', 'true'])
+    expect(made.code, made.stderr).toBe(0)
+    const webTrace = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
+    const web = await waitFor(
+      async () => {
+        const r = await fetch(`${hosts[via]}/api/v1/web/guest/default/w.json?v=1`, {
+          headers: { traceparent: webTrace },
+        })
+        return r.status === 200 ? r : null
+      },
+      { what: 'the web action on the receiving node', timeoutMs: 30_000 },
+    )
+    const webId = web.headers.get('x-openwhisk-activation-id')!
+    const webRecord = await owFetch(
+      hosts[via]!,
+      keys[via]!,
+      'GET',
+      `/api/v1/namespaces/_/activations/${webId}`,
+    )
+    expect(ann(webRecord.body as ActivationRecord, 'traceparent')).toBe(webTrace)
+    const cliTrace = '00-11112222333344445555666677778888-1234567890abcdef-00'
+    const byEnv = await cli(['--socket', a.socket, '--json', 'invoke', 'f'], {
+      env: { TRACEPARENT: cliTrace },
+    })
+    expect(byEnv.code, byEnv.stderr).toBe(0)
+    expect(ann(JSON.parse(byEnv.stdout) as ActivationRecord, 'traceparent')).toBe(cliTrace)
+    const byFlag = await a.cli(['--json', 'invoke', 'f', '--traceparent', traceparent])
+    expect(ann(JSON.parse(byFlag.stdout) as ActivationRecord, 'traceparent')).toBe(traceparent)
+    const badFlag = await a.cli(['invoke', 'f', '--traceparent', 'nope'])
+    expect(badFlag.code).not.toBe(0)
+    expect(badFlag.stderr).toContain('not a W3C traceparent')
   }, 60_000)
 })

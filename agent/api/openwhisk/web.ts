@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import { parseTraceparent } from '../../activations/trace.ts'
 import { type FunctionRecord, NAMESPACE_RE } from '../../store/index.ts'
 import { annotationOn } from './actions.ts'
 import { isTextType, readBody } from './body.ts'
@@ -73,6 +74,7 @@ export async function handleWeb(
     blocking: true,
     blockingWaitMs: init.blockingWaitMs,
     namespace: fn.namespace,
+    traceparent: parseTraceparent(req.headers.traceparent) ?? undefined,
   })
   if (!out.done) return { status: 202, body: { activationId: out.activationId } }
   const reply = toHttpReply(out.record, target.ext, target.rest, req.headers.accept)
