@@ -379,6 +379,34 @@ describe('consistency under kills, partitions and clock skew (Jepsen-style)', ()
         const vs = lists.map((m) => m.get(id) ?? 'missing')
         if (new Set(vs).size > 1) history.anomalies.push(`record ${id} differs: ${vs.join(' | ')}`)
       }
+      // Which function versions differ (version:hlc/origin, D for a tombstone).
+      for (const fn of FUNCTIONS) {
+        const vs = await Promise.all(
+          agents.map(async (a) => {
+            const r = await api(a!.socket, 'GET', `/v1/functions/${fn}/versions`)
+            if (r.status !== 200) return `status ${r.status}`
+            return (r.body as FunctionRecord[])
+              .map((v) => `${v.version}:${v.updated}/${v.origin.slice(-6)}${v.deleted ? 'D' : ''}`)
+              .join(',')
+          }),
+        )
+        if (new Set(vs).size > 1) history.anomalies.push(`${fn} versions differ: ${vs.join(' | ')}`)
+      }
+      // Slow or stuck: one more minute.
+      const t0 = Date.now()
+      const late = await waitFor(
+        async () => {
+          digests = await digestsOf()
+          return digests.every(
+            (d) => d.functions === digests[0]!.functions && d.activations === digests[0]!.activations,
+          )
+        },
+        { what: 'identical digests, a minute later', timeoutMs: 60_000, everyMs: 1000 },
+      ).then(
+        () => `converged ${Date.now() - t0} ms later`,
+        () => `still differ a minute later: ${JSON.stringify(digests)}`,
+      )
+      history.anomalies.push(`digests ${late}`)
     }
 
     // ---- check ----
@@ -480,5 +508,5 @@ describe('consistency under kills, partitions and clock skew (Jepsen-style)', ()
     expect(history.anomalies).toEqual([])
     expect(history.faults.length).toBeGreaterThan(3)
     expect(ids.length).toBeGreaterThan(0)
-  }, 170_000)
+  }, 240_000)
 })
