@@ -214,10 +214,13 @@ describe('consistency under kills, partitions and clock skew (Jepsen-style)', ()
     // ---- clients ----
     t0 = Date.now()
     const end = t0 + WORKLOAD_MS
+    // Every kind of fault happens at least once, however slow a restart is on a loaded machine:
+    // the clients go on until the nemesis is done.
+    let nemesisDone = false
     let seq = 0
     const ids: string[] = []
     const client = async (node: number) => {
-      while (Date.now() < end) {
+      while (Date.now() < end || !nemesisDone) {
         const agent = agents[node]
         if (!agent) {
           await sleep(200)
@@ -291,7 +294,7 @@ describe('consistency under kills, partitions and clock skew (Jepsen-style)', ()
       const kinds = ['kill', 'partition', 'skew'] as const
       let k = 0
       await sleep(3000)
-      while (Date.now() < end - 8000) {
+      while (Date.now() < end - 8000 || k < kinds.length) {
         const victim = Math.floor(Math.random() * N)
         const kind = kinds[k++ % kinds.length]!
         if (kind === 'kill') {
@@ -327,7 +330,12 @@ describe('consistency under kills, partitions and clock skew (Jepsen-style)', ()
         await sleep(1500)
       }
     }
-    await Promise.all([...Array.from({ length: N }, (_, i) => client(i)), nemesis()])
+    await Promise.all([
+      ...Array.from({ length: N }, (_, i) => client(i)),
+      nemesis().finally(() => {
+        nemesisDone = true
+      }),
+    ])
 
     // ---- heal and converge ----
     for (let j = 0; j < N; j++) {
@@ -506,7 +514,7 @@ describe('consistency under kills, partitions and clock skew (Jepsen-style)', ()
       removeDir(root)
     }
     expect(history.anomalies).toEqual([])
-    expect(history.faults.length).toBeGreaterThan(3)
+    expect(history.faults.length).toBeGreaterThanOrEqual(6)
     expect(ids.length).toBeGreaterThan(0)
-  }, 240_000)
+  }, 300_000)
 })
