@@ -12,7 +12,7 @@ import { CONFIG_FILE, type Config } from './config/index.ts'
 import { Dashboard, dashboardView } from './dashboard/index.ts'
 import { createDocker } from './docker.ts'
 import { errors } from './errors.ts'
-import { EventService } from './events/index.ts'
+import { AlarmService, EventService } from './events/index.ts'
 import { Faults } from './faults.ts'
 import { FunctionService, PackageService } from './functions/index.ts'
 import { describeZodError } from './functions/input.ts'
@@ -326,6 +326,20 @@ async function build(logger: Logger, config: Config, store: Store) {
     },
     onWrite: (record) => replication.eventWritten(record),
   })
+  const alarms = lifecycle.add(
+    'alarms',
+    new AlarmService(
+      {
+        logger: log('alarms'),
+        store,
+        nodeId,
+        events,
+        members: () => replication.ownership.members,
+        findRecord: (id, signal) => replication.fetchActivation(id, signal),
+      },
+      config.alarms,
+    ),
+  )
 
   const apiKeys = store.apiKeys
   const redact = (fn: FunctionRecord) => showSecrets(fn, secrets, false)
@@ -355,6 +369,7 @@ async function build(logger: Logger, config: Config, store: Store) {
       functions,
       packages,
       events,
+      alarms,
       activations,
       store,
       keys: apiKeys,

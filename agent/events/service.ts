@@ -5,6 +5,7 @@ import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import {
   type ActivationRecord,
+  type AlarmRecord,
   type EventRecord,
   NAME_PART,
   NAME_RE,
@@ -52,6 +53,12 @@ const ruleInput = z
   })
   .strict()
 export type RuleInput = z.infer<typeof ruleInput>
+
+/** An alarm's tick: the trigger activation's id is the tick's (the same on every node), and its scheduled time. */
+export interface Tick {
+  activationId: string
+  scheduled: number
+}
 
 /** What one rule did when its trigger fired: a line of the trigger activation's logs (OpenWhisk's shape). */
 interface RuleOutcome {
@@ -116,10 +123,21 @@ export class EventService {
     return this.#write(record)
   }
 
-  /** Deletes the trigger; its rules stay (they fire nothing until a trigger of that name exists again). */
+  /**
+   * Deletes the trigger and its feed (an alarm stops on every node as the deletes replicate); its
+   * rules stay (they fire nothing until a trigger of that name exists again).
+   */
   async deleteTrigger(namespace: string, name: string): Promise<TriggerRecord> {
     const t = await this.getTrigger(namespace, name)
+    const alarm = await this.#c.store.events.alarm(namespace, name)
+    if (alarm && !alarm.deleted)
+      await this.#write({ ...alarm, version: alarm.version + 1, deleted: true, ...this.#stamp() })
     return this.#write({ ...t, version: t.version + 1, deleted: true, ...this.#stamp() })
+  }
+
+  /** Writes an alarm (created, updated, its progress, or deleted) here and sends it to every node. */
+  writeAlarm(record: AlarmRecord): Promise<AlarmRecord> {
+    return this.#write({ ...record, ...this.#stamp() })
   }
 
   /**
@@ -132,6 +150,7 @@ export class EventService {
     name: string,
     payload: Record<string, unknown>,
     subject: string,
+    tick?: Tick,
   ): Promise<string | null> {
     const trigger = await this.getTrigger(namespace, name)
     const active = (await this.rulesOf(trigger)).filter((r) => r.status === 'active')
@@ -140,7 +159,7 @@ export class EventService {
     const args = { ...trigger.parameters, ...payload }
     const outcomes = await Promise.all(active.map((r) => this.#runRule(r, args)))
     const record: ActivationRecord = {
-      activationId: newActivationId(),
+      activationId: tick?.activationId ?? newActivationId(),
       namespace,
       name: trigger.name,
       version: `0.0.${trigger.version}`,
@@ -151,7 +170,15 @@ export class EventService {
       statusCode: 0,
       response: { status: 'success', statusCode: 0, success: true, result: payload },
       logs: outcomes.map((o) => JSON.stringify(o)),
-      annotations: [{ key: 'kind', value: 'trigger' }],
+      annotations: [
+        { key: 'kind', value: 'trigger' },
+        ...(tick
+          ? [
+              { key: 'scheduledTime', value: tick.scheduled },
+              { key: 'firedBy', value: this.#c.nodeId },
+            ]
+          : []),
+      ],
       publish: false,
       node: this.#c.nodeId,
       cold: false,
