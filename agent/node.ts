@@ -12,7 +12,7 @@ import { CONFIG_FILE, type Config } from './config/index.ts'
 import { Dashboard, dashboardView } from './dashboard/index.ts'
 import { createDocker } from './docker.ts'
 import { errors } from './errors.ts'
-import { AlarmService, EventService } from './events/index.ts'
+import { AlarmService, EventService, Webhooks } from './events/index.ts'
 import { Faults } from './faults.ts'
 import { FunctionService, PackageService } from './functions/index.ts'
 import { describeZodError } from './functions/input.ts'
@@ -340,6 +340,7 @@ async function build(logger: Logger, config: Config, store: Store) {
       config.alarms,
     ),
   )
+  const webhooks = new Webhooks({ events, secrets })
 
   const apiKeys = store.apiKeys
   const redact = (fn: FunctionRecord) => showSecrets(fn, secrets, false)
@@ -370,6 +371,7 @@ async function build(logger: Logger, config: Config, store: Store) {
       packages,
       events,
       alarms,
+      webhooks,
       activations,
       store,
       keys: apiKeys,
@@ -458,6 +460,15 @@ async function build(logger: Logger, config: Config, store: Store) {
           `operator@${nodeId}`,
         )
         return { activationId: id }
+      },
+      webhook: async (name, body, ns) => {
+        const o = (body ?? {}) as { rotate?: unknown; remove?: unknown }
+        const namespace = await namespaceOf(ns)
+        if (o.remove === true) {
+          await webhooks.disable(namespace, name)
+          return null
+        }
+        return webhooks.enable(namespace, name, o.rotate === true)
       },
     },
     rules: {

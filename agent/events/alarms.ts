@@ -98,7 +98,7 @@ export class AlarmService implements Startable {
       case 'CREATE': {
         if (live) throw errors.conflict(`trigger ${t.name} already has an alarm; delete it or UPDATE it`)
         const schedule = scheduleFromParams(feed, own, now)
-        await this.#c.events.writeAlarm({
+        await this.#c.events.writeRecord({
           type: 'alarm',
           namespace: t.namespace,
           name: t.name,
@@ -122,11 +122,11 @@ export class AlarmService implements Startable {
           delete merged.startDate
         const schedule = scheduleFromParams(live.feed, merged, now)
         const { cron, timezone, minutes, date, startDate, stopDate, deleteAfterFire, ...rest } = live
-        await this.#c.events.writeAlarm({ ...rest, ...schedule, version: live.version + 1 })
+        await this.#c.events.writeRecord({ ...rest, ...schedule, version: live.version + 1 })
         return {}
       }
       case 'DELETE':
-        if (live) await this.#c.events.writeAlarm({ ...live, version: live.version + 1, deleted: true })
+        if (live) await this.#c.events.writeRecord({ ...live, version: live.version + 1, deleted: true })
         return {}
       default: {
         if (!live) throw errors.notFound(`trigger ${t.name} has no alarm`)
@@ -235,7 +235,7 @@ export class AlarmService implements Startable {
   async #progress(a: AlarmRecord, lastTick: number): Promise<void> {
     const cur = await this.#c.store.events.alarm(a.namespace, a.name)
     if (!cur || cur.deleted) return
-    await this.#c.events.writeAlarm({
+    await this.#c.events.writeRecord({
       ...cur,
       version: cur.version + 1,
       lastTick,

@@ -26,3 +26,4 @@ export {
   type Tick,
   type TriggerInput,
 } from './service.ts'
+export { WEBHOOK_SECRET_HEADER, type WebhookComponents, Webhooks, webhookPath } from './webhooks.ts'

@@ -5,7 +5,6 @@ import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import {
   type ActivationRecord,
-  type AlarmRecord,
   type EventRecord,
   NAME_PART,
   NAME_RE,
@@ -118,6 +117,7 @@ export class EventService {
       publish: input.publish ?? live?.publish ?? false,
       parameters: input.parameters ?? live?.parameters ?? {},
       annotations: input.annotations ?? live?.annotations ?? {},
+      ...(live?.webhook ? { webhook: live.webhook } : {}),
       ...this.#stamp(),
     }
     return this.#write(record)
@@ -135,8 +135,11 @@ export class EventService {
     return this.#write({ ...t, version: t.version + 1, deleted: true, ...this.#stamp() })
   }
 
-  /** Writes an alarm (created, updated, its progress, or deleted) here and sends it to every node. */
-  writeAlarm(record: AlarmRecord): Promise<AlarmRecord> {
+  /**
+   * Writes a record stamped now (an alarm created, updated, its progress or deleted; a trigger's
+   * webhook) here and sends it to every node.
+   */
+  writeRecord<R extends EventRecord>(record: R): Promise<R> {
     return this.#write({ ...record, ...this.#stamp() })
   }
 
