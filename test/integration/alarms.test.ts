@@ -30,7 +30,7 @@ const feedRead = (ow: Ow, trigger: string) =>
     trigger,
   })
 const PERIOD = 5000
-const DEAD_MS = 8000
+const DEAD_MS = 15_000
 
 type TriggerActivation = ActivationRecord & { annotations: Array<{ key: string; value: unknown }> }
 const annotation = (r: TriggerActivation, k: string) => r.annotations.find((a) => a.key === k)?.value
@@ -62,8 +62,13 @@ async function feedStatus(host: string, trigger: string) {
 beforeAll(async () => {
   cluster = await createCluster(3, cleanup, {
     args: ['--api-listen', '127.0.0.1:0'],
-    // Dead after 8 s of silence: longer than a tick period, so a hung owner misses at least one tick.
-    env: { FNAGENT_INVOKER_PREWARM: '[]', FNAGENT_CLUSTER_DEAD_MS: String(DEAD_MS) },
+    // Dead after 15 s of silence: longer than a tick period, so a hung owner misses ticks; and, as
+    // the queue's test, slow enough that a node starved by a loaded CI is not taken for dead.
+    env: {
+      FNAGENT_INVOKER_PREWARM: '[]',
+      FNAGENT_CLUSTER_SUSPECT_MS: '5000',
+      FNAGENT_CLUSTER_DEAD_MS: String(DEAD_MS),
+    },
   })
   for (const a of cluster.agents) {
     hosts.push(await apiHostOf(a))
@@ -180,9 +185,9 @@ describe('alarm feeds on a 3-node cluster', () => {
       if (t < killedAt - 1000) expect(r.node).toBe(owner)
       if (t > killedAt) expect(r.node).toBe(newOwner)
     }
-    // A tick scheduled within 6 s of the hang had no live owner (the hung one is declared dead no
-    // sooner than DEAD_MS after it was last heard): the next owner fired it late, after it took over.
-    const missed = [...ticks.keys()].filter((t) => t > killedAt && t < killedAt + 6000)
+    // A tick scheduled within DEAD_MS - 2 s of the hang had no live owner (the hung one is declared
+    // dead no sooner than DEAD_MS after it was last heard): the next owner fired it late.
+    const missed = [...ticks.keys()].filter((t) => t > killedAt && t < killedAt + DEAD_MS - 2000)
     expect(missed.length).toBeGreaterThan(0)
     for (const t of missed) expect(ticks.get(t)![0]!.start - t).toBeGreaterThan(500)
     // The timeline, for the failover bound in docs/events.md.
