@@ -316,14 +316,20 @@ async function build(logger: Logger, config: Config, store: Store) {
     clock,
     nodeId,
     resolveAction: (name, ns) => functions.resolve(name, ns),
-    invokeAsync: async (name, params, ns) => {
-      const r = await activations.invoke(name, { params, blocking: false }, ns)
+    invokeAsync: async (name, params, ns, activationId) => {
+      const r = await activations.invoke(
+        name,
+        { params, blocking: false },
+        ns,
+        activationId ? { activationId } : {},
+      )
       return (r.body as { activationId: string }).activationId
     },
     keepRecord: async (record) => {
       await store.activations.put(record)
       replicate(record)
     },
+    findRecord: (id, signal) => replication.fetchActivation(id, signal),
     onWrite: (record) => replication.eventWritten(record),
   })
   const alarms = lifecycle.add(
@@ -335,7 +341,6 @@ async function build(logger: Logger, config: Config, store: Store) {
         nodeId,
         events,
         members: () => replication.ownership.members,
-        findRecord: (id, signal) => replication.fetchActivation(id, signal),
       },
       config.alarms,
     ),

@@ -2,7 +2,7 @@ import { errors } from '../errors.ts'
 import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
 import { rendezvous } from '../placement/rendezvous.ts'
-import type { ActivationRecord, AlarmRecord, Store } from '../store/index.ts'
+import type { AlarmRecord, Store } from '../store/index.ts'
 import type { AlarmOptions } from './options.ts'
 import { type AlarmFeed, nextTick, scheduleFromParams, tickId, ticksBetween } from './schedule.ts'
 import { type EventService, entityName } from './service.ts'
@@ -14,8 +14,6 @@ export interface AlarmServiceComponents {
   events: EventService
   /** The live members (alive or suspect), this node included: the candidates to own an alarm. */
   members: () => readonly string[]
-  /** A record by id from here or its owners (null when none has it): the tick's deduplication. */
-  findRecord: (activationId: string, signal: AbortSignal) => Promise<ActivationRecord | null>
 }
 
 /** The feed lifecycle events OpenWhisk's clients send (`lifecycleEvent`). */
@@ -208,7 +206,7 @@ export class AlarmService implements Startable {
     const trigger = `${a.namespace}/${a.name}`
     if (check) {
       // A new owner: the old one may have fired this tick and died before its progress reached here.
-      const found = await this.#c
+      const found = await this.#c.events
         .findRecord(activationId, AbortSignal.any([this.#abort.signal, AbortSignal.timeout(5000)]))
         .catch(() => null)
       if (found) {
@@ -221,6 +219,7 @@ export class AlarmService implements Startable {
       const id = await this.#c.events.fire(a.namespace, a.name, a.payload, a.subject, {
         activationId,
         scheduled,
+        check,
       })
       this.#log.info(
         { trigger, activationId: id, scheduled: new Date(scheduled).toISOString(), lateMs: late },
