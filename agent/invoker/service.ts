@@ -56,11 +56,19 @@ export interface InvokerState {
   budgetMiB: number
   /** Budget not held by any container (busy, idle or prewarmed container). */
   budgetFreeMiB: number
-  /** 256 MiB activations that would fit now, counting idle containers as evictable. */
+  /**
+   * 256 MiB activations that would fit now, counting idle containers as evictable, plus the free
+   * slots of busy containers whose function runs several activations at once.
+   */
   freeSlots: number
   inflight: number
   /** Warm containers (busy or idle) per `namespace/name@version`. */
   warm: Record<string, number>
+  /**
+   * Activation slots of those containers per `namespace/name@version`: each container counts its
+   * function's concurrency (what this node gossips as its warm inventory: placement counts slots).
+   */
+  warmSlots: Record<string, number>
   /** Idle prewarmed containers per `kind@memory`. */
   prewarm: Record<string, number>
 }
@@ -122,7 +130,7 @@ export class Invoker implements Startable {
         adopt: (c) => {
           this.#pool.add(c)
           this.#reservedMiB -= c.spec.memoryMiB
-          this.#pool.putIdle(c)
+          this.#pool.release(c)
         },
         idleCount: (key) => this.#pool.inventory().prewarm[key] ?? 0,
         running: () => this.#status === 'running',
@@ -320,11 +328,7 @@ export class Invoker implements Startable {
   ): Promise<ActivationRecord> {
     this.#inflight++
     try {
-      if (c.pausing) {
-        const paused = await c.pausing
-        c.pausing = null
-        if (paused) await c.unpause()
-      }
+      if (c.pausing) await c.resume()
       const waitTime = Math.round(performance.now() - received)
       // Secret env goes to `/init` only (a warm container was initialised with it already).
       const fn =
@@ -346,12 +350,16 @@ export class Invoker implements Startable {
           // A configured invoker.apiHost (a proxy the operator chose) wins over the bridge endpoint.
           ...((this.#o.apiHost ?? this.#apiHost) ? { apiHost: this.#o.apiHost ?? this.#apiHost! } : {}),
           needsInit: startKind !== 'warm',
+          onInit: () => {
+            c.serve(fn.limits.concurrency)
+            this.#pool.offer(c)
+          },
           signal,
         },
         { options: this.#o, logger: this.#log },
       )
-      if (out.reusable && this.#status === 'running') this.#pool.putIdle(c)
-      else this.#discard(c, 'not reusable')
+      if (!out.reusable || this.#status !== 'running') this.#pool.retire(c)
+      if (this.#pool.release(c)) this.#discard(c, 'not reusable')
       return this.#record(req, { ...out, startKind, waitTime })
     } catch (err) {
       // Only Docker failures (unpause) get here: function failures are outcomes.
@@ -363,7 +371,10 @@ export class Invoker implements Startable {
     }
   }
 
-  /** An idle warm container of exactly this version is ready (placement's "warm" candidates check it). */
+  /**
+   * A warm container of exactly this version has a free slot: idle, or running fewer activations
+   * than its function's concurrency (placement's "warm" candidates check it).
+   */
   hasIdleWarm(fn: FunctionRecord): boolean {
     return this.#status === 'running' && this.#pool.hasWarm(warmKey(fn))
   }
@@ -388,11 +399,14 @@ export class Invoker implements Startable {
     )
   }
 
-  /** Activations of `fn` that could start now: the budget not held by running ones (idle ones evicted). */
+  /**
+   * Activations of `fn` that could start now: the budget not held by running ones (idle ones
+   * evicted), plus the free slots of its busy containers.
+   */
   freeSlots(fn: FunctionRecord): number {
     if (this.#status !== 'running') return 0
     const reclaimable = this.#budgetMiB - this.#pool.busyMiB() - this.#reservedMiB
-    return Math.max(0, Math.floor(reclaimable / fn.limits.memory))
+    return Math.max(0, Math.floor(reclaimable / fn.limits.memory)) + this.#pool.spareSlots(warmKey(fn))
   }
 
   state(): InvokerState {
@@ -401,7 +415,7 @@ export class Invoker implements Startable {
     return {
       budgetMiB: this.#budgetMiB,
       budgetFreeMiB: Math.max(0, this.#budgetMiB - used),
-      freeSlots: Math.max(0, Math.floor(reclaimable / 256)),
+      freeSlots: Math.max(0, Math.floor(reclaimable / 256)) + this.#pool.spareSlots(),
       inflight: this.#inflight,
       ...this.#pool.inventory(),
     }
