@@ -16,6 +16,7 @@ import { type InvokerOptions, invokerOptionsSchema } from './options.ts'
 import { Pool } from './pool.ts'
 import { Prewarmer } from './prewarm.ts'
 import { buildRecord, internalFailure, type Outcome, type RanActivation, type StartKind } from './record.ts'
+import { type Start, Starting } from './starting.ts'
 
 export interface InvokerComponents {
   logger: Logger
@@ -84,6 +85,7 @@ export class Invoker implements Startable {
   readonly #pool: Pool
   readonly #images: ImageCache
   readonly #prewarmer: Prewarmer
+  readonly #startingSlots = new Starting()
   readonly #listeners = new Set<() => void>()
   readonly #ranListeners = new Set<(ran: RanActivation) => void>()
   readonly #removals = new Set<Promise<void>>()
@@ -254,7 +256,9 @@ export class Invoker implements Startable {
     }
     const key = warmKey(fn)
     const warm = this.#pool.takeWarm(key)
-    if (warm) return this.#run(warm, 'warm', req, paramsJson, received)
+    if (warm) return this.#run(warm, 'warm', req, paramsJson, received, null)
+    const joined = fn.limits.concurrency > 1 ? this.#startingSlots.join(key) : undefined
+    if (joined) return this.#join(joined, req, paramsJson, received)
     const image = fn.kind === 'blackbox' ? fn.image : this.#imageFor(fn.kind)
     if (!image)
       throw errors.runtimeMissing(`${fn.namespace}/${fn.name} is a blackbox function without an image`)
@@ -262,12 +266,29 @@ export class Invoker implements Startable {
       const prewarmed = this.#pool.takePrewarm(prewarmKey(fn.kind, fn.limits.memory))
       if (prewarmed) {
         this.#prewarmer.refill()
-        return this.#run(prewarmed, 'prewarmed', req, paramsJson, received)
+        return this.#run(prewarmed, 'prewarmed', req, paramsJson, received, this.#begin(fn))
       }
     }
     // Cold: the reservation is taken synchronously so concurrent invocations cannot overcommit.
     this.#reserve(fn.limits.memory, true)
-    return this.#cold(req, image, paramsJson, received)
+    return this.#cold(req, image, paramsJson, received, this.#begin(fn))
+  }
+
+  /** A start that later activations of `fn` may wait for (concurrency above 1), else null. */
+  #begin(fn: FunctionRecord): Start | null {
+    return fn.limits.concurrency > 1 ? this.#startingSlots.begin(warmKey(fn), fn.limits.concurrency) : null
+  }
+
+  /** Waits for a slot promised in a container being started; starts over when that start failed. */
+  async #join(
+    start: Start,
+    req: InvokeRequest,
+    paramsJson: string,
+    received: number,
+  ): Promise<ActivationRecord> {
+    const c = await start.ready
+    if (!c || c.state === 'gone') return this.invoke(req)
+    return this.#run(c, 'warm', req, paramsJson, received, null)
   }
 
   async #cold(
@@ -275,6 +296,7 @@ export class Invoker implements Startable {
     image: string,
     paramsJson: string,
     received: number,
+    start: Start | null,
   ): Promise<ActivationRecord> {
     const { fn } = req
     const mib = fn.limits.memory
@@ -300,6 +322,7 @@ export class Invoker implements Startable {
       })
     } catch (err) {
       this.#reservedMiB -= mib
+      start?.settle(null)
       this.#done()
       if (err instanceof FnError && err.code === 'RUNTIME_MISSING') throw err
       this.#log.error({ err, fn: `${fn.namespace}/${fn.name}`, image }, 'could not start a container')
@@ -316,7 +339,7 @@ export class Invoker implements Startable {
     this.#pool.add(c)
     this.#reservedMiB -= mib
     this.#inflight--
-    return this.#run(c, 'cold', req, paramsJson, received)
+    return this.#run(c, 'cold', req, paramsJson, received, start)
   }
 
   async #run(
@@ -325,6 +348,7 @@ export class Invoker implements Startable {
     req: InvokeRequest,
     paramsJson: string,
     received: number,
+    start: Start | null,
   ): Promise<ActivationRecord> {
     this.#inflight++
     try {
@@ -352,6 +376,11 @@ export class Invoker implements Startable {
           needsInit: startKind !== 'warm',
           onInit: () => {
             c.serve(fn.limits.concurrency)
+            // The slots promised while it started are taken before the rest are offered.
+            if (start) {
+              c.inflight += start.promised - 1
+              start.settle(c)
+            }
             this.#pool.offer(c)
           },
           signal,
@@ -367,6 +396,7 @@ export class Invoker implements Startable {
       this.#log.error({ err, container: c.name }, 'activation failed in the invoker')
       return this.#record(req, internalFailure((err as Error).message, startKind, received))
     } finally {
+      start?.settle(null)
       this.#done()
     }
   }

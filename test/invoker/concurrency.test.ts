@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { ActivationRecord } from '../../agent/store/types.ts'
-import { ensureRuntimes } from '../../runtimes/build/index.ts'
 import { waitFor } from '../helpers/wait-for.ts'
-import { annotation, docker, fnRecord, makeInvoker, request, type TestInvoker } from './helpers.ts'
+import { annotation, fnRecord, makeInvoker, pinnedRuntime, request, type TestInvoker } from './helpers.ts'
 
 vi.setConfig({ testTimeout: 90_000, hookTimeout: 15 * 60_000 })
 
@@ -36,8 +35,8 @@ const text = (rec: ActivationRecord) => [
 describe('invoker: several activations at once in one container', () => {
   let t: TestInvoker
   beforeAll(async () => {
-    await ensureRuntimes(docker, { kinds: ['nodejs:24'] })
-    t = await makeInvoker({ memoryBudgetMiB: 2048, pauseGraceMs: 0 })
+    const image = await pinnedRuntime('nodejs:24')
+    t = await makeInvoker({ memoryBudgetMiB: 2048, pauseGraceMs: 0 }, { images: { 'nodejs:24': image } })
     await t.invoker.start()
   })
   afterAll(async () => {
@@ -96,6 +95,21 @@ describe('invoker: several activations at once in one container', () => {
     // The warm container took three at once; the others went to containers of their own.
     expect([...perHost.values()]).toContain(3)
     expect(perHost.size).toBeGreaterThanOrEqual(3)
+  })
+
+  it('starts a burst of a cold function in as few containers as its concurrency allows', async () => {
+    const fn = js({ concurrency: 5 })
+    const recs = await Promise.all(Array.from({ length: 10 }, (_, i) => invoke(fn, { n: i, sleepMs: 300 })))
+    const hosts = new Map<string, number>()
+    for (const rec of recs) {
+      expect(rec.response.status).toBe('success')
+      const { host } = rec.response.result as { host: string }
+      hosts.set(host, (hosts.get(host) ?? 0) + 1)
+    }
+    // Two containers of five, not ten: the other eight waited for the two being started.
+    expect([...hosts.values()]).toEqual([5, 5])
+    expect(recs.filter((r) => r.cold)).toHaveLength(2)
+    expect(t.invoker.state().warm[`guest/${fn.name}@1`]).toBe(2)
   })
 
   it('times out one activation without killing the others; the container is removed after them', async () => {
