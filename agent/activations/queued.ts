@@ -78,6 +78,11 @@ export class QueuedJobs {
     return this.#queue.stats()
   }
 
+  /** Jobs waiting here for a placement: a blocking invocation then queues behind them, in order. */
+  get waiting(): number {
+    return this.#queue.waiting
+  }
+
   start(): Promise<void> {
     return this.#queue.start()
   }
@@ -95,7 +100,11 @@ export class QueuedJobs {
   async accept(
     activationId: string,
     job: Omit<JobField, 'takeover' | 'attempts'>,
-    local: { apiKey?: string | undefined; onDone?: () => void } = {},
+    local: {
+      apiKey?: string | undefined
+      onDone?: () => void
+      onRecord?: (record: ActivationRecord) => void
+    } = {},
   ): Promise<{ activationId: string; copies: number; priority: number }> {
     if (!this.#queue.hasRoom()) {
       const retryAfterS = this.#queue.options.retryAfterS
@@ -106,8 +115,14 @@ export class QueuedJobs {
     }
     const full: JobField = { ...job, attempts: [] }
     const held = await this.#storeMarker(activationId, full, Date.now())
-    const { apiKey, onDone } = local
-    this.#queue.add({ activationId, ...full, ...(apiKey ? { apiKey } : {}), ...(onDone ? { onDone } : {}) })
+    const { apiKey, onDone, onRecord } = local
+    this.#queue.add({
+      activationId,
+      ...full,
+      ...(apiKey ? { apiKey } : {}),
+      ...(onDone ? { onDone } : {}),
+      ...(onRecord ? { onRecord } : {}),
+    })
     return { activationId, copies: held.copies, priority: job.priority }
   }
 
@@ -234,7 +249,10 @@ export class QueuedJobs {
     if (job.takeover) {
       // The deduplication key: the run the dead node made may have finished after all.
       const found = await this.#c.fetchRecord(id, AbortSignal.timeout(10_000)).catch(() => null)
-      if (found && !found.phase) return 'done'
+      if (found && !found.phase) {
+        job.onRecord?.(found)
+        return 'done'
+      }
     }
     const policy = retryPolicyOf(job.fn)
     const attempt = job.attempt + 1
@@ -266,8 +284,9 @@ export class QueuedJobs {
       // No room anywhere, or the node asked is stopping: the job waits for room again.
       if (e.code === 'NODE_FULL' || e.code === 'DRAINING') return 'full'
       // A refusal that waiting does not cure (runtime missing): recorded as the job's outcome.
-      await this.#keep(this.#failed(job, id, e, annotations))
-      return 'done'
+      const failed = this.#failed(job, id, e, annotations)
+      await this.#keep(failed)
+      return this.#finished(job, failed)
     }
     if (runId === id) return this.#finished(job, record)
     const attempts = [...job.attempts, attemptOf(record, attempt)]
@@ -284,8 +303,9 @@ export class QueuedJobs {
     return this.#finished(job, final)
   }
 
-  /** The job's record is stored: its callback (if any) is delivered in the background. */
+  /** The job's record is stored: its waiting caller hears of it; its callback (if any) is delivered in the background. */
   #finished(job: Job, record: ActivationRecord): 'done' {
+    job.onRecord?.(record)
     if (job.callback) {
       this.#callback(record, job.callback).catch((err: unknown) =>
         this.#c.logger.warn({ err, activationId: record.activationId }, 'recording the callback failed'),

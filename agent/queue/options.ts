@@ -19,6 +19,12 @@ export const queueOptionsSchema = z
      * placement attempt at a time keeps the order and spares peers a burst of refusals, ms.
      */
     settleMs: z.number().int().min(1).max(5000).default(25),
+    /**
+     * A blocking invocation that no node could take at once waits in the queue (in priority
+     * order) up to this long from its arrival, then is answered 202 with its activation id (as
+     * OpenWhisk answers a blocking call past its wait); the job stays queued and runs later, ms.
+     */
+    blockingWaitMs: z.number().int().min(100).max(300_000).default(60_000),
     /** The `Retry-After` a caller past the bound is given, seconds. */
     retryAfterS: z.number().int().min(1).max(3600).default(5),
     /** Completion callbacks: POSTs tried before the delivery is recorded as failed. */

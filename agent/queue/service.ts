@@ -1,6 +1,6 @@
 import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
-import type { FunctionRecord } from '../store/index.ts'
+import type { ActivationRecord, FunctionRecord } from '../store/index.ts'
 import { QUEUE_DEFAULTS, type QueueOptions } from './options.ts'
 import { JobOrder, type Ordered } from './order.ts'
 import type { AttemptRecord } from './retry.ts'
@@ -28,6 +28,8 @@ export interface Job extends Ordered {
   traceparent?: string
   /** Called once the job's run ends on this node (in memory only: not after a takeover). */
   onDone?: () => void
+  /** Called with the job's final record once it is stored here (a blocking caller waiting in the queue). */
+  onRecord?: (record: ActivationRecord) => void
 }
 
 /**
@@ -99,6 +101,11 @@ export class JobQueue implements Startable {
 
   has(activationId: string): boolean {
     return this.#jobs.has(activationId)
+  }
+
+  /** Jobs waiting for a placement (not out for a run, not in a retry's backoff). */
+  get waiting(): number {
+    return this.#order.size
   }
 
   /** `queued` or `running` for a job held here, else undefined. */
