@@ -2,6 +2,7 @@ import { errors, type FnError, toFnError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import {
   deliver,
+  type GossipedQueues,
   type Job,
   JobQueue,
   type Outcome,
@@ -45,8 +46,13 @@ export interface QueuedJobsComponents {
   onMarker?: (marker: ActivationRecord) => Promise<{ copies: number }>
   /** The live owner that takes over a job whose node died (the first by rendezvous), if known. */
   firstLiveOwner?: (activationId: string) => string | undefined
+  /** The other nodes' queues as gossiped: the cluster-wide bound, yielding to their older or higher jobs. */
+  peers?: Pick<GossipedQueues, 'depth' | 'yieldTo' | 'changed'>
   draining: () => boolean
 }
+
+/** How often the dead-letter count (a scan of the `actdead` index) is refreshed at most, ms. */
+const DEAD_COUNT_MS = 5_000
 
 /**
  * The async invocations of this node as durable jobs (docs/architecture.md#the-durable-async-queue):
@@ -58,11 +64,44 @@ export class QueuedJobs {
   readonly #queue: JobQueue
   readonly #o: QueueOptions
   readonly #abort = new AbortController()
+  #dead = { count: 0, at: 0, counting: false }
 
   constructor(components: QueuedJobsComponents, init: Partial<QueueOptions> = {}) {
     this.#c = components
     this.#o = { ...QUEUE_DEFAULTS, ...init }
-    this.#queue = new JobQueue({ logger: components.logger, dispatch: (job) => this.#dispatch(job) }, init)
+    const { peers } = components
+    this.#queue = new JobQueue(
+      {
+        logger: components.logger,
+        dispatch: (job) => this.#dispatch(job),
+        ...(peers ? { yieldTo: (p: number) => peers.yieldTo(p), changed: () => peers.changed() } : {}),
+      },
+      init,
+    )
+  }
+
+  /**
+   * The dead letters this node counts for the cluster: those held here of which it is the first
+   * live owner, so that each is counted once across the cluster (every owner holds a copy). Kept
+   * from a scan at most every DEAD_COUNT_MS (this returns the last count and refreshes behind).
+   */
+  deadLetters(): number {
+    const d = this.#dead
+    if (!d.counting && Date.now() - d.at >= DEAD_COUNT_MS) {
+      d.counting = true
+      this.#c.store.activations
+        .deadIds(1_000_000)
+        .then((ids) => {
+          const me = this.#c.nodeId
+          d.count = ids.filter((id) => (this.#c.firstLiveOwner?.(id) ?? me) === me).length
+        })
+        .catch((err: unknown) => this.#c.logger.warn({ err }, 'counting the dead letters failed'))
+        .finally(() => {
+          d.at = Date.now()
+          d.counting = false
+        })
+    }
+    return d.count
   }
 
   has(activationId: string): boolean {
@@ -106,11 +145,18 @@ export class QueuedJobs {
       onRecord?: (record: ActivationRecord) => void
     } = {},
   ): Promise<{ activationId: string; copies: number; priority: number }> {
+    const retryAfterS = this.#queue.options.retryAfterS
     if (!this.#queue.hasRoom()) {
-      const retryAfterS = this.#queue.options.retryAfterS
       throw errors.queueFull(
         `this node's queue holds ${this.#queue.size} jobs, its bound (queue.maxJobs); try again in ${retryAfterS} s`,
         { details: { retryAfterS } },
+      )
+    }
+    const cluster = this.#queue.size + (this.#c.peers?.depth() ?? 0)
+    if (cluster + 1 > this.#o.clusterMaxJobs) {
+      throw errors.queueFull(
+        `the cluster's queues hold ${cluster} jobs, its bound (queue.clusterMaxJobs); try again in ${retryAfterS} s`,
+        { details: { retryAfterS, clusterJobs: cluster } },
       )
     }
     const full: JobField = { ...job, attempts: [] }

@@ -4,7 +4,7 @@ import { apiKeyFor, type FunctionService } from '../functions/index.ts'
 import { describeZodError } from '../functions/input.ts'
 import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
-import { QUEUE_DEFAULTS, type QueueOptions, type QueueStats } from '../queue/index.ts'
+import { type GossipedQueues, QUEUE_DEFAULTS, type QueueOptions, type QueueStats } from '../queue/index.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import {
   ACTIVATION_ID_RE,
@@ -75,6 +75,8 @@ export interface ActivationServiceComponents {
   limiter?: Pick<NamespaceLimiter, 'admit'>
   /** A peer's state in this node's view (`undefined`: not known): a dead node's markers resolve as lost. */
   memberState?: (peerId: string) => string | undefined
+  /** The other nodes' queues as gossiped (agent/queue/cluster.ts): the cluster bound, yielding. */
+  queuePeers?: Pick<GossipedQueues, 'depth' | 'yieldTo' | 'changed'>
 }
 
 export interface ActivationServiceInit {
@@ -136,6 +138,7 @@ export class ActivationService implements Startable {
     this.#jobs = new QueuedJobs(
       {
         ...components,
+        ...(components.queuePeers ? { peers: components.queuePeers } : {}),
         logger: components.logger.child({ component: 'queue' }),
         run: (fn, code, params, id, opts) => this.#run(fn, code, params, id, opts),
         draining: () => this.#draining,
@@ -165,6 +168,11 @@ export class ActivationService implements Startable {
   /** This node's queue: depth per priority, running, oldest wait. */
   queueStats(): QueueStats {
     return this.#jobs.stats()
+  }
+
+  /** The dead letters this node counts for the cluster (those it is the first live owner of). */
+  deadLetters(): number {
+    return this.#jobs.deadLetters()
   }
 
   /** Invokes `name` of `namespace` (this node's namespace when omitted). */

@@ -6,6 +6,13 @@ export const queueOptionsSchema = z
     /** Jobs this node holds queued (waiting or running); past it an async invocation gets 429 + Retry-After. */
     maxJobs: z.number().int().min(1).max(1_000_000).default(10_000),
     /**
+     * Jobs the whole cluster holds queued (waiting or running), as each node gossips its own
+     * depth; past it an invocation that would queue gets 429 + Retry-After, before anything is
+     * stored. The sum is as fresh as the last heartbeats, so a burst on several nodes at once may
+     * overshoot it by what they accept within one heartbeat.
+     */
+    clusterMaxJobs: z.number().int().min(1).max(100_000_000).default(100_000),
+    /**
      * The aging rule: a job's priority rises by one level for each `agingMs` it has waited (up to 2),
      * so a priority-0 job competes as priority 2 after 2 × agingMs and no job starves for ever.
      */

@@ -5,6 +5,7 @@ import type { ActivationRecord } from '../../agent/store/types.ts'
 import { Client } from '../../cli/client.ts'
 import { type AgentHandle, Cleanup, removeContainersOf } from '../helpers/agent-process.ts'
 import { createCluster, type LocalCluster, nodeIdOf, waitDeployed } from '../helpers/cluster.ts'
+import { type Accepted, submit } from '../helpers/queue.ts'
 import { waitFor } from '../helpers/wait-for.ts'
 
 const cleanup = new Cleanup()
@@ -21,18 +22,6 @@ const SMALL_NODE = {
   FNAGENT_INVOKER_PREWARM: '[]',
   FNAGENT_CLUSTER_SUSPECT_MS: '5000',
   FNAGENT_CLUSTER_DEAD_MS: '15000',
-}
-
-type Accepted = { activationId: string; copies: number; priority: number }
-
-async function submit(agent: AgentHandle, fn: string, priority: number): Promise<Accepted> {
-  const r = await new Client(agent.socket).call<Accepted>('POST', `/v1/functions/${fn}/invoke`, {
-    params: {},
-    blocking: false,
-    priority,
-  })
-  expect(r.status).toBe(202)
-  return r.body
 }
 
 /** The finished records of `fn` across the cluster (the queued ones are not listed). */
