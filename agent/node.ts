@@ -314,6 +314,7 @@ async function build(logger: Logger, config: Config, store: Store) {
       memberState: (peerId) => cluster?.member(peerId)?.state,
       limiter,
       queuePeers,
+      secrets,
     },
     { maxParamsBytes: config.invoker.maxPayloadBytes, drainMs: config.drainMs, queue: config.queue },
   )

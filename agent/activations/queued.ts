@@ -20,6 +20,7 @@ import {
   newActivationId,
   type Store,
 } from '../store/index.ts'
+import type { SecretBox } from '../store/secrets.ts'
 import { type JobField, jobFieldSchema, jobOf } from './jobs.ts'
 import { internalErrorRecord } from './records.ts'
 
@@ -46,6 +47,8 @@ export interface QueuedJobsComponents {
   onMarker?: (marker: ActivationRecord) => Promise<{ copies: number }>
   /** The live owner that takes over a job whose node died (the first by rendezvous), if known. */
   firstLiveOwner?: (activationId: string) => string | undefined
+  /** Seals the caller's API key into the job's marker, and opens it after a takeover (none: the key stays in memory). */
+  secrets?: Pick<SecretBox, 'seal' | 'open'>
   /** The other nodes' queues as gossiped: the cluster-wide bound, yielding to their older or higher jobs. */
   peers?: Pick<GossipedQueues, 'depth' | 'yieldTo' | 'changed'>
   draining: () => boolean
@@ -159,9 +162,10 @@ export class QueuedJobs {
         { details: { retryAfterS, clusterJobs: cluster } },
       )
     }
-    const full: JobField = { ...job, attempts: [] }
-    const held = await this.#storeMarker(activationId, full, Date.now())
     const { apiKey, onDone, onRecord } = local
+    const sealed = apiKey && this.#c.secrets ? this.#c.secrets.seal(keyPath(activationId), apiKey) : undefined
+    const full: JobField = { ...job, attempts: [], ...(sealed ? { sealedKey: sealed } : {}) }
+    const held = await this.#storeMarker(activationId, full, Date.now())
     this.#queue.add({
       activationId,
       ...full,
@@ -188,7 +192,23 @@ export class QueuedJobs {
     if (!written) return false
     this.#c.logger.warn({ activationId: id, from: marker.node, cause }, 'job taken over')
     await this.#c.onMarker?.(next).catch(() => {})
-    return this.#queue.add({ activationId: id, ...job, takeover })
+    const apiKey = this.#openKey(id, job.sealedKey)
+    return this.#queue.add({ activationId: id, ...job, takeover, ...(apiKey ? { apiKey } : {}) })
+  }
+
+  /** The caller's API key from a job's marker (undefined, logged, when it does not open here). */
+  #openKey(activationId: string, sealed: string | undefined): string | undefined {
+    if (!sealed || !this.#c.secrets) return undefined
+    try {
+      const key = this.#c.secrets.open(keyPath(activationId), sealed)
+      return typeof key === 'string' ? key : undefined
+    } catch (err) {
+      this.#c.logger.warn(
+        { err, activationId },
+        "the job's API key does not open with this node's secrets key",
+      )
+      return undefined
+    }
   }
 
   /**
@@ -411,7 +431,8 @@ export class QueuedJobs {
       ],
       hlc: this.#c.clock.now(),
       origin: this.#c.nodeId,
-      ...(dead ? { job: { ...jobFieldOf(job), attempts } } : {}),
+      // A dead letter keeps its job for a replay, without the caller's key (a replay is the replayer's).
+      ...(dead ? { job: { ...withoutKey(jobFieldOf(job)), attempts } } : {}),
     }
   }
 
@@ -472,5 +493,16 @@ function jobFieldOf(job: Job): JobField {
     ...(job.callback ? { callback: job.callback } : {}),
     ...(job.owner ? { owner: job.owner } : {}),
     ...(job.traceparent ? { traceparent: job.traceparent } : {}),
+    ...(job.sealedKey ? { sealedKey: job.sealedKey } : {}),
   }
+}
+
+function withoutKey(job: JobField): JobField {
+  const { sealedKey: _, ...rest } = job
+  return rest
+}
+
+/** The additional data a job's sealed API key is bound to: it opens for this job only. */
+function keyPath(activationId: string): string {
+  return `job/${activationId}#apiKey`
 }

@@ -15,6 +15,7 @@ import {
   newActivationId,
   type Store,
 } from '../store/index.ts'
+import type { SecretBox } from '../store/secrets.ts'
 import { Composer, isComposition } from './composition.ts'
 import { callbackOf, priorityOf } from './jobs.ts'
 import type { NamespaceLimiter } from './limits.ts'
@@ -75,6 +76,8 @@ export interface ActivationServiceComponents {
   limiter?: Pick<NamespaceLimiter, 'admit'>
   /** A peer's state in this node's view (`undefined`: not known): a dead node's markers resolve as lost. */
   memberState?: (peerId: string) => string | undefined
+  /** Seals a queued job's API key into its marker (activations/jobs.ts `sealedKey`). */
+  secrets?: Pick<SecretBox, 'seal' | 'open'>
   /** The other nodes' queues as gossiped (agent/queue/cluster.ts): the cluster bound, yielding. */
   queuePeers?: Pick<GossipedQueues, 'depth' | 'yieldTo' | 'changed'>
 }

@@ -10,8 +10,10 @@ export interface Job extends Ordered {
   activationId: string
   fn: FunctionRecord
   params: Record<string, unknown>
-  /** `__OW_API_KEY` (`provide-api-key`); kept in memory only, so a job taken over runs without it. */
+  /** `__OW_API_KEY` (`provide-api-key`), in clear in memory only; the marker carries it sealed (`sealedKey`). */
   apiKey?: string
+  /** The API key sealed under the cluster's secrets key (activations/jobs.ts). */
+  sealedKey?: string
   /** Runs started so far (1 on the first run). */
   attempt: number
   /** Set when this node took the job over from another (or from its own previous process). */
