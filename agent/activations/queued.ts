@@ -18,6 +18,7 @@ import {
   isDeadLetter,
   type KeyValue,
   newActivationId,
+  pendingCallback,
   type Store,
 } from '../store/index.ts'
 import type { SecretBox } from '../store/secrets.ts'
@@ -68,6 +69,8 @@ export class QueuedJobs {
   readonly #o: QueueOptions
   readonly #abort = new AbortController()
   #dead = { count: 0, at: 0, counting: false }
+  /** Records whose completion callback is being delivered here now. */
+  readonly #delivering = new Set<string>()
 
   constructor(components: QueuedJobsComponents, init: Partial<QueueOptions> = {}) {
     this.#c = components
@@ -335,6 +338,8 @@ export class QueuedJobs {
       },
       ...(job.takeover ? [{ key: 'takeover', value: job.takeover }] : []),
       ...(runId !== id ? [{ key: 'attemptOf', value: id }] : []),
+      // The job's own record owes its callback from the moment it is stored (resumed after a crash).
+      ...(runId === id ? this.#pending(job) : []),
     ]
     const code = await this.#c.loadCode(job.fn, AbortSignal.timeout(30_000)).catch(() => null)
     let record: ActivationRecord
@@ -372,19 +377,60 @@ export class QueuedJobs {
   /** The job's record is stored: its waiting caller hears of it; its callback (if any) is delivered in the background. */
   #finished(job: Job, record: ActivationRecord): 'done' {
     job.onRecord?.(record)
-    if (job.callback) {
-      this.#callback(record, job.callback).catch((err: unknown) =>
-        this.#c.logger.warn({ err, activationId: record.activationId }, 'recording the callback failed'),
-      )
-    }
+    if (job.callback) this.#deliver(record, job.callback)
     return 'done'
   }
 
-  /** POSTs the record to the callback URL (retried with backoff), then records the delivery on it (annotation `callback`). */
-  async #callback(record: ActivationRecord, url: string): Promise<void> {
+  /** The annotation a job's record carries until its callback is delivered (store index `actcb`). */
+  #pending(job: Pick<Job, 'callback'>): KeyValue[] {
+    return job.callback
+      ? [{ key: 'callback', value: { url: job.callback, pending: true, node: this.#c.nodeId } }]
+      : []
+  }
+
+  /**
+   * Delivers the callback a finished record still owes, when its node died or left (this node
+   * being the id's first live owner), or when it is this node's own from before a restart; false
+   * when it is not this node's to deliver, or already under way here.
+   */
+  resumeCallback(record: ActivationRecord, cause: string): boolean {
+    const pending = pendingCallback(record)
+    const id = record.activationId
+    if (!pending || this.#delivering.has(id) || this.#c.draining()) return false
+    if (
+      pending.node !== this.#c.nodeId &&
+      (this.#c.firstLiveOwner?.(id) ?? this.#c.nodeId) !== this.#c.nodeId
+    )
+      return false
+    this.#c.logger.warn({ activationId: id, from: pending.node, cause }, 'completion callback taken over')
+    this.#deliver(record, pending.url, { from: pending.node, cause })
+    return true
+  }
+
+  #deliver(record: ActivationRecord, url: string, resumed?: { from: string; cause: string }): void {
+    const id = record.activationId
+    this.#delivering.add(id)
+    this.#callback(record, url, resumed)
+      .catch((err: unknown) =>
+        this.#c.logger.warn({ err, activationId: id }, 'recording the callback failed'),
+      )
+      .finally(() => this.#delivering.delete(id))
+  }
+
+  /**
+   * POSTs the record to the callback URL (retried with backoff), then records the delivery on it
+   * (annotation `callback`: the outcome, the node that delivered, `resumed` after a takeover).
+   */
+  async #callback(
+    record: ActivationRecord,
+    url: string,
+    resumed?: { from: string; cause: string },
+  ): Promise<void> {
     const o = this.#o
+    // The receiver gets the record without the delivery's own bookkeeping.
+    const sent = { ...record, annotations: record.annotations.filter((a) => a.key !== 'callback') }
     const delivery = await deliver(
-      record,
+      sent,
       url,
       {
         maxAttempts: o.callbackAttempts,
@@ -395,12 +441,14 @@ export class QueuedJobs {
       this.#c.logger,
       this.#abort.signal,
     )
+    // Stopped mid-delivery: the record still owes it (resumed at restart, or by an owner).
+    if (this.#abort.signal.aborted && !delivery.delivered) return
     const current = (await this.#c.store.activations.get(record.activationId)) ?? record
     await this.#keep({
       ...current,
       annotations: [
         ...current.annotations.filter((a) => a.key !== 'callback'),
-        { key: 'callback', value: delivery },
+        { key: 'callback', value: { ...delivery, node: this.#c.nodeId, ...(resumed ? { resumed } : {}) } },
       ],
       hlc: this.#c.clock.now(),
       origin: this.#c.nodeId,
@@ -428,6 +476,7 @@ export class QueuedJobs {
         ...last.annotations.filter((a) => a.key !== 'attemptOf'),
         { key: 'attempts', value: attempts },
         ...(dead ? [{ key: 'deadLetter', value: true }] : []),
+        ...this.#pending(job),
       ],
       hlc: this.#c.clock.now(),
       origin: this.#c.nodeId,
@@ -438,7 +487,8 @@ export class QueuedJobs {
 
   #failed(job: Job, id: string, e: FnError, annotations: KeyValue[]): ActivationRecord {
     const record = internalErrorRecord(this.#c, job.fn, id, job.accepted, e, job.owner)
-    record.annotations.push(...annotations.filter((a) => a.key !== 'attemptOf'))
+    record.annotations.push(...annotations.filter((a) => a.key !== 'attemptOf' && a.key !== 'callback'))
+    record.annotations.push(...this.#pending(job))
     return record
   }
 

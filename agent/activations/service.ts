@@ -156,6 +156,7 @@ export class ActivationService implements Startable {
         nodeId: components.nodeId,
         running: (id) => this.#inflight.has(id) || this.#jobs.has(id),
         requeue: (marker, cause) => this.#jobs.requeue(marker, cause),
+        resumeCallback: (record, cause) => this.#jobs.resumeCallback(record, cause),
         memberState: (peerId) => components.memberState?.(peerId),
         fetchRecord: components.fetchRecord,
         onRecord: (record) => components.onRecord?.(record),
