@@ -66,7 +66,9 @@ export function headPriority(q: Record<string, number> | undefined, now: number,
   let best = -1
   for (const p of PRIORITIES) {
     if (!q || (q[`w${p}`] ?? 0) === 0) continue
-    const accepted = (q[`o${p}`] ?? now / 1000) * 1000
+    // The wire has seconds: the head is taken as young as it may be (the end of its second), so
+    // that rounding never makes another node's job look older than this node's own.
+    const accepted = q[`o${p}`] === undefined ? now : q[`o${p}`]! * 1000 + 999
     best = Math.max(best, effectivePriority({ priority: p, accepted, seq: 0 }, now, agingMs))
     if (best === MAX_PRIORITY) break
   }

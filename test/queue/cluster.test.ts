@@ -72,7 +72,9 @@ describe("the queue's gossiped share", () => {
     expect(headPriority(undefined, now, AGING)).toBe(-1)
     expect(headPriority({ w0: 1, o0: now / 1000 }, now, AGING)).toBe(0)
     // A priority-0 job waiting 2 x agingMs competes as 2.
-    expect(headPriority({ w0: 1, o0: (now - 2 * AGING) / 1000 }, now, AGING)).toBe(2)
+    expect(headPriority({ w0: 1, o0: (now - 2 * AGING - 1000) / 1000 }, now, AGING)).toBe(2)
+    // Seconds on the wire: a head is taken as young as its second allows, never older.
+    expect(headPriority({ w0: 1, o0: (now - 2 * AGING) / 1000 }, now, AGING)).toBe(1)
     expect(headPriority({ w1: 1, o1: now / 1000, w0: 4, o0: now / 1000 }, now, AGING)).toBe(1)
 
     const member = (peerId: string, q: Record<string, number>, state = 'alive'): MemberView =>
