@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- SECTION…]`: every timing goal of the project, measured in one run on this
  * machine. Sections: invoker, local-api, logs, forwarding, placement, cluster, idle, api, replication,
- * invoke-path, composition, queue, metrics (default: all). `node bench/idle.ts 10` runs the idle section for 10 minutes.
+ * invoke-path, composition, queue, metrics, alarms (default: all). `node bench/idle.ts 10` runs the idle section for 10 minutes.
  * The figures go into docs/performance.md with the command that made them.
  */
 const SECTIONS: Record<string, () => Promise<unknown>> = {
@@ -21,6 +21,7 @@ const SECTIONS: Record<string, () => Promise<unknown>> = {
   metrics: async () => (await import('./metrics.ts')).benchMetrics(),
   'invoke-path': async () => (await import('./invoke-path.ts')).benchInvokePath(),
   composition: async () => (await import('./composition.ts')).benchComposition(),
+  alarms: async () => (await import('./alarms.ts')).benchAlarms(),
 }
 
 const wanted = process.argv.slice(2)
