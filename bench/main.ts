@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- SECTION…]`: every timing goal of the project, measured in one run on this
  * machine. Sections: invoker, local-api, logs, forwarding, placement, cluster, idle, api, replication,
- * invoke-path, composition, queue, metrics, alarms (default: all). `node bench/idle.ts 10` runs the idle section for 10 minutes.
+ * invoke-path, concurrency, composition, queue, metrics, alarms (default: all). `node bench/idle.ts 10` runs the idle section for 10 minutes.
  * The figures go into docs/performance.md with the command that made them.
  */
 const SECTIONS: Record<string, () => Promise<unknown>> = {
@@ -19,6 +19,7 @@ const SECTIONS: Record<string, () => Promise<unknown>> = {
   replication: async () => (await import('./replication.ts')).benchReplication(),
   queue: async () => (await import('./queue.ts')).benchQueue(),
   metrics: async () => (await import('./metrics.ts')).benchMetrics(),
+  concurrency: async () => (await import('./concurrency.ts')).benchConcurrency(),
   'invoke-path': async () => (await import('./invoke-path.ts')).benchInvokePath(),
   composition: async () => (await import('./composition.ts')).benchComposition(),
   alarms: async () => (await import('./alarms.ts')).benchAlarms(),
