@@ -20,6 +20,8 @@ export interface LocalState {
    * in the current minute (a namespace has no `/`). Every node sums them for per-namespace limits.
    */
   ns?: Record<string, number>
+  /** The node's share of the durable queue: depth per priority, oldest waits, dead letters (agent/queue/advert.ts). */
+  q?: Record<string, number>
 }
 
 export interface HeartbeatComponents {
@@ -89,6 +91,7 @@ export class Heartbeat {
       prewarm: boundCounts(local.prewarm, LIMITS.inventory, LIMITS.keyChars),
       blobs: local.blobs.filter((b) => /^[0-9a-f]{64}$/.test(b)).slice(0, LIMITS.blobs),
       ns: boundCounts(local.ns ?? {}, LIMITS.inventory, LIMITS.keyChars),
+      q: boundCounts(local.q ?? {}, 8, 2),
     }
   }
 
@@ -165,6 +168,7 @@ export class Heartbeat {
         prewarm: s.prewarm,
         blobs: s.blobs,
         ...(s.ns && Object.keys(s.ns).length > 0 ? { ns: s.ns } : {}),
+        ...(s.q && Object.keys(s.q).length > 0 ? { q: s.q } : {}),
       })
       msg = full(state)
       // Too large: drop the least useful half of the lists until it fits.

@@ -114,6 +114,7 @@ export class Membership {
         prewarm: msg.prewarm,
         blobs: msg.blobs,
         ns: msg.ns ?? {},
+        q: msg.q ?? {},
       }
       const isNew = !m
       m ??= { peerId: msg.peer, idHash: fnv1a(msg.peer), ...blankProbe(now), ...state, base: state } as Member
