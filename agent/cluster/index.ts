@@ -91,6 +91,10 @@ export interface ClusterStats {
   published: number
   bytesOut: number
   bytesIn: number
+  /** Times this node marked a member suspect. */
+  suspicions: number
+  /** SWIM probes this node sent (direct and indirect). */
+  probes?: number
   /** Open connections, connected peers subscribed to the heartbeat topic, and those in our gossip mesh. */
   connections: number
   topicPeers: number

@@ -39,6 +39,8 @@ export class Cluster implements Startable {
   #controller = new AbortController()
   #ticker: NodeJS.Timeout | undefined
   #left = false
+  /** Members currently suspect, counted once per suspicion. */
+  readonly #suspected = new Set<string>()
 
   constructor(components: ClusterComponents, init: ClusterInit) {
     const { privateKey, clusterKey, agentVersion, ...options } = init
@@ -322,6 +324,11 @@ export class Cluster implements Startable {
   }
 
   #emit(view: MemberView): void {
+    if (view.state !== 'suspect') this.#suspected.delete(view.peerId)
+    else if (!this.#suspected.has(view.peerId)) {
+      this.#suspected.add(view.peerId)
+      this.#stats.suspicions++
+    }
     for (const l of this.#listeners) {
       try {
         l(view)

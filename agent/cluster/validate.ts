@@ -35,6 +35,8 @@ export class GossipStats {
   published = 0
   bytesOut = 0
   bytesIn = 0
+  /** Times this node marked a member suspect (a false one when the member was alive). */
+  suspicions = 0
   readonly dropped: Record<string, number> = {}
 
   drop(reason: string): void {
@@ -48,6 +50,7 @@ export class GossipStats {
       published: this.published,
       bytesOut: this.bytesOut,
       bytesIn: this.bytesIn,
+      suspicions: this.suspicions,
     }
   }
 }
