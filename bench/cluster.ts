@@ -20,6 +20,7 @@ import { promisify } from 'node:util'
 import { type ClusterStats, writeClusterKey } from '../agent/cluster/index.ts'
 import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../cli/launch.ts'
 import { type NodeProcess, spawnNode } from '../test/cluster/fixtures/processes.ts'
+import { waitFor } from '../test/helpers/wait-for.ts'
 
 const exec = promisify(execFile)
 
@@ -78,7 +79,13 @@ async function runSize(n: number, root: string, keyFile: string, idleMs: number)
       })
     })
     log(`${n} processes started in ${((performance.now() - t0) / 1000).toFixed(1)} s, load ${load1()}`)
-    for (let i = 1; i < n; i++) await nodes[i]!.send(`join ${nodes[i - 1]!.addrs[0]}`)
+    // A join dials with a 5 s bound; on a loaded machine one may need another try.
+    for (let i = 1; i < n; i++)
+      await waitFor(() => nodes[i]!.send(`join ${nodes[i - 1]!.addrs[0]}`), {
+        what: `node ${i} to join node ${i - 1}`,
+        timeoutMs: 60_000,
+        everyMs: 1000,
+      })
     const loadAtJoin = load1()
     const allAlive = async () =>
       (await Promise.all(nodes.map((x) => x.send<States>('states')))).every((s) => s.counts.alive === n)

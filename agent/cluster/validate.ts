@@ -37,6 +37,8 @@ export class GossipStats {
   bytesIn = 0
   /** Times this node marked a member suspect (a false one when the member was alive). */
   suspicions = 0
+  /** SWIM pings this node sent (direct, indirect, and for others). */
+  probes = 0
   readonly dropped: Record<string, number> = {}
 
   drop(reason: string): void {
@@ -51,6 +53,7 @@ export class GossipStats {
       bytesOut: this.bytesOut,
       bytesIn: this.bytesIn,
       suspicions: this.suspicions,
+      probes: this.probes,
     }
   }
 }
