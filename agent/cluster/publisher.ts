@@ -107,9 +107,13 @@ export class StatePublisher {
     }
   }
 
-  /** This node's record for push-pull: the last full published and the delta since (none before the first). */
-  record(): MemberRecord | undefined {
-    if (!this.#base) return undefined
+  /**
+   * This node's record for push-pull: the last full message and the delta since. Before the first
+   * announcement one is made (not published: the announcement will be newer), so the member a node
+   * joins learns it from their first push-pull.
+   */
+  record(): MemberRecord {
+    this.#base ??= this.#full(this.state(), { ...this.#head(), iv: this.#init.heartbeatMs })
     return { full: this.#base.msg, ...(this.#delta ? { delta: this.#delta } : {}) }
   }
 
@@ -206,27 +210,10 @@ export class StatePublisher {
     this.#last = Date.now()
     this.#sent = state
     if (full || !this.#base) {
-      const make = (s: PeerState): FullHeartbeat => ({
-        ...head,
-        t: 'full',
-        ver: this.#init.agentVersion,
-        addrs: s.addrs,
-        cap: s.capacity,
-        warm: s.warm,
-        prewarm: s.prewarm,
-        blobs: s.blobs,
-        ...(s.ns && Object.keys(s.ns).length > 0 ? { ns: s.ns } : {}),
-      })
-      let msg = make(state)
-      // Too large: drop the least useful half of the lists until it fits.
-      for (let i = 0; i < 16 && encodeMessage(msg).byteLength > this.#init.maxMessageBytes; i++) {
-        state = shrink(state)
-        msg = make(state)
-      }
-      this.#base = { msg, state }
+      this.#base = this.#full(state, head)
       this.#delta = undefined
       this.#sinceFull = 0
-      return this.#publish(msg)
+      return this.#publish(this.#base.msg)
     }
     const msg: DeltaHeartbeat = {
       ...head,
@@ -237,6 +224,31 @@ export class StatePublisher {
     this.#delta = msg
     this.#sinceFull++
     return this.#publish(msg)
+  }
+
+  /** A full message of `state`, trimmed to the size bound. */
+  #full(
+    state: PeerState,
+    head: Omit<FullHeartbeat, 't' | 'ver' | 'addrs' | 'cap' | 'warm' | 'prewarm' | 'blobs'>,
+  ) {
+    const make = (s: PeerState): FullHeartbeat => ({
+      ...head,
+      t: 'full',
+      ver: this.#init.agentVersion,
+      addrs: s.addrs,
+      cap: s.capacity,
+      warm: s.warm,
+      prewarm: s.prewarm,
+      blobs: s.blobs,
+      ...(s.ns && Object.keys(s.ns).length > 0 ? { ns: s.ns } : {}),
+    })
+    let msg = make(state)
+    // Too large: drop the least useful half of the lists until it fits.
+    for (let i = 0; i < 16 && encodeMessage(msg).byteLength > this.#init.maxMessageBytes; i++) {
+      state = shrink(state)
+      msg = make(state)
+    }
+    return { msg, state }
   }
 
   async #publish(msg: ClusterMessage): Promise<number> {

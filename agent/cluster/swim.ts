@@ -42,8 +42,8 @@ export interface SwimComponents {
   channels: RpcChannels
   stats: GossipStats
   selfId: string
-  /** This node's own record (none before its first publish). */
-  selfRecord: () => MemberRecord | undefined
+  /** This node's own record. */
+  selfRecord: () => MemberRecord
   isConnected: (peerId: string) => boolean
   /** A member's state changed (probe answered or not, record merged); `accused`: our own probe failed it. */
   changed: (m: Member, accused: boolean) => void
@@ -276,8 +276,7 @@ export class Swim {
 
   #digest(): Digest {
     const out: Digest = []
-    const self = this.#c.selfRecord()
-    if (self) out.push([this.#c.selfId, stateSeq(self), 0])
+    out.push([this.#c.selfId, stateSeq(this.#c.selfRecord()), 0])
     for (const m of this.#c.membership.live())
       if (m.state !== 'left') out.push([m.peerId, m.stateSeq, m.state === 'dead' ? 1 : 0])
     return out
@@ -292,7 +291,7 @@ export class Swim {
     const known = new Map(theirs.map(([id, seq]) => [id, seq]))
     const out: MemberRecord[] = []
     const self = this.#c.selfRecord()
-    if (self && stateSeq(self) > (known.get(this.#c.selfId) ?? 0)) out.push(self)
+    if (stateSeq(self) > (known.get(this.#c.selfId) ?? 0)) out.push(self)
     for (const m of this.#c.membership.live()) {
       if (m.state === 'left' || m.state === 'dead' || m.stateSeq <= (known.get(m.peerId) ?? 0)) continue
       const r = this.#c.membership.record(m.peerId)
