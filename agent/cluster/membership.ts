@@ -53,8 +53,9 @@ const TOMBSTONES = 10_000
  * The membership state machine (SWIM, pure, clock injected). Liveness comes from probes, not from
  * silence (members send nothing while idle): a failed probe (ours, direct then indirect) makes a
  * member suspect, and a suspect whose own probe failed is dead after the suspicion timeout unless it
- * refutes (anything newer from it: its seq is its incarnation). A suspicion or dead report from
- * another member makes us probe it ourselves. A leave is immediate; a member that speaks again, or
+ * refutes (anything newer from it: its seq is its incarnation). A suspicion heard from another
+ * member makes it suspect here too, probed once when the suspicion has run unrefuted; a dead report
+ * makes us probe it at once, and our failed probe confirms it. A leave is immediate; a member that speaks again, or
  * answers a probe, is alive.
  */
 export class Membership {
@@ -123,9 +124,10 @@ export class Membership {
       const target = this.#members.get(msg.target)
       if (!target || target.seq > msg.targetSeq || (target.state !== 'alive' && target.state !== 'suspect'))
         return { verdict: 'liveness', member: m }
-      if (!target.probing) target.lastProbe = 0
-      if (msg.t === 'down') target.rumored = true
-      else if (target.state === 'alive') this.#set(target, 'suspect', now)
+      if (msg.t === 'down') {
+        target.rumored = true
+        if (!target.probing) target.lastProbe = 0
+      } else if (target.state === 'alive') this.#set(target, 'suspect', now)
       return { verdict: 'liveness', member: m, target }
     }
     if (msg.t === 'leave') {
@@ -204,8 +206,11 @@ export class Membership {
     for (const m of this.#members.values()) {
       if (m.state === 'suspect' && m.probeFailed && now - m.since >= suspicionMs)
         out.changed.push(this.#set(m, 'dead', now))
+      // A suspect we accused is probed again each period; one heard of from another only once its
+      // suspicion has run without a refutation (one probe per member, not a storm per notice).
       const wantsProbe =
-        (m.state === 'suspect' && now - m.lastProbe >= m.periodMs) ||
+        (m.state === 'suspect' && m.probeFailed && now - m.lastProbe >= m.periodMs) ||
+        (m.state === 'suspect' && !m.probeFailed && now - m.since >= suspicionMs && m.lastProbe <= m.since) ||
         ((m.state === 'alive' || m.rumored) && m.lastProbe === 0)
       if (wantsProbe && !m.probing) {
         m.probing = true

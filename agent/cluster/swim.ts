@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { z } from 'zod'
 import type { Logger } from '../log.ts'
 import type { RpcChannels } from './channel.ts'
@@ -90,6 +91,9 @@ export class Swim {
   #health = 0
   /** When the probe timer last fired: a late timer means this node's event loop is starved. */
   #lastRound = 0
+  /** This process's event-loop delay since the last probe round (a starved node gives no verdict). */
+  readonly #lag = monitorEventLoopDelay({ resolution: 20 })
+  #lagMs = 0
   readonly #synced = new Map<string, number>()
 
   constructor(components: SwimComponents, init: SwimInit) {
@@ -105,6 +109,7 @@ export class Swim {
       t.unref?.()
       return t
     }
+    this.#lag.enable()
     this.#probeTimer = every(this.#init.heartbeatMs, () => this.#probeRound())
     this.#syncTimer = every(this.#init.syncMs, () => {
       const peerId = pick(this.#alive(true), 1)[0] ?? pick(this.#alive(false), 1)[0]
@@ -117,6 +122,7 @@ export class Swim {
     clearInterval(this.#syncTimer)
     this.#probeTimer = undefined
     this.#syncTimer = undefined
+    this.#lag.disable()
     this.#controller.abort()
   }
 
@@ -147,8 +153,8 @@ export class Swim {
     }
     if (this.#controller.signal.aborted) return
     this.#health = Math.max(0, Math.min(MAX_HEALTH, this.#health + (direct ? -1 : ok ? 1 : 0)))
-    // Our own event loop stalled past the timeout: the silence may be ours; no verdict this time.
-    if (!ok && performance.now() - t0 > 4 * this.#timeout()) {
+    // Our own event loop stalled: the silence may be ours; no verdict this time.
+    if (!ok && (performance.now() - t0 > 4 * this.#timeout() || this.#starved())) {
       m.probing = false
       return
     }
@@ -189,6 +195,11 @@ export class Swim {
     this.#health = Math.min(MAX_HEALTH, this.#health + 1)
   }
 
+  /** The event loop stalled for a good part of a probe timeout lately. */
+  #starved(): boolean {
+    return Math.max(this.#lagMs, this.#lag.max / 1e6) > this.#timeout() / 4
+  }
+
   #timeout(): number {
     return this.#init.probeTimeoutMs * (1 + this.#health)
   }
@@ -213,8 +224,10 @@ export class Swim {
     const now = performance.now()
     const late = now - this.#lastRound - this.#init.heartbeatMs
     this.#lastRound = now
+    this.#lagMs = this.#lag.max / 1e6
+    this.#lag.reset()
     // The timer fired far too late: this process is starved, and its probes would time out unfairly.
-    if (late > this.#timeout()) return
+    if (late > this.#timeout() || this.#starved()) return
     const m = this.#c.membership
     if (this.#round % DEAD_PROBE_EVERY === 0) {
       const dead = m.members().filter((x) => x.state === 'dead' && !x.probing)
