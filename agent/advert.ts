@@ -46,7 +46,7 @@ export class NodeAdvert {
         freeSlots: st.freeSlots,
         inflight: st.inflight + this.#inflight(),
       },
-      warm: st.warm,
+      warm: st.warmSlots,
       prewarm: st.prewarm,
       blobs: this.#blobs,
       ns: this.#load(),

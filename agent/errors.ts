@@ -150,6 +150,12 @@ export const ERROR_CODES = {
     where: 'api',
     doc: 'no memory left for the container (on every node asked)',
   },
+  WEBHOOK_DENIED: {
+    make: 'webhookDenied',
+    status: 403,
+    where: 'api',
+    doc: "a webhook POST whose secret is not the trigger's (or the trigger has no webhook): nothing is fired",
+  },
   DRAINING: { make: 'draining', status: 503, where: 'api', doc: 'the agent is stopping' },
   UNAVAILABLE: {
     make: 'unavailable',

@@ -12,7 +12,7 @@ import { CONFIG_FILE, type Config } from './config/index.ts'
 import { Dashboard, dashboardView } from './dashboard/index.ts'
 import { createDocker } from './docker.ts'
 import { errors } from './errors.ts'
-import { EventService } from './events/index.ts'
+import { AlarmService, EventService, Webhooks } from './events/index.ts'
 import { Faults } from './faults.ts'
 import { FunctionService, PackageService } from './functions/index.ts'
 import { describeZodError } from './functions/input.ts'
@@ -316,16 +316,36 @@ async function build(logger: Logger, config: Config, store: Store) {
     clock,
     nodeId,
     resolveAction: (name, ns) => functions.resolve(name, ns),
-    invokeAsync: async (name, params, ns) => {
-      const r = await activations.invoke(name, { params, blocking: false }, ns)
+    invokeAsync: async (name, params, ns, activationId) => {
+      const r = await activations.invoke(
+        name,
+        { params, blocking: false },
+        ns,
+        activationId ? { activationId } : {},
+      )
       return (r.body as { activationId: string }).activationId
     },
     keepRecord: async (record) => {
       await store.activations.put(record)
       replicate(record)
     },
+    findRecord: (id, signal) => replication.fetchActivation(id, signal),
     onWrite: (record) => replication.eventWritten(record),
   })
+  const alarms = lifecycle.add(
+    'alarms',
+    new AlarmService(
+      {
+        logger: log('alarms'),
+        store,
+        nodeId,
+        events,
+        members: () => replication.ownership.members,
+      },
+      config.alarms,
+    ),
+  )
+  const webhooks = new Webhooks({ events, secrets })
 
   const apiKeys = store.apiKeys
   const redact = (fn: FunctionRecord) => showSecrets(fn, secrets, false)
@@ -355,6 +375,8 @@ async function build(logger: Logger, config: Config, store: Store) {
       functions,
       packages,
       events,
+      alarms,
+      webhooks,
       activations,
       store,
       keys: apiKeys,
@@ -443,6 +465,15 @@ async function build(logger: Logger, config: Config, store: Store) {
           `operator@${nodeId}`,
         )
         return { activationId: id }
+      },
+      webhook: async (name, body, ns) => {
+        const o = (body ?? {}) as { rotate?: unknown; remove?: unknown }
+        const namespace = await namespaceOf(ns)
+        if (o.remove === true) {
+          await webhooks.disable(namespace, name)
+          return null
+        }
+        return webhooks.enable(namespace, name, o.rotate === true)
       },
     },
     rules: {

@@ -1,8 +1,9 @@
 /**
  * `npm run bench [-- SECTION…]`: every timing goal of the project, measured in one run on this
  * machine. Sections: invoker, local-api, logs, forwarding, placement, cluster, idle, api, replication,
- * invoke-path, composition, queue, metrics (default: all). Options for a section follow as
- * `--name=value` (`npm run bench -- cluster --sizes=10,30 --idle-s=60`). `node bench/idle.ts 10` runs the idle section for 10 minutes.
+ * invoke-path, concurrency, composition, queue, metrics, alarms (default: all). Options for a section
+ * follow as `--name=value` (`npm run bench -- cluster --sizes=10,30 --idle-s=60`). `node bench/idle.ts 10`
+ * runs the idle section for 10 minutes.
  * The figures go into docs/performance.md with the command that made them.
  */
 const SECTIONS: Record<string, () => Promise<unknown>> = {
@@ -20,8 +21,10 @@ const SECTIONS: Record<string, () => Promise<unknown>> = {
   replication: async () => (await import('./replication.ts')).benchReplication(),
   queue: async () => (await import('./queue.ts')).benchQueue(),
   metrics: async () => (await import('./metrics.ts')).benchMetrics(),
+  concurrency: async () => (await import('./concurrency.ts')).benchConcurrency(),
   'invoke-path': async () => (await import('./invoke-path.ts')).benchInvokePath(),
   composition: async () => (await import('./composition.ts')).benchComposition(),
+  alarms: async () => (await import('./alarms.ts')).benchAlarms(),
 }
 
 // `--name=value` options belong to the sections (e.g. cluster's --sizes=10,30 --idle-s=60).

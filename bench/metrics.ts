@@ -106,7 +106,15 @@ async function countingCost(): Promise<{ usPerInvocation: number; scrapeMs: numb
   const dbDir = tempDir()
   const m = new AgentMetrics(
     {
-      invoker: () => ({ budgetMiB: 1, budgetFreeMiB: 1, freeSlots: 1, inflight: 0, warm: {}, prewarm: {} }),
+      invoker: () => ({
+        budgetMiB: 1,
+        budgetFreeMiB: 1,
+        freeSlots: 1,
+        inflight: 0,
+        warm: {},
+        warmSlots: {},
+        prewarm: {},
+      }),
       replication: () => ({
         underReplicated: 0,
         lastRepair: null,

@@ -167,8 +167,17 @@ export class ActivationService implements Startable {
     return this.#jobs.stats()
   }
 
-  /** Invokes `name` of `namespace` (this node's namespace when omitted). */
-  async invoke(name: string, body: unknown, namespace?: string): Promise<{ status: number; body: unknown }> {
+  /**
+   * Invokes `name` of `namespace` (this node's namespace when omitted). `opts.activationId`: the id
+   * to use instead of a new random one (an alarm tick's rule run, derived from the tick, so that
+   * a node firing the tick again can find the run).
+   */
+  async invoke(
+    name: string,
+    body: unknown,
+    namespace?: string,
+    opts: { activationId?: string } = {},
+  ): Promise<{ status: number; body: unknown }> {
     if (this.#draining) throw errors.draining('this agent is shutting down and takes no new invocations')
     const parsed = invokeBodySchema.safeParse(body)
     if (!parsed.success) throw errors.invalidArgument(describeZodError(parsed.error, 'invalid invocation'))
@@ -188,7 +197,7 @@ export class ActivationService implements Startable {
     const caller = namespace ?? this.#c.functions.namespace
     const release = (await this.#c.limiter?.admit(caller)) ?? (() => {})
     const owner = caller !== fn.namespace ? caller : undefined
-    const activationId = newActivationId()
+    const activationId = opts.activationId ?? newActivationId()
     if (!blocking) {
       const job = {
         fn,

@@ -59,6 +59,15 @@ export interface AgentApi {
     remove(name: string, ns?: string): Promise<TriggerRecord>
     /** The trigger activation's id, or null when no active rule names the trigger. */
     fire(name: string, payload: unknown, ns?: string): Promise<{ activationId: string | null }>
+    /**
+     * The trigger's webhook (`{rotate?, remove?}`): its path and secret, made on first use; null
+     * once removed.
+     */
+    webhook(
+      name: string,
+      body: unknown,
+      ns?: string,
+    ): Promise<{ path: string; secret: string; created: boolean } | null>
   }
   rules: {
     list(ns?: string): Promise<RuleRecord[]>
@@ -165,6 +174,9 @@ export function buildRouter(api: AgentApi, limits: { maxBodyBytes: number; maxPa
     const r = await api.triggers.fire(name(p), (await body(req)) ?? {}, ns(req))
     return ok(r, r.activationId === null ? 200 : 202)
   })
+  route('POST', '/v1/triggers/:name/webhook', async (req, p) =>
+    ok(await api.triggers.webhook(name(p), (await body(req)) ?? {}, ns(req))),
+  )
   route('GET', '/v1/rules', async (req) => ok(await api.rules.list(ns(req))))
   route('GET', '/v1/rules/:name', async (req, p) => ok(await api.rules.get(name(p), ns(req))))
   route('PUT', '/v1/rules/:name', async (req, p) =>

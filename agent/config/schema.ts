@@ -3,6 +3,7 @@ import { openwhiskApiOptionsSchema } from '../api/openwhisk/options.ts'
 import { localApiOptionsSchema } from '../api/options.ts'
 import { clusterOptionsSchema } from '../cluster/options.ts'
 import { dashboardOptionsSchema } from '../dashboard/options.ts'
+import { alarmOptionsSchema } from '../events/options.ts'
 import { invokerOptionsSchema } from '../invoker/options.ts'
 import { logTailOptionsSchema } from '../logs/options.ts'
 import { metricsOptionsSchema } from '../metrics/options.ts'
@@ -64,6 +65,8 @@ export const configSchema = z
     placement: placementOptionsSchema.default(placementOptionsSchema.parse({})),
     replication: replicationOptionsSchema.default(replicationOptionsSchema.parse({})),
     queue: queueOptionsSchema.default(queueOptionsSchema.parse({})),
+    /** Alarm feeds: how the owner of each alarm schedules its ticks (docs/events.md). */
+    alarms: alarmOptionsSchema.default(alarmOptionsSchema.parse({})),
     clock: clockOptionsSchema.default(clockOptionsSchema.parse({})),
     /** Prometheus `/metrics` (docs/observability.md). */
     metrics: metricsOptionsSchema.default(metricsOptionsSchema.parse({})),

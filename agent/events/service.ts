@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { errors, toFnError } from '../errors.ts'
 import { describeZodError } from '../functions/input.ts'
@@ -25,8 +26,18 @@ export interface EventServiceComponents {
   nodeId: string
   /** Throws NOT_FOUND unless `name` (`name` or `pkg/name`) resolves to a function in `namespace`. */
   resolveAction: (name: string, namespace: string) => Promise<unknown>
-  /** An asynchronous invocation, as the API makes it: answers `{activationId}` (202) or throws. */
-  invokeAsync: (name: string, params: Record<string, unknown>, namespace: string) => Promise<string>
+  /**
+   * An asynchronous invocation, as the API makes it: answers its activation id (202) or throws;
+   * `activationId` given: that id instead of a new one.
+   */
+  invokeAsync: (
+    name: string,
+    params: Record<string, unknown>,
+    namespace: string,
+    activationId?: string,
+  ) => Promise<string>
+  /** A record by id from here or its owners (null when none has it), finished or still queued. */
+  findRecord: (activationId: string, signal: AbortSignal) => Promise<ActivationRecord | null>
   /** Stores an activation record here and sends it to its owners. */
   keepRecord: (record: ActivationRecord) => Promise<void>
   /** After a local write of a trigger or rule (replication sends it to every node). */
@@ -52,6 +63,17 @@ const ruleInput = z
   })
   .strict()
 export type RuleInput = z.infer<typeof ruleInput>
+
+/**
+ * An alarm's tick: the trigger activation's id is the tick's (the same on every node), and its
+ * scheduled time. Each rule's run gets an id derived from the tick's; with `check`, a run found
+ * under that id (a previous owner fired the tick) is not started again.
+ */
+export interface Tick {
+  activationId: string
+  scheduled: number
+  check: boolean
+}
 
 /** What one rule did when its trigger fired: a line of the trigger activation's logs (OpenWhisk's shape). */
 interface RuleOutcome {
@@ -111,15 +133,30 @@ export class EventService {
       publish: input.publish ?? live?.publish ?? false,
       parameters: input.parameters ?? live?.parameters ?? {},
       annotations: input.annotations ?? live?.annotations ?? {},
+      ...(live?.webhook ? { webhook: live.webhook } : {}),
       ...this.#stamp(),
     }
     return this.#write(record)
   }
 
-  /** Deletes the trigger; its rules stay (they fire nothing until a trigger of that name exists again). */
+  /**
+   * Deletes the trigger and its feed (an alarm stops on every node as the deletes replicate); its
+   * rules stay (they fire nothing until a trigger of that name exists again).
+   */
   async deleteTrigger(namespace: string, name: string): Promise<TriggerRecord> {
     const t = await this.getTrigger(namespace, name)
+    const alarm = await this.#c.store.events.alarm(namespace, name)
+    if (alarm && !alarm.deleted)
+      await this.#write({ ...alarm, version: alarm.version + 1, deleted: true, ...this.#stamp() })
     return this.#write({ ...t, version: t.version + 1, deleted: true, ...this.#stamp() })
+  }
+
+  /**
+   * Writes a record stamped now (an alarm created, updated, its progress or deleted; a trigger's
+   * webhook) here and sends it to every node.
+   */
+  writeRecord<R extends EventRecord>(record: R): Promise<R> {
+    return this.#write({ ...record, ...this.#stamp() })
   }
 
   /**
@@ -132,15 +169,16 @@ export class EventService {
     name: string,
     payload: Record<string, unknown>,
     subject: string,
+    tick?: Tick,
   ): Promise<string | null> {
     const trigger = await this.getTrigger(namespace, name)
     const active = (await this.rulesOf(trigger)).filter((r) => r.status === 'active')
     if (active.length === 0) return null
     const start = Date.now()
     const args = { ...trigger.parameters, ...payload }
-    const outcomes = await Promise.all(active.map((r) => this.#runRule(r, args)))
+    const outcomes = await Promise.all(active.map((r) => this.#runRule(r, args, tick)))
     const record: ActivationRecord = {
-      activationId: newActivationId(),
+      activationId: tick?.activationId ?? newActivationId(),
       namespace,
       name: trigger.name,
       version: `0.0.${trigger.version}`,
@@ -151,7 +189,15 @@ export class EventService {
       statusCode: 0,
       response: { status: 'success', statusCode: 0, success: true, result: payload },
       logs: outcomes.map((o) => JSON.stringify(o)),
-      annotations: [{ key: 'kind', value: 'trigger' }],
+      annotations: [
+        { key: 'kind', value: 'trigger' },
+        ...(tick
+          ? [
+              { key: 'scheduledTime', value: tick.scheduled },
+              { key: 'firedBy', value: this.#c.nodeId },
+            ]
+          : []),
+      ],
       publish: false,
       node: this.#c.nodeId,
       cold: false,
@@ -162,13 +208,18 @@ export class EventService {
     return record.activationId
   }
 
-  async #runRule(rule: RuleRecord, args: Record<string, unknown>): Promise<RuleOutcome> {
+  async #runRule(rule: RuleRecord, args: Record<string, unknown>, tick?: Tick): Promise<RuleOutcome> {
     const base = {
       rule: `${rule.namespace}/${rule.name}`,
       action: `${rule.action.namespace}/${rule.action.name}`,
     }
+    const runId = tick ? ruleRunId(tick.activationId, base.rule) : undefined
     try {
-      const activationId = await this.#c.invokeAsync(rule.action.name, args, rule.action.namespace)
+      if (runId && tick?.check) {
+        const found = await this.#c.findRecord(runId, AbortSignal.timeout(5000)).catch(() => null)
+        if (found) return { ...base, statusCode: 0, success: true, activationId: runId }
+      }
+      const activationId = await this.#c.invokeAsync(rule.action.name, args, rule.action.namespace, runId)
       return { ...base, statusCode: 0, success: true, activationId }
     } catch (err) {
       const e = err as { status?: number; message?: string }
@@ -177,6 +228,11 @@ export class EventService {
       this.#c.logger.warn({ err, rule: base.rule }, 'a rule could not start its action')
       return { ...base, statusCode, success: false, error: e.message ?? String(err) }
     }
+  }
+
+  /** An activation record by id from here or its owners (a trigger activation, a rule's run), or null. */
+  findRecord(activationId: string, signal: AbortSignal): Promise<ActivationRecord | null> {
+    return this.#c.findRecord(activationId, signal)
   }
 
   listRules(namespace: string): Promise<RuleRecord[]> {
@@ -251,6 +307,11 @@ export class EventService {
     this.#c.onWrite(record)
     return record
   }
+}
+
+/** The id of a rule's run for an alarm tick: the same on every node that fires the tick. */
+function ruleRunId(tickActivationId: string, rule: string): string {
+  return createHash('sha256').update(`${tickActivationId}/${rule}`).digest('hex').slice(0, 32)
 }
 
 function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {

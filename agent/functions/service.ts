@@ -2,6 +2,7 @@ import { errors } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import {
+  CONCURRENT_KINDS,
   DEFAULT_LIMITS,
   type FunctionRecord,
   fnPath,
@@ -286,6 +287,11 @@ export class FunctionService {
       origin: this.#c.nodeId,
     }
     if (image && kind === 'blackbox') record.image = image
+    if (record.limits.concurrency > 1 && !CONCURRENT_KINDS.includes(kind)) {
+      throw errors.invalidArgument(
+        `concurrency ${record.limits.concurrency} is not supported by kind ${kind}: its containers run one activation at a time (only ${CONCURRENT_KINDS.join(', ')} runs several)`,
+      )
+    }
     const requestedKind = asked ? asked.requested : prev?.requestedKind
     if (requestedKind) record.requestedKind = requestedKind
     const secrets = this.#secrets(namespace, name, input, prev)

@@ -17,6 +17,8 @@ export interface ActivationInput {
   /** Passed to the action as `api_host` (`__OW_API_HOST`). */
   apiHost?: string
   needsInit: boolean
+  /** Called once `/init` succeeded (the container may take further activations of the function now). */
+  onInit?: () => void
   /** Caller cancellation and invoker shutdown. */
   signal: AbortSignal
 }
@@ -42,7 +44,9 @@ export async function activate(
 ): Promise<ActivationOutcome> {
   const { fn } = input
   const { options } = deps
-  c.logs.begin(logLimitBytes(fn))
+  // Several activations at once in the container: their logs are told apart by id (logs.ts).
+  const logId = fn.limits.concurrency > 1 ? input.activationId : undefined
+  c.logs.begin(logLimitBytes(fn), logId)
   const start = Date.now()
   let initTime: number | undefined
   let out: { response: Response; reusable: boolean; timedOut: boolean }
@@ -57,9 +61,10 @@ export async function activate(
       const failed = fromInit(reply)
       if (failed) {
         out = { response: failed, reusable: false, timedOut: false }
-        return await finish(c, out, { start, initTime, blackbox: fn.kind === 'blackbox' }, deps)
+        return await finish(c, out, { start, initTime, blackbox: fn.kind === 'blackbox', logId }, deps)
       }
       c.key = `${fn.namespace}/${fn.name}@${fn.version}`
+      input.onInit?.()
       phase = 'run'
     }
     const reply = await bounded(fn.limits.timeout, input.signal, (signal) => c.run(runBody(input), signal))
@@ -67,25 +72,38 @@ export async function activate(
     // As OpenWhisk: a developer error (the runtime refused or the action threw) retires the container.
     out = { response: res, reusable: !reply.tooLarge && res.statusCode !== 2, timedOut: false }
   } catch (err) {
-    out = await failure(c, fn, phase, err, input.signal, deps.logger)
+    out = await failure(c, fn, phase, err, input.signal, deps.logger, logId !== undefined)
   }
-  return finish(c, out, { start, initTime, blackbox: fn.kind === 'blackbox' }, deps)
+  return finish(c, out, { start, initTime, blackbox: fn.kind === 'blackbox', logId }, deps)
 }
 
 async function finish(
   c: FnContainer,
-  out: { response: Response; reusable: boolean; timedOut: boolean },
-  at: { start: number; initTime?: number; blackbox: boolean },
+  out: { response: Response; reusable: boolean; timedOut: boolean; abandoned?: boolean },
+  at: { start: number; initTime?: number; blackbox: boolean; logId: string | undefined },
   deps: { options: InvokerOptions },
 ): Promise<ActivationOutcome> {
   const end = Date.now()
-  const { logs, complete } = await c.logs.finish({
-    waitMs: deps.options.logSentinelWaitMs,
-    quietMs: at.blackbox ? deps.options.blackboxLogQuietMs : 0,
-  })
+  const { logs, complete } = await c.logs.finish(
+    {
+      // An abandoned activation (timed out or cancelled while others run in its container) still
+      // runs and will print no sentinels soon: its record gets what it printed so far.
+      waitMs: out.abandoned ? 0 : deps.options.logSentinelWaitMs,
+      quietMs: at.blackbox ? deps.options.blackboxLogQuietMs : 0,
+    },
+    at.logId,
+  )
   // Without both sentinels a late one could end the next activation's logs early: do not reuse.
   const reusable = out.reusable && (complete || at.blackbox) && !c.exited.aborted
-  return { ...out, reusable, logs, start: at.start, end, initTime: at.initTime }
+  return {
+    response: out.response,
+    timedOut: out.timedOut,
+    reusable,
+    logs,
+    start: at.start,
+    end,
+    initTime: at.initTime,
+  }
 }
 
 async function failure(
@@ -95,24 +113,33 @@ async function failure(
   err: unknown,
   signal: AbortSignal,
   logger: Logger,
-): Promise<{ response: Response; reusable: boolean; timedOut: boolean }> {
-  if (err instanceof Timeout) {
-    // Kill at once: the output streams then close and the log wait ends quickly.
+  shared: boolean,
+): Promise<{ response: Response; reusable: boolean; timedOut: boolean; abandoned?: boolean }> {
+  // Kill at once, so the output streams close and the log wait ends quickly; unless the container
+  // runs other activations (concurrency above 1): it then takes no new ones and is removed once
+  // they have ended, each within its own time limit (the invoker retires it).
+  const kill = async () => {
+    if (shared) return
     await c.remove().catch((e: unknown) => logger.warn({ err: e, container: c.name }, 'remove failed'))
+  }
+  if (err instanceof Timeout) {
+    await kill()
     return {
       response: response('action developer error', {
         error: messages.timeout(fn.limits.timeout, phase === 'init'),
       }),
       reusable: false,
       timedOut: true,
+      abandoned: shared,
     }
   }
   if (signal.aborted) {
-    await c.remove().catch((e: unknown) => logger.warn({ err: e, container: c.name }, 'remove failed'))
+    await kill()
     return {
       response: response('whisk internal error', { error: 'The activation was cancelled.' }),
       reusable: false,
       timedOut: false,
+      abandoned: shared,
     }
   }
   const ended = await c.exitState().catch(() => 'running' as const)
@@ -142,7 +169,9 @@ async function bounded<T>(ms: number, signal: AbortSignal, work: (s: AbortSignal
     ctrl.abort(new Timeout())
   }, ms)
   const onAbort = () => ctrl.abort(signal.reason)
-  signal.addEventListener('abort', onAbort, { once: true })
+  // Aborted already (a stop while this activation waited for its container's unpause): no event comes.
+  if (signal.aborted) onAbort()
+  else signal.addEventListener('abort', onAbort, { once: true })
   try {
     return await work(ctrl.signal)
   } catch (err) {
@@ -162,7 +191,8 @@ function initBody(input: ActivationInput): string {
       main: fn.main,
       code: code === null ? '' : fn.binary ? code.toString('base64') : code.toString('utf8'),
       binary: fn.binary,
-      env: fn.env,
+      // The nodejs runtime runs activations concurrently only when told so (as OpenWhisk's does).
+      env: fn.limits.concurrency > 1 ? { ...fn.env, __OW_ALLOW_CONCURRENT: 'true' } : fn.env,
     },
   })
 }

@@ -38,8 +38,15 @@ export class FnContainer {
   /** `namespace/name@version` once `/init` succeeded (or for blackbox without code, once chosen). */
   key: string | null = null
   lastUsed = performance.now()
+  /** Activations it may run at once: its function's `limits.concurrency`, set by `serve`. */
+  concurrency = 1
+  /** Activations running in it now. */
+  inflight = 0
+  /** Takes no new activation; removed once the ones it runs have ended (one of them failed it). */
+  retiring = false
   /** Paused, or a pause in flight: `resume()` waits for it then unpauses. */
   pausing: Promise<boolean> | null = null
+  #resuming: Promise<void> | null = null
   idleTimers: NodeJS.Timeout[] = []
   readonly #deps: ContainerComponents
   readonly #container: Dockerode.Container
@@ -169,6 +176,29 @@ export class FnContainer {
       if (!isStaleSocket(err) || opts.signal.aborted) throw err
       return postJson(this.#agent, this.ip, '/run', body, opts)
     }
+  }
+
+  /** Its function's `/init` succeeded: it may run up to `concurrency` activations at once. */
+  serve(concurrency: number): void {
+    this.concurrency = concurrency
+    this.#agent.maxSockets = concurrency
+  }
+
+  /**
+   * Waits for a pause in flight and unpauses, once for all the activations that took the
+   * container while it was paused (a second unpause would fail).
+   */
+  resume(): Promise<void> {
+    if (!this.pausing) return Promise.resolve()
+    this.#resuming ??= (async () => {
+      try {
+        if (await this.pausing) await this.unpause()
+      } finally {
+        this.pausing = null
+        this.#resuming = null
+      }
+    })()
+    return this.#resuming
   }
 
   pause(): Promise<void> {

@@ -11,7 +11,10 @@ export interface Reply {
   size: number
 }
 
-/** One keep-alive connection per container: concurrency is 1, the socket stays open between runs. */
+/**
+ * Keep-alive connections to one container: one until its function allows more activations at once
+ * (`FnContainer.serve` raises `maxSockets` to its concurrency); sockets stay open between runs.
+ */
 export function containerAgent(): HttpAgent {
   return new http.Agent({ keepAlive: true, maxSockets: 1, keepAliveMsecs: 10_000 })
 }

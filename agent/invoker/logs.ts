@@ -1,4 +1,12 @@
 export const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX'
+/**
+ * A line that starts `\x1e<activation id>\x1f` belongs to that activation: how the nodejs runtime
+ * marks the output of concurrent activations (runtimes/nodejs/concurrent.js).
+ */
+const TAG_START = 0x1e
+const TAG_END = '\u001f'
+/** Longest tag looked for (an activation id is 32 characters). */
+const MAX_TAG = 128
 
 type Stream = 'stdout' | 'stderr'
 
@@ -88,11 +96,26 @@ export interface FinishOptions {
   quietMs: number
 }
 
+/** The activation id and the rest of a tagged line, or null when the line has no tag. */
+function untag(line: string): { id: string; text: string } | null {
+  if (line.charCodeAt(0) !== TAG_START) return null
+  const end = line.indexOf(TAG_END, 1)
+  if (end < 0 || end > MAX_TAG) return null
+  return { id: line.slice(1, end), text: line.slice(end + 1) }
+}
+
 /**
  * Splits one container's stdout/stderr into lines and attributes them to the activation in progress,
  * until both sentinels have been seen. Output before the first activation (server start-up) goes to
  * the first one; output after an activation's sentinels and before the next one begins is dropped,
  * so nothing is ever attributed to the wrong activation.
+ *
+ * Concurrent activations (`begin` with an id) are told apart by the tag on each line: a tagged line
+ * goes to its activation, a tagged sentinel ends that activation's logs. Untagged lines go to the
+ * oldest open activation until the first tagged line shows the runtime tags (start-up and `/init`
+ * output: no second activation joins a container before its `/init` succeeded); after that, an
+ * untagged line belongs to no activation and is dropped, as is a tagged line whose activation
+ * ended (a timed-out activation that still prints).
  */
 export class LogCapture {
   #partial = { stdout: new PartialLine(), stderr: new PartialLine() }
@@ -100,9 +123,13 @@ export class LogCapture {
   #earlyChars = 0
   #begun = false
   #current: Collection | null = null
+  /** Concurrent activations' collections by activation id, oldest first. */
+  readonly #byId = new Map<string, Collection>()
+  /** A tagged line was seen: the runtime runs activations concurrently. */
+  #tagged = false
   #ended = false
   #lastData = 0
-  #wake: (() => void) | null = null
+  readonly #wakers = new Set<() => void>()
 
   /** True once the container's output streams closed (the container exited). */
   get ended(): boolean {
@@ -124,7 +151,7 @@ export class LogCapture {
       from = nl + 1
     }
     partial.append(chunk.subarray(from), this.#cap)
-    this.#wake?.()
+    for (const wake of this.#wakers) wake()
   }
 
   /**
@@ -134,7 +161,9 @@ export class LogCapture {
    */
   get #cap(): number {
     const c = this.#current
-    if (!c) return DEFAULT_LINE_CAP
+    // Concurrent activations: a line's owner is known only from its start, so keep it whole (the
+    // runtime sends no line longer than the largest log limit).
+    if (!c) return DEFAULT_LINE_CAP + MAX_TAG
     return c.truncated ? 0 : c.limit - c.bytes + TAIL
   }
 
@@ -150,6 +179,10 @@ export class LogCapture {
     if (text.endsWith(SENTINEL) && c) c.seen[stream] = true
   }
 
+  #collection(id: string | undefined): Collection | null {
+    return id === undefined ? this.#current : (this.#byId.get(id) ?? null)
+  }
+
   /** The streams closed: flush partial lines, release any waiter. */
   end(): void {
     if (this.#ended) return
@@ -158,28 +191,33 @@ export class LogCapture {
       if (!partial.empty) this.#complete(s, partial.take())
     }
     this.#ended = true
-    this.#wake?.()
+    for (const wake of this.#wakers) wake()
   }
 
-  /** Starts collecting for a new activation with its log limit (bytes). */
-  begin(limitBytes: number): void {
+  /**
+   * Starts collecting for a new activation with its log limit (bytes): the one in progress, or with
+   * `activationId`, one of several running at once in the container (their lines are tagged).
+   */
+  begin(limitBytes: number, activationId?: string): void {
     const lines = this.#begun ? [] : this.#early
     this.#begun = true
     this.#early = []
     this.#earlyChars = 0
-    this.#current = {
+    const c: Collection = {
       lines: [],
       bytes: 0,
       limit: limitBytes,
       truncated: false,
       seen: { stdout: false, stderr: false },
     }
-    for (const l of lines) this.#add(l)
+    if (activationId === undefined) this.#current = c
+    else this.#byId.set(activationId, c)
+    for (const l of lines) this.#add(c, l)
   }
 
-  /** Both sentinels of the current activation have been seen. */
-  get complete(): boolean {
-    const c = this.#current
+  /** Both sentinels of the activation in progress (or of `activationId`) have been seen. */
+  complete(activationId?: string): boolean {
+    const c = this.#collection(activationId)
     return c?.seen.stdout === true && c.seen.stderr
   }
 
@@ -188,52 +226,69 @@ export class LogCapture {
    * `complete` tells whether both sentinels arrived (if not, the container's streams cannot be trusted
    * to line up with the next activation).
    */
-  async finish(opts: FinishOptions): Promise<{ logs: string[]; complete: boolean }> {
-    const c = this.#current
+  async finish(opts: FinishOptions, activationId?: string): Promise<{ logs: string[]; complete: boolean }> {
+    const c = this.#collection(activationId)
     if (!c) return { logs: [], complete: true }
+    const done = () => c.seen.stdout && c.seen.stderr
     const started = performance.now()
-    while (!this.complete && !this.#ended) {
+    while (!done() && !this.#ended) {
       const now = performance.now()
       const left = opts.waitMs - (now - started)
       if (left <= 0) break
       if (opts.quietMs > 0 && now - Math.max(this.#lastData, started) >= opts.quietMs) break
       const step = opts.quietMs > 0 ? Math.min(left, opts.quietMs) : left
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, step)
-        function done() {
+        const timer = setTimeout(wake, step)
+        const wakers = this.#wakers
+        function wake() {
           clearTimeout(timer)
+          wakers.delete(wake)
           resolve()
         }
-        this.#wake = done
+        wakers.add(wake)
       })
-      this.#wake = null
     }
-    const complete = this.complete
-    if (!complete) {
+    const complete = done()
+    if (!complete && activationId === undefined) {
       // No sentinels (blackbox, or a process that died): take unterminated lines too.
       for (const s of ['stdout', 'stderr'] as const) {
         const partial = this.#partial[s]
         if (partial.empty) continue
         const line = partial.take()
         if (line.overlong) this.#truncate(c)
-        else this.#add(this.#format(s, line.text))
+        else this.#add(c, this.#format(s, line.text))
       }
     }
-    this.#current = null
+    if (activationId === undefined) this.#current = null
+    else this.#byId.delete(activationId)
     return { logs: c.lines, complete }
   }
 
+  /** The collection a line belongs to (see the class comment), and the line without its tag. */
+  #owner(line: string): { c: Collection | null; line: string } {
+    const tag = untag(line)
+    if (tag) {
+      this.#tagged = true
+      // A runtime that tags although this container runs one activation at a time: it is that one.
+      const c = this.#byId.get(tag.id) ?? (this.#byId.size === 0 ? this.#current : null)
+      return { c, line: tag.text }
+    }
+    if (this.#current || this.#tagged) return { c: this.#current, line }
+    return { c: this.#byId.values().next().value ?? null, line }
+  }
+
   #line(stream: Stream, raw: string): void {
-    let line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
+    const owned = this.#owner(raw.endsWith('\r') ? raw.slice(0, -1) : raw)
+    const c = owned.c
+    let line = owned.line
     let sentinel = false
     if (line.endsWith(SENTINEL)) {
       sentinel = true
       line = line.slice(0, -SENTINEL.length)
     }
-    const c = this.#current
     if (line.length > 0 || !sentinel) {
       const formatted = this.#format(stream, line)
-      if (c && this.#collecting(c, stream)) this.#add(formatted)
+      if (c && this.#collecting(c, stream)) this.#add(c, formatted)
       else if (
         !this.#begun &&
         this.#early.length < MAX_EARLY_LINES &&
@@ -255,9 +310,8 @@ export class LogCapture {
     return `${new Date().toISOString()} ${stream}: ${text}`
   }
 
-  #add(line: string): void {
-    const c = this.#current
-    if (!c || c.truncated) return
+  #add(c: Collection, line: string): void {
+    if (c.truncated) return
     const size = Buffer.byteLength(line)
     if (c.bytes + size > c.limit) {
       this.#truncate(c)

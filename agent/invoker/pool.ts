@@ -16,13 +16,16 @@ export interface PoolComponents {
 }
 
 /**
- * Every container this invoker owns, and the idle ones indexed for reuse: warm containers by
- * function version (most recently used first), prewarmed containers by kind and memory.
+ * Every container this invoker owns, and those with a free slot indexed for reuse: warm containers
+ * by function version (idle ones, and busy ones whose function allows more activations at once:
+ * `limits.concurrency`), prewarmed containers by kind and memory.
  */
 export class Pool {
   readonly all = new Set<FnContainer>()
   readonly #warm = new Map<string, FnContainer[]>()
   readonly #prewarm = new Map<string, FnContainer[]>()
+  /** The containers in `#warm` or `#prewarm`. */
+  readonly #listed = new Set<FnContainer>()
   readonly #c: PoolComponents
   readonly #init: PoolInit
 
@@ -35,6 +38,7 @@ export class Pool {
   add(c: FnContainer): void {
     this.all.add(c)
     c.state = 'busy'
+    c.inflight = 1
     // An idle container that dies (killed from outside, engine restart) leaves the pool at once.
     c.exited.addEventListener(
       'abort',
@@ -45,12 +49,24 @@ export class Pool {
     )
   }
 
+  /**
+   * A slot in a warm container of `key`: the busiest one with a free slot, so that activations
+   * gather in as few containers as their concurrency allows and the others stay idle (evictable);
+   * among idle ones the most recently used.
+   */
   takeWarm(key: string): FnContainer | undefined {
-    return this.#take(this.#warm, key)
+    const list = this.#warm.get(key)
+    if (!list) return undefined
+    let best = list[list.length - 1]
+    for (const c of list) if (best && c.inflight > best.inflight) best = c
+    if (best) this.#claim(best)
+    return best
   }
 
   takePrewarm(key: string): FnContainer | undefined {
-    return this.#take(this.#prewarm, key)
+    const c = this.#prewarm.get(key)?.at(-1)
+    if (c) this.#claim(c)
+    return c
   }
 
   hasWarm(key: string): boolean {
@@ -61,20 +77,43 @@ export class Pool {
     return (this.#prewarm.get(key)?.length ?? 0) > 0
   }
 
-  /** Puts a healthy container back: warm (it has a function) or prewarmed container; arms pause and TTL timers. */
-  putIdle(c: FnContainer): void {
-    if (c.state === 'gone') return
-    c.state = 'idle'
+  /** A busy container's `/init` succeeded: its free slots (concurrency above 1) may be taken now. */
+  offer(c: FnContainer): void {
+    if (c.state === 'busy' && !c.retiring && c.inflight < c.concurrency) this.#list(c)
+  }
+
+  /** Takes no new activation (one failed it); `release` says when the last one has ended. */
+  retire(c: FnContainer): void {
+    if (c.retiring) return
+    c.retiring = true
+    this.#unlist(c)
+    this.#c.onChange()
+  }
+
+  /**
+   * One activation in `c` ended. A healthy container is offered again: warm (it has a function) or
+   * prewarmed; once idle, its pause and TTL timers are armed. True when `c` is retiring and now
+   * runs nothing: the owner removes it.
+   */
+  release(c: FnContainer): boolean {
+    if (c.state === 'gone') return false
+    c.inflight = Math.max(0, c.inflight - 1)
+    if (c.retiring) return c.inflight === 0
     c.lastUsed = performance.now()
+    if (c.inflight > 0) {
+      this.#list(c)
+      this.#c.onChange()
+      return false
+    }
+    c.state = 'idle'
+    this.#list(c)
     if (c.key) {
-      push(this.#warm, c.key, c)
       if (this.#init.pauseGraceMs > 0)
         c.idleTimers.push(unref(setTimeout(() => this.#pause(c), this.#init.pauseGraceMs)))
       c.idleTimers.push(unref(setTimeout(() => this.#c.onExpire(c), this.#init.idleTtlMs)))
-    } else {
-      push(this.#prewarm, prewarmKey(c.spec.kind, c.spec.memoryMiB), c)
     }
     this.#c.onChange()
+    return false
   }
 
   /** Forgets a container (idle or busy); the caller removes it from Docker. */
@@ -83,8 +122,7 @@ export class Pool {
     const wasIdle = c.state === 'idle' || c.state === 'paused'
     for (const t of c.idleTimers) clearTimeout(t)
     c.idleTimers = []
-    if (c.key) remove(this.#warm, c.key, c)
-    else remove(this.#prewarm, prewarmKey(c.spec.kind, c.spec.memoryMiB), c)
+    this.#unlist(c)
     c.state = 'gone'
     if (wasIdle || c.key) this.#c.onChange()
   }
@@ -106,24 +144,64 @@ export class Pool {
     return n
   }
 
-  /** Warm containers per function version (busy or idle), and idle prewarmed containers per kind@memory. */
-  inventory(): { warm: Record<string, number>; prewarm: Record<string, number> } {
+  /**
+   * Warm containers per function version (busy or idle), the activation slots they hold (each
+   * container its function's concurrency; not those retiring), and idle prewarmed containers per
+   * kind@memory.
+   */
+  inventory(): {
+    warm: Record<string, number>
+    warmSlots: Record<string, number>
+    prewarm: Record<string, number>
+  } {
     const warm: Record<string, number> = {}
-    for (const c of this.all) if (c.key) warm[c.key] = (warm[c.key] ?? 0) + 1
+    const warmSlots: Record<string, number> = {}
+    for (const c of this.all) {
+      if (!c.key) continue
+      warm[c.key] = (warm[c.key] ?? 0) + 1
+      if (!c.retiring) warmSlots[c.key] = (warmSlots[c.key] ?? 0) + c.concurrency
+    }
     const prewarm: Record<string, number> = {}
     for (const [k, list] of this.#prewarm) if (list.length > 0) prewarm[k] = list.length
-    return { warm, prewarm }
+    return { warm, warmSlots, prewarm }
   }
 
-  #take(index: Map<string, FnContainer[]>, key: string): FnContainer | undefined {
-    const c = index.get(key)?.pop()
-    if (!c) return undefined
+  /**
+   * Free slots in busy containers (of `key`, or of every function): activations that would start
+   * now without a container of their own.
+   */
+  spareSlots(key?: string): number {
+    let n = 0
+    const lists = key === undefined ? [...this.#warm.values()] : [this.#warm.get(key) ?? []]
+    for (const list of lists) for (const c of list) if (c.inflight > 0) n += c.concurrency - c.inflight
+    return n
+  }
+
+  #claim(c: FnContainer): void {
     for (const t of c.idleTimers) clearTimeout(t)
     c.idleTimers = []
     c.state = 'busy'
+    c.inflight++
     c.lastUsed = performance.now()
+    if (c.inflight >= c.concurrency) this.#unlist(c)
     this.#c.onChange()
-    return c
+  }
+
+  #index(c: FnContainer): [Map<string, FnContainer[]>, string] {
+    return c.key ? [this.#warm, c.key] : [this.#prewarm, prewarmKey(c.spec.kind, c.spec.memoryMiB)]
+  }
+
+  #list(c: FnContainer): void {
+    if (this.#listed.has(c)) return
+    this.#listed.add(c)
+    const [index, key] = this.#index(c)
+    push(index, key, c)
+  }
+
+  #unlist(c: FnContainer): void {
+    if (!this.#listed.delete(c)) return
+    const [index, key] = this.#index(c)
+    remove(index, key, c)
   }
 
   #pause(c: FnContainer): void {

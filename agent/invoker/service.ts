@@ -16,6 +16,7 @@ import { type InvokerOptions, invokerOptionsSchema } from './options.ts'
 import { Pool } from './pool.ts'
 import { Prewarmer } from './prewarm.ts'
 import { buildRecord, internalFailure, type Outcome, type RanActivation, type StartKind } from './record.ts'
+import { type Start, Starting } from './starting.ts'
 
 export interface InvokerComponents {
   logger: Logger
@@ -56,11 +57,19 @@ export interface InvokerState {
   budgetMiB: number
   /** Budget not held by any container (busy, idle or prewarmed container). */
   budgetFreeMiB: number
-  /** 256 MiB activations that would fit now, counting idle containers as evictable. */
+  /**
+   * 256 MiB activations that would fit now, counting idle containers as evictable, plus the free
+   * slots of busy containers whose function runs several activations at once.
+   */
   freeSlots: number
   inflight: number
   /** Warm containers (busy or idle) per `namespace/name@version`. */
   warm: Record<string, number>
+  /**
+   * Activation slots of those containers per `namespace/name@version`: each container counts its
+   * function's concurrency (what this node gossips as its warm inventory: placement counts slots).
+   */
+  warmSlots: Record<string, number>
   /** Idle prewarmed containers per `kind@memory`. */
   prewarm: Record<string, number>
 }
@@ -76,6 +85,7 @@ export class Invoker implements Startable {
   readonly #pool: Pool
   readonly #images: ImageCache
   readonly #prewarmer: Prewarmer
+  readonly #startingSlots = new Starting()
   readonly #listeners = new Set<() => void>()
   readonly #ranListeners = new Set<(ran: RanActivation) => void>()
   readonly #removals = new Set<Promise<void>>()
@@ -122,7 +132,7 @@ export class Invoker implements Startable {
         adopt: (c) => {
           this.#pool.add(c)
           this.#reservedMiB -= c.spec.memoryMiB
-          this.#pool.putIdle(c)
+          this.#pool.release(c)
         },
         idleCount: (key) => this.#pool.inventory().prewarm[key] ?? 0,
         running: () => this.#status === 'running',
@@ -246,7 +256,9 @@ export class Invoker implements Startable {
     }
     const key = warmKey(fn)
     const warm = this.#pool.takeWarm(key)
-    if (warm) return this.#run(warm, 'warm', req, paramsJson, received)
+    if (warm) return this.#run(warm, 'warm', req, paramsJson, received, null)
+    const joined = fn.limits.concurrency > 1 ? this.#startingSlots.join(key) : undefined
+    if (joined) return this.#join(joined, req, paramsJson, received)
     const image = fn.kind === 'blackbox' ? fn.image : this.#imageFor(fn.kind)
     if (!image)
       throw errors.runtimeMissing(`${fn.namespace}/${fn.name} is a blackbox function without an image`)
@@ -254,12 +266,29 @@ export class Invoker implements Startable {
       const prewarmed = this.#pool.takePrewarm(prewarmKey(fn.kind, fn.limits.memory))
       if (prewarmed) {
         this.#prewarmer.refill()
-        return this.#run(prewarmed, 'prewarmed', req, paramsJson, received)
+        return this.#run(prewarmed, 'prewarmed', req, paramsJson, received, this.#begin(fn))
       }
     }
     // Cold: the reservation is taken synchronously so concurrent invocations cannot overcommit.
     this.#reserve(fn.limits.memory, true)
-    return this.#cold(req, image, paramsJson, received)
+    return this.#cold(req, image, paramsJson, received, this.#begin(fn))
+  }
+
+  /** A start that later activations of `fn` may wait for (concurrency above 1), else null. */
+  #begin(fn: FunctionRecord): Start | null {
+    return fn.limits.concurrency > 1 ? this.#startingSlots.begin(warmKey(fn), fn.limits.concurrency) : null
+  }
+
+  /** Waits for a slot promised in a container being started; starts over when that start failed. */
+  async #join(
+    start: Start,
+    req: InvokeRequest,
+    paramsJson: string,
+    received: number,
+  ): Promise<ActivationRecord> {
+    const c = await start.ready
+    if (!c || c.state === 'gone') return this.invoke(req)
+    return this.#run(c, 'warm', req, paramsJson, received, null)
   }
 
   async #cold(
@@ -267,6 +296,7 @@ export class Invoker implements Startable {
     image: string,
     paramsJson: string,
     received: number,
+    start: Start | null,
   ): Promise<ActivationRecord> {
     const { fn } = req
     const mib = fn.limits.memory
@@ -292,6 +322,7 @@ export class Invoker implements Startable {
       })
     } catch (err) {
       this.#reservedMiB -= mib
+      start?.settle(null)
       this.#done()
       if (err instanceof FnError && err.code === 'RUNTIME_MISSING') throw err
       this.#log.error({ err, fn: `${fn.namespace}/${fn.name}`, image }, 'could not start a container')
@@ -308,7 +339,7 @@ export class Invoker implements Startable {
     this.#pool.add(c)
     this.#reservedMiB -= mib
     this.#inflight--
-    return this.#run(c, 'cold', req, paramsJson, received)
+    return this.#run(c, 'cold', req, paramsJson, received, start)
   }
 
   async #run(
@@ -317,14 +348,11 @@ export class Invoker implements Startable {
     req: InvokeRequest,
     paramsJson: string,
     received: number,
+    start: Start | null,
   ): Promise<ActivationRecord> {
     this.#inflight++
     try {
-      if (c.pausing) {
-        const paused = await c.pausing
-        c.pausing = null
-        if (paused) await c.unpause()
-      }
+      if (c.pausing) await c.resume()
       const waitTime = Math.round(performance.now() - received)
       // Secret env goes to `/init` only (a warm container was initialised with it already).
       const fn =
@@ -346,12 +374,21 @@ export class Invoker implements Startable {
           // A configured invoker.apiHost (a proxy the operator chose) wins over the bridge endpoint.
           ...((this.#o.apiHost ?? this.#apiHost) ? { apiHost: this.#o.apiHost ?? this.#apiHost! } : {}),
           needsInit: startKind !== 'warm',
+          onInit: () => {
+            c.serve(fn.limits.concurrency)
+            // The slots promised while it started are taken before the rest are offered.
+            if (start) {
+              c.inflight += start.promised - 1
+              start.settle(c)
+            }
+            this.#pool.offer(c)
+          },
           signal,
         },
         { options: this.#o, logger: this.#log },
       )
-      if (out.reusable && this.#status === 'running') this.#pool.putIdle(c)
-      else this.#discard(c, 'not reusable')
+      if (!out.reusable || this.#status !== 'running') this.#pool.retire(c)
+      if (this.#pool.release(c)) this.#discard(c, 'not reusable')
       return this.#record(req, { ...out, startKind, waitTime })
     } catch (err) {
       // Only Docker failures (unpause) get here: function failures are outcomes.
@@ -359,11 +396,15 @@ export class Invoker implements Startable {
       this.#log.error({ err, container: c.name }, 'activation failed in the invoker')
       return this.#record(req, internalFailure((err as Error).message, startKind, received))
     } finally {
+      start?.settle(null)
       this.#done()
     }
   }
 
-  /** An idle warm container of exactly this version is ready (placement's "warm" candidates check it). */
+  /**
+   * A warm container of exactly this version has a free slot: idle, or running fewer activations
+   * than its function's concurrency (placement's "warm" candidates check it).
+   */
   hasIdleWarm(fn: FunctionRecord): boolean {
     return this.#status === 'running' && this.#pool.hasWarm(warmKey(fn))
   }
@@ -388,11 +429,14 @@ export class Invoker implements Startable {
     )
   }
 
-  /** Activations of `fn` that could start now: the budget not held by running ones (idle ones evicted). */
+  /**
+   * Activations of `fn` that could start now: the budget not held by running ones (idle ones
+   * evicted), plus the free slots of its busy containers.
+   */
   freeSlots(fn: FunctionRecord): number {
     if (this.#status !== 'running') return 0
     const reclaimable = this.#budgetMiB - this.#pool.busyMiB() - this.#reservedMiB
-    return Math.max(0, Math.floor(reclaimable / fn.limits.memory))
+    return Math.max(0, Math.floor(reclaimable / fn.limits.memory)) + this.#pool.spareSlots(warmKey(fn))
   }
 
   state(): InvokerState {
@@ -401,7 +445,7 @@ export class Invoker implements Startable {
     return {
       budgetMiB: this.#budgetMiB,
       budgetFreeMiB: Math.max(0, this.#budgetMiB - used),
-      freeSlots: Math.max(0, Math.floor(reclaimable / 256)),
+      freeSlots: Math.max(0, Math.floor(reclaimable / 256)) + this.#pool.spareSlots(),
       inflight: this.#inflight,
       ...this.#pool.inventory(),
     }

@@ -21,7 +21,7 @@ export const BUCKETS = {
   apiKeys: 'apikey', // uuid -> { uuid, keyHash, salt, namespace, created, revoked?, updated, origin } (OpenWhisk REST API keys, replicated)
   packages: 'pkg', // `${ns}/${name}` -> PackageRecord (a delete keeps the record with deleted: true)
   namespaces: 'ns', // namespace -> NamespaceRecord (per-namespace limits)
-  events: 'evt', // `trigger:${ns}/${name}` | `rule:${ns}/${name}` -> EventRecord (deleted: true when deleted)
+  events: 'evt', // `trigger:${ns}/${name}` | `rule:${ns}/${name}` | `alarm:${ns}/${name}` -> EventRecord (deleted: true when deleted)
   replication: 'repl', // replication bookkeeping (owners confirmed, last repair)
 } as const
 

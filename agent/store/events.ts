@@ -25,7 +25,13 @@ const entity = {
  * is a newer copy marked deleted).
  */
 export const triggerRecordSchema = z
-  .object({ type: z.literal('trigger'), ...entity, parameters: jsonObject })
+  .object({
+    type: z.literal('trigger'),
+    ...entity,
+    parameters: jsonObject,
+    /** The webhook's secret, sealed with the cluster's secrets key (agent/store/secrets.ts); none: no webhook. */
+    webhook: z.string().max(1024).optional(),
+  })
   .strict()
 export type TriggerRecord = z.infer<typeof triggerRecordSchema>
 
@@ -43,10 +49,45 @@ export const ruleRecordSchema = z
   .strict()
 export type RuleRecord = z.infer<typeof ruleRecordSchema>
 
-export const eventRecordSchema = z.discriminatedUnion('type', [triggerRecordSchema, ruleRecordSchema])
+/**
+ * An alarm feed on a trigger (OpenWhisk's `/whisk.system/alarms/{alarm,interval,once}`): its
+ * schedule, and the progress of whichever node owns it (`lastTick`, the scheduled time of the
+ * last tick fired, and who fired it), so that the next owner resumes from there. Replicated to
+ * every node like the trigger (same namespace and name).
+ */
+export const alarmRecordSchema = z
+  .object({
+    type: z.literal('alarm'),
+    ...entity,
+    feed: z.enum(['alarm', 'interval', 'once']),
+    cron: z.string().max(256).optional(),
+    timezone: z.string().max(64).optional(),
+    minutes: z.number().int().positive().optional(),
+    /** `once`: when, epoch ms. */
+    date: z.number().int().optional(),
+    startDate: z.number().int().optional(),
+    stopDate: z.number().int().optional(),
+    deleteAfterFire: z.enum(['false', 'true', 'rules']).optional(),
+    /** What each fire carries (OpenWhisk's `trigger_payload`). */
+    payload: jsonObject,
+    /** Who created the feed: the subject of every trigger activation it fires. */
+    subject: z.string().max(256),
+    /** Ticks are scheduled after this, epoch ms. */
+    created: z.number().int(),
+    lastTick: z.number().int().optional(),
+    lastFiredBy: z.string().max(128).optional(),
+  })
+  .strict()
+export type AlarmRecord = z.infer<typeof alarmRecordSchema>
+
+export const eventRecordSchema = z.discriminatedUnion('type', [
+  triggerRecordSchema,
+  ruleRecordSchema,
+  alarmRecordSchema,
+])
 export type EventRecord = z.infer<typeof eventRecordSchema>
 
-/** `trigger:ns/name` or `rule:ns/name`: one table for both, no collision between the two kinds. */
+/** `trigger:ns/name`, `rule:ns/name` or `alarm:ns/name`: one table for all, no collision between kinds. */
 export const eventId = (r: { type: EventRecord['type']; namespace: string; name: string }) =>
   `${r.type}:${r.namespace}/${r.name}`
 
@@ -66,6 +107,16 @@ export class EventRepository {
   async rule(namespace: string, name: string): Promise<RuleRecord | null> {
     const r = await this.table.get(eventId({ type: 'rule', namespace, name }))
     return r?.type === 'rule' ? r : null
+  }
+
+  async alarm(namespace: string, name: string): Promise<AlarmRecord | null> {
+    const r = await this.table.get(eventId({ type: 'alarm', namespace, name }))
+    return r?.type === 'alarm' ? r : null
+  }
+
+  /** Live alarms of every namespace. */
+  async alarms(): Promise<AlarmRecord[]> {
+    return (await this.table.all()).filter((r): r is AlarmRecord => r.type === 'alarm' && !r.deleted)
   }
 
   /** Live triggers of a namespace, by name. */

@@ -19,6 +19,8 @@ export {
 export { sha256 } from './blobs.ts'
 export { BUCKETS, type Db } from './db.ts'
 export {
+  type AlarmRecord,
+  alarmRecordSchema,
   type EventRecord,
   eventId,
   eventRecordSchema,

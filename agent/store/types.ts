@@ -28,9 +28,16 @@ export const NAMESPACE_RE = /^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}$/
 export const LIMITS = {
   memory: { min: 128, max: 2048, default: 256 },
   timeout: { min: 100, max: 300_000, default: 60_000 },
-  concurrency: { min: 1, max: 1, default: 1 },
+  /** Activations one container runs at once; above 1 only for kinds in CONCURRENT_KINDS. */
+  concurrency: { min: 1, max: 500, default: 1 },
   logs: { min: 0, max: 10, default: 10 },
 } as const
+
+/**
+ * The kinds whose runtime runs several activations at once in one container (`__OW_ALLOW_CONCURRENT`,
+ * runtimes/nodejs/concurrent.js); every other kind keeps `limits.concurrency` at 1.
+ */
+export const CONCURRENT_KINDS: readonly Kind[] = ['nodejs:24']
 
 /** Most atomic actions one sequence may run, nested sequences inlined (OpenWhisk's default, 50). */
 export const SEQUENCE_MAX_LENGTH = 50

@@ -58,6 +58,27 @@ export function registerTriggerCommands(program: Command): void {
       )
     })
   trigger
+    .command('webhook <name>')
+    .description(
+      "show the trigger's webhook (made on first use): a POST to its path on the OpenWhisk API with the secret in the X-Webhook-Secret header fires it, no API key needed",
+    )
+    .option('--rotate', 'replace the secret (the old one stops working)')
+    .option('--remove', 'remove the webhook')
+    .action(async (name: string, o: { rotate?: boolean; remove?: boolean }, cmd: Command) => {
+      const { body } = await clientFor(cmd).call<{ path: string; secret: string; created: boolean } | null>(
+        'POST',
+        `${triggerPath(name)}/webhook`,
+        { rotate: o.rotate === true, remove: o.remove === true },
+      )
+      if (wantsJson(cmd)) return printJson(body)
+      if (!body) return void process.stdout.write(`removed the webhook of trigger ${name}\n`)
+      printFields([
+        ['path', body.path],
+        ['secret', body.secret],
+        ['header', 'X-Webhook-Secret'],
+      ])
+    })
+  trigger
     .command('get <name>')
     .description('show a trigger and the rules on it')
     .action(async (name: string, _o: unknown, cmd: Command) => {

@@ -144,7 +144,11 @@ function addPutOptions(cmd: Command): Command {
     )
     .option('-m, --memory <MiB>', 'memory limit in MiB (128–2048, default 256)', positiveInt('--memory'))
     .option('-t, --timeout <ms>', 'time limit in ms (100–300000, default 60000)', positiveInt('--timeout'))
-    .option('-c, --concurrency <n>', 'activations per container (1)', positiveInt('--concurrency'))
+    .option(
+      '-c, --concurrency <n>',
+      'activations one container runs at once, 1–500 (1; above 1: nodejs only)',
+      positiveInt('--concurrency'),
+    )
     .option('-l, --logs <MiB>', 'log size limit in MiB (0–10, default 10)', positiveInt('--logs'))
     .option('--image <image>', 'a Docker image for kind blackbox')
     .option('--sequence <a,b,c>', 'a sequence of these functions, run in order (no file)')

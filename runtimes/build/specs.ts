@@ -109,7 +109,9 @@ export function specFor(kind: RuntimeKind): RuntimeSpec {
       packages: ['libstdc++6'],
       interpreter: { from: nodeBinary(), to: 'usr/local/bin/node', mode: 0o755 },
       proxy: [
-        ...['package.json', 'proxy.js', 'runner.js', 'unzip.js'].map((n) => file('nodejs', n)),
+        ...['package.json', 'proxy.js', 'runner.js', 'unzip.js', 'concurrent.js'].map((n) =>
+          file('nodejs', n),
+        ),
         ...openwhiskClientFiles(),
       ],
       cmd: ['/usr/local/bin/node', '/srv/proxy.js'],

@@ -1,6 +1,7 @@
 // The OpenWhisk action protocol on port 8080 for kind nodejs:24: POST /init, POST /run, log sentinels.
 // Behaviour follows apache/openwhisk-runtime-nodejs (src/service.js); no npm dependencies.
 const http = require('node:http')
+const { install } = require('./concurrent.js')
 const { load, run } = require('./runner.js')
 
 const PORT = Number(process.env.__OW_PROXY_PORT || 8080)
@@ -11,11 +12,14 @@ const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n'
 
 let status = 'ready' // ready | starting | running | stopped
 let handler
+/** Set once initialised with __OW_ALLOW_CONCURRENT=true: runs each activation in its own context. */
+let concurrent = null
 
 const write = (stream, text) => new Promise((resolve) => stream.write(text, () => resolve()))
 
 /** Ends an activation's logs: the sentinel on stdout and on stderr, after what the action wrote. */
 async function writeMarkers() {
+  concurrent?.flush()
   await Promise.all([write(process.stdout, SENTINEL), write(process.stderr, SENTINEL)])
 }
 
@@ -38,6 +42,9 @@ async function init(body) {
   try {
     setEnv(message.env)
     handler = load(message)
+    // From the container's env or the action's (the agent sets it in /init's env when the
+    // function's limits.concurrency is above 1, so a prewarmed container can serve it too).
+    if (process.env.__OW_ALLOW_CONCURRENT === 'true') concurrent = install()
     status = 'ready'
     return [200, { ok: true }]
   } catch (err) {
@@ -59,14 +66,26 @@ async function runAction(body) {
       { error: `Internal system error: the argument must be a dictionary but has type '${typeof args}'.` },
     ]
   }
+  const env = {}
   for (const [key, val] of Object.entries(msg)) {
     if (key !== 'value' && (typeof val === 'string' || typeof val === 'number')) {
-      process.env[`__OW_${key.toUpperCase()}`] = String(val)
+      env[`__OW_${key.toUpperCase()}`] = String(val)
     }
   }
+  // Also in the process's env, as OpenWhisk does (code outside an activation sees the latest).
+  Object.assign(process.env, env)
+  if (concurrent) return concurrent.run(String(msg.activation_id ?? ''), env, () => settle(args))
   status = 'running'
+  try {
+    return await settle(args)
+  } finally {
+    status = 'ready'
+  }
+}
+
+/** Runs the action and answers: its result or the error, after its log sentinels. */
+async function settle(args) {
   const outcome = await run(handler, args)
-  status = 'ready'
   let reply
   if ('thrown' in outcome) {
     console.error(outcome.thrown)

@@ -162,3 +162,74 @@ describe('triggers and rules on a 3-node cluster', () => {
     expect(gone.stderr).toMatch(/trigger 'tick' does not exist/)
   })
 })
+
+describe('webhook triggers', () => {
+  it('a POST with the trigger’s secret fires it without an API key; a wrong or missing secret fires nothing', async () => {
+    const [n0, n1] = cluster.agents as [AgentHandle, AgentHandle]
+    expect((await n0.cli(['trigger', 'create', 'hook'])).code).toBe(0)
+    expect((await n0.cli(['rule', 'create', 'hook-rule', 'hook', 'on-push'])).code).toBe(0)
+    const made = await n0.cli(['--json', 'trigger', 'webhook', 'hook'])
+    expect(made.code).toBe(0)
+    const { path, secret } = JSON.parse(made.stdout) as { path: string; secret: string }
+    expect(path).toBe('/api/v1/webhooks/guest/hook')
+    // Shown again, the same secret (it is the trigger's, sealed on its record).
+    expect(JSON.parse((await n0.cli(['--json', 'trigger', 'webhook', 'hook'])).stdout).secret).toBe(secret)
+    const post = (host: string, s: string | null, body: unknown = { event: 'push' }) =>
+      fetch(`${host}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(s === null ? {} : { 'x-webhook-secret': s }) },
+        body: JSON.stringify(body),
+      })
+    const hookRecords = async () => {
+      const r = await owFetch(hosts[2]!, key, 'GET', '/api/v1/namespaces/_/activations?name=hook&limit=200')
+      return (r.body as unknown[]).length
+    }
+    // The secret and the rule replicate: node B answers.
+    const res = await waitFor(
+      async () => {
+        const r = await post(hosts[1]!, secret)
+        return r.status === 202 ? r : null
+      },
+      { what: 'the webhook on node B', timeoutMs: 30_000 },
+    )
+    const { activationId } = (await res.json()) as { activationId: string }
+    const c = clientOf(hosts[2]!)
+    const rec = (await waitFor(async () => c.activations.get({ name: activationId }).catch(() => null), {
+      what: 'the webhook’s trigger activation on node C',
+      timeoutMs: 30_000,
+    })) as ActivationRecord
+    expect(rec.response.result).toEqual({ event: 'push' })
+    expect(rec.subject).toBe('webhook:guest/hook')
+    await waitFor(async () => (await hookRecords()) === 1, { what: 'one hook record', timeoutMs: 30_000 })
+
+    const wrong = await post(hosts[1]!, `${secret}x`)
+    expect(wrong.status).toBe(403)
+    expect(((await wrong.json()) as { error: string }).error).toMatch(/webhook secret does not match/)
+    const missing = await post(hosts[1]!, null)
+    expect(missing.status).toBe(401)
+    expect(((await missing.json()) as { error: string }).error).toMatch(/X-Webhook-Secret/i)
+    // The same answer for a trigger that does not exist: nothing tells which triggers do.
+    const other = await fetch(`${hosts[1]}/api/v1/webhooks/guest/nothere`, {
+      method: 'POST',
+      headers: { 'x-webhook-secret': secret },
+    })
+    expect(other.status).toBe(403)
+
+    // Rotated: the old secret stops working on every node.
+    const rotated = JSON.parse(
+      (await n0.cli(['--json', 'trigger', 'webhook', 'hook', '--rotate'])).stdout,
+    ) as {
+      secret: string
+    }
+    expect(rotated.secret).not.toBe(secret)
+    await waitFor(async () => (await post(hosts[1]!, secret)).status === 403, {
+      what: 'the old secret refused on node B',
+      timeoutMs: 30_000,
+    })
+    expect((await post(hosts[1]!, rotated.secret)).status).toBe(202)
+    // Nothing but the two good POSTs fired the trigger.
+    await waitFor(async () => (await hookRecords()) === 2, { what: 'two hook records', timeoutMs: 30_000 })
+    expect(await hookRecords()).toBe(2)
+    expect((await n1.cli(['trigger', 'webhook', 'hook', '--remove'])).code).toBe(0)
+  })
+})

@@ -26,7 +26,10 @@ describe('cluster (in process)', () => {
   it("twelve nodes on one host (past gossipsub's 10-peers-per-IP penalty) converge", async () => {
     const c = await createCluster({ n: 12 })
     stop = c.stop
-    for (let i = 1; i < 12; i++) await c.nodes[i].cluster.join(c.nodes[i - 1].cluster.addresses()[0])
+    // Twelve libp2p nodes share this one test process: on a loaded machine a dial can take longer
+    // than the agent's own dial timeout, so the test gives each join more.
+    for (let i = 1; i < 12; i++)
+      await c.nodes[i].cluster.join(c.nodes[i - 1].cluster.addresses()[0], AbortSignal.timeout(30_000))
     await waitFor(() => converged(c.nodes), { what: 'all twelve alive in every view', timeoutMs: 60_000 })
     expect(c.nodes[0].cluster.stats().meshPeers).toBeGreaterThan(0)
   })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { annotation, conformanceAgent, owError, path } from './helpers.ts'
+import { type Activation, annotation, conformanceAgent, owError, path } from './helpers.ts'
 
 // Limits: the ranges and their messages, time, logs, payload, result and memory.
 const c = conformanceAgent()
@@ -20,7 +20,8 @@ describe('conformance: limits', () => {
       [{ timeout: 99 }, 'duration 99 milliseconds below allowed threshold of 100 milliseconds'],
       [{ timeout: 300001 }, 'duration 300001 milliseconds exceeds allowed threshold of 300000 milliseconds'],
       [{ logs: 11 }, 'log size 11 MB exceeds allowed threshold of 10 MB'],
-      [{ concurrency: 2 }, 'concurrency 2 exceeds allowed threshold of 1'],
+      [{ concurrency: 0 }, 'concurrency 0 below allowed threshold of 1'],
+      [{ concurrency: 501 }, 'concurrency 501 exceeds allowed threshold of 500'],
     ]
     for (const [limits, message] of cases) {
       const r = await c.req('PUT', path('limited'), { exec: { kind: 'nodejs:default', code: NOOP }, limits })
@@ -34,6 +35,40 @@ describe('conformance: limits', () => {
     const limits = { timeout: 100, memory: 128, logs: 0, concurrency: 1 }
     const r = await c.req('PUT', path('inRange'), { exec: { kind: 'nodejs:default', code: NOOP }, limits })
     expect(r).toMatchObject({ status: 200, body: { limits } })
+  })
+
+  it('runs several activations at once in one container when limits.concurrency allows (nodejs only)', async () => {
+    const code = `async function main(p) {
+      await new Promise((r) => setTimeout(r, 300))
+      console.log('mine ' + p.n)
+      return { n: p.n, id: process.env.__OW_ACTIVATION_ID, host: require('os').hostname() }
+    }`
+    const limits = { concurrency: 20 }
+    const created = await c.req('PUT', `${path('together')}?overwrite=true`, {
+      exec: { kind: 'nodejs:default', code },
+      limits,
+    })
+    expect(created).toMatchObject({ status: 200, body: { limits: { concurrency: 20 } } })
+    const blocking = (n: number) => c.req('POST', `${path('together')}?blocking=true`, { n })
+    const first = (await blocking(0)).body as Activation
+    const runs = await Promise.all(Array.from({ length: 8 }, (_, i) => blocking(i + 1)))
+    for (const [i, r] of runs.entries()) {
+      const rec = r.body as Activation
+      expect(r.status).toBe(200)
+      expect(rec.response.result).toMatchObject({
+        n: i + 1,
+        id: rec.activationId,
+        host: (first.response.result as { host: string }).host,
+      })
+      expect(rec.logs).toEqual([expect.stringMatching(new RegExp(`stdout: mine ${i + 1}$`))])
+      expect(annotation(rec, 'limits')).toMatchObject({ concurrency: 20 })
+    }
+    const py = await c.req('PUT', path('py together'), {
+      exec: { kind: 'python:3', code: 'def main(args):\n    return args\n' },
+      limits: { concurrency: 2 },
+    })
+    expect(py.status).toBe(400)
+    expect(owError(py.body)).toContain('concurrency 2 is not supported by kind python:3')
   })
 
   it('stops an action at its time limit (ActionLimitsTests "error with a proper warning if the action exceeds its time limits")', async () => {

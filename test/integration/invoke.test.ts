@@ -109,6 +109,17 @@ describe('invoking through the CLI', () => {
     )
   })
 
+  it('takes -c (limits.concurrency) for a nodejs function and refuses it above 1 for python', async () => {
+    expect((await agent.cli(['fn', 'create', 'together', join(dir, 'slow.js'), '-c', '8'])).code).toBe(0)
+    const fn = await json<{ limits: { concurrency: number } }>(['fn', 'get', 'together'])
+    expect(fn.limits.concurrency).toBe(8)
+    const rec = await json<ActivationRecord>(['invoke', 'together', '-p', 'ms', '10'])
+    expect(rec.response.result).toEqual({ slept: 10 })
+    const py = await agent.cli(['fn', 'create', 'pytogether', join(dir, 'hello.py'), '-c', '2'])
+    expect(py.code).not.toBe(0)
+    expect(py.stderr).toContain('concurrency 2 is not supported by kind python:3')
+  })
+
   it('exits non-zero and shows the error of a failing action', async () => {
     writeFileSync(join(dir, 'boom.js'), "function main() { throw new Error('boom') }\n")
     expect((await agent.cli(['fn', 'create', 'boom', join(dir, 'boom.js')])).code).toBe(0)

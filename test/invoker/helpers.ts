@@ -4,7 +4,9 @@ import { type InvokeRequest, Invoker, type InvokerOptions } from '../../agent/in
 import { silentLogger } from '../../agent/log.ts'
 import { HybridClock } from '../../agent/store/hlc.ts'
 import { DEFAULT_LIMITS, type FunctionRecord, type Limits, newActivationId } from '../../agent/store/types.ts'
-import { imageFor } from '../../runtimes/build/index.ts'
+import { inspectImage } from '../../runtimes/build/image.ts'
+import { ensureRuntimes, imageFor } from '../../runtimes/build/index.ts'
+import type { RuntimeKind } from '../../runtimes/build/specs.ts'
 import { removeContainersOf } from '../helpers/agent-process.ts'
 import { functionRecord } from '../helpers/records.ts'
 import { ensureBlackboxImage } from './fixtures/images.ts'
@@ -27,7 +29,7 @@ export interface TestInvoker {
  */
 export async function makeInvoker(
   opts: Partial<InvokerOptions> = {},
-  more: { fixtureAsNode?: boolean; nodeId?: string } = {},
+  more: { fixtureAsNode?: boolean; nodeId?: string; images?: Record<string, string> } = {},
 ): Promise<TestInvoker> {
   const nodeId = more.nodeId ?? `test-${randomBytes(6).toString('hex')}`
   const fixture = more.fixtureAsNode ? await ensureBlackboxImage(docker) : null
@@ -38,7 +40,9 @@ export async function makeInvoker(
       nodeId,
       clock: new HybridClock(),
       systemMemoryMiB: async () => 8192,
-      imageFor: fixture ? (kind) => (kind === 'nodejs:24' ? fixture : imageFor(kind)) : imageFor,
+      imageFor: fixture
+        ? (kind) => (kind === 'nodejs:24' ? fixture : imageFor(kind))
+        : (kind) => more.images?.[kind] ?? imageFor(kind),
     },
     { network: TEST_NETWORK, prewarm: [], ...opts },
   )
@@ -53,6 +57,24 @@ export async function makeInvoker(
 }
 
 export { removeContainersOf }
+
+/**
+ * The runtime image of `kind` built from this checkout's sources, under a tag of its own
+ * (`fnagent-test/<kind>-<hash>`): `fnagent/<kind>` is one tag on a machine where checkouts with
+ * other runtime sources (other worktrees' tests) rebuild it, and a test that changed the runtime
+ * must not start half of its containers from another checkout's image.
+ */
+export async function pinnedRuntime(kind: RuntimeKind): Promise<string> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const [built] = await ensureRuntimes(docker, { kinds: [kind] })
+    if (!built) break
+    const pinned = `fnagent-test/${kind.replace(':', '-')}:${built.hash.slice(0, 12)}`
+    const [repo, tag] = pinned.split(':') as [string, string]
+    await docker.getImage(built.image).tag({ repo, tag })
+    if ((await inspectImage(docker, pinned))?.hash === built.hash) return pinned
+  }
+  throw new Error(`could not pin the ${kind} runtime image: it keeps being rebuilt`)
+}
 
 export async function containersOf(nodeId: string): Promise<Dockerode.ContainerInfo[]> {
   return docker.listContainers({ all: true, filters: { label: [`fnagent.node=${nodeId}`] } })

@@ -115,6 +115,46 @@ describe('LogCapture', () => {
     expect(logs).toHaveLength(1)
     expect(logs[0]).toMatch(/Logs were truncated/)
   })
+
+  it('splits the tagged lines of concurrent activations by id, each ending at its own sentinels', async () => {
+    const cap = new LogCapture()
+    const tag = (id: string, line: string) => `\u001e${id}\u001f${line}\n`
+    cap.feed('stdout', Buffer.from('listening\n'))
+    cap.begin(1024, 'a')
+    cap.begin(1024, 'b')
+    cap.feed('stdout', Buffer.from(tag('a', 'a one') + tag('b', 'b one')))
+    cap.feed('stderr', Buffer.from(tag('b', 'b err') + tag('b', SENTINEL)))
+    cap.feed('stdout', Buffer.from(`untagged\n${tag('b', SENTINEL)}${tag('a', 'a two')}`))
+    const b = await cap.finish({ waitMs: 1000, quietMs: 0 }, 'b')
+    expect(b.complete).toBe(true)
+    expect(text(b.logs)).toEqual(['stdout: b one', 'stderr: b err'])
+    cap.feed('stdout', Buffer.from(tag('b', 'b late') + tag('a', SENTINEL)))
+    cap.feed('stderr', Buffer.from(tag('a', SENTINEL)))
+    const a = await cap.finish({ waitMs: 1000, quietMs: 0 }, 'a')
+    // Start-up output goes to the first; an untagged line once the runtime tags, and a late line of
+    // an activation that ended, to none.
+    expect(text(a.logs)).toEqual(['stdout: listening', 'stdout: a one', 'stdout: a two'])
+  })
+
+  it('gives untagged output to the first concurrent activation until the runtime tags (its /init)', async () => {
+    const cap = new LogCapture()
+    cap.begin(1024, 'a')
+    cap.feed('stderr', Buffer.from('Error during initialization\n'))
+    cap.feed('stdout', Buffer.from(`${S}`))
+    cap.feed('stderr', Buffer.from(`${S}`))
+    const a = await cap.finish({ waitMs: 1000, quietMs: 0 }, 'a')
+    expect(a.complete).toBe(true)
+    expect(text(a.logs)).toEqual(['stderr: Error during initialization'])
+  })
+
+  it('ends the logs of an abandoned concurrent activation at once, with what it printed so far', async () => {
+    const cap = new LogCapture()
+    cap.begin(1024, 'a')
+    cap.feed('stdout', Buffer.from('\u001ea\u001fso far\n'))
+    const a = await cap.finish({ waitMs: 0, quietMs: 0 }, 'a')
+    expect(a).toMatchObject({ complete: false })
+    expect(text(a.logs)).toEqual(['stdout: so far'])
+  })
 })
 
 /** One frame of Docker's multiplexed attach stream. */

@@ -1,7 +1,8 @@
 import Dockerode from 'dockerode'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ensureRuntimes, imageFor } from '../../runtimes/build/index.ts'
-import { type RuntimeContainer, startRuntime, zipBase64 } from './helpers.ts'
+import { pinnedRuntime } from '../invoker/helpers.ts'
+import { type RuntimeContainer, SENTINEL, startRuntime, zipBase64 } from './helpers.ts'
 
 // What only one runtime does: JavaScript's sloppy mode and Promises, Python's named entry points.
 const docker = new Dockerode()
@@ -19,8 +20,12 @@ afterAll(async () => {
   await Promise.all(started.splice(0).map((c) => c.remove()))
 })
 
-async function initialized(kind: string, value: Record<string, unknown>): Promise<RuntimeContainer> {
-  const c = await startRuntime(docker, imageFor(kind))
+async function initialized(
+  kind: string,
+  value: Record<string, unknown>,
+  image = imageFor(kind),
+): Promise<RuntimeContainer> {
+  const c = await startRuntime(docker, image)
   started.push(c)
   const init = await c.post('/init', { value: { name: 'action', main: 'main', binary: false, ...value } })
   expect(init).toMatchObject({ status: 200 })
@@ -78,6 +83,41 @@ describe('nodejs:24', () => {
           'Initialization has failed due to: Zipped actions must contain either package.json or index.js at the root.',
       },
     })
+  })
+
+  it("runs one /run at a time unless initialised with __OW_ALLOW_CONCURRENT, then tags each one's lines", async () => {
+    const code = `async function main(p) {
+      console.log('from ' + p.n)
+      // The first one runs long enough for the second to arrive during it, however loaded the host.
+      await new Promise((r) => setTimeout(r, p.n === 1 ? 2000 : 300))
+      return { n: p.n, id: process.env.__OW_ACTIVATION_ID }
+    }`
+    const runAs = (c: RuntimeContainer, n: number) =>
+      c.post('/run', {
+        value: { n },
+        activation_id: `id${n}`,
+        namespace: 'guest',
+        action_name: 'x',
+        deadline: '0',
+      })
+    const one = await initialized('nodejs:24', { code }, await pinnedRuntime('nodejs:24'))
+    const [a, b] = await Promise.all([runAs(one, 1), runAs(one, 2)])
+    expect(a).toEqual({ status: 200, body: { n: 1, id: 'id1' } })
+    expect(b).toEqual({ status: 403, body: { error: 'System not ready, status is running.' } })
+    const many = await initialized(
+      'nodejs:24',
+      { code, env: { __OW_ALLOW_CONCURRENT: 'true' } },
+      await pinnedRuntime('nodejs:24'),
+    )
+    const replies = await Promise.all([1, 2, 3].map((n) => runAs(many, n)))
+    expect(replies.map((r) => r.body)).toEqual([1, 2, 3].map((n) => ({ n, id: `id${n}` })))
+    const { stdout, stderr } = await many.logsAfter(0)
+    const tagged = (n: number) => `\u001eid${n}\u001f`
+    for (const n of [1, 2, 3]) {
+      expect(stdout).toContain(`${tagged(n)}from ${n}\n`)
+      expect(stdout).toContain(`${tagged(n)}${SENTINEL}\n`)
+      expect(stderr).toContain(`${tagged(n)}${SENTINEL}\n`)
+    }
   })
 })
 

@@ -1,5 +1,5 @@
 import type { ActivationService } from '../../activations/index.ts'
-import type { EventService } from '../../events/index.ts'
+import type { AlarmService, EventService, Webhooks } from '../../events/index.ts'
 import type { FunctionService, PackageService } from '../../functions/index.ts'
 import type { Logger } from '../../log.ts'
 import type { Store } from '../../store/index.ts'
@@ -15,6 +15,10 @@ export interface OpenWhiskApiComponents {
   packages: PackageService
   /** Triggers and rules. */
   events: EventService
+  /** The alarm feeds of `/whisk.system/alarms` (absent: the package answers 404). */
+  alarms?: Pick<AlarmService, 'feed'>
+  /** Webhook triggers, `POST /api/v1/webhooks/{ns}/{trigger}` (absent: 404). */
+  webhooks?: Pick<Webhooks, 'fire'>
   activations: Pick<ActivationService, 'invoke' | 'list' | 'get'>
   store: Pick<Store, 'db' | 'functions' | 'activations' | 'packages'>
   keys: ApiKeyStore

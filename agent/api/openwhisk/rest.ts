@@ -15,6 +15,7 @@ import { checkEntityName } from './names.ts'
 import { packagesRoute } from './packages.ts'
 import { queryFlag, queryInt } from './query.ts'
 import { decodePart, MESSAGES, OwError, owNotFound } from './reply.ts'
+import { SYSTEM_NAMESPACE, systemRoute } from './system.ts'
 
 export const API_INFO = {
   api_paths: ['/api/v1'],
@@ -91,9 +92,11 @@ export async function handleRest(
   const m = /^\/api\/v1\/namespaces\/([^/]+)(?:\/([a-z]+)(?:\/(.+))?)?$/.exec(path)
   if (!m) throw owNotFound()
   const ns = decodePart(m[1]!)
-  if (ns !== '_' && ns !== own) throw new OwError(403, MESSAGES.forbidden)
   const collection = m[2]
   const rest = m[3] === undefined ? undefined : decodePart(m[3])
+  if (ns === SYSTEM_NAMESPACE && ns !== own)
+    return systemRoute(c, init, req, collection, rest, q, { namespace: own, subject: caller.subject.uuid })
+  if (ns !== '_' && ns !== own) throw new OwError(403, MESSAGES.forbidden)
   switch (collection) {
     case undefined:
       if (method !== 'GET') notAllowed('GET')

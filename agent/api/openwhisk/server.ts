@@ -13,6 +13,7 @@ import { MESSAGES, OwError, sendJson, sendOwError, toOwError, transactionId } fr
 import { API_INFO, handleRest, platformInfo } from './rest.ts'
 import { RecordWaiter } from './waiter.ts'
 import { handleWeb } from './web.ts'
+import { webhookRoute } from './webhook.ts'
 
 /**
  * The OpenWhisk REST API (`/api/v1`, basic auth with API keys) and web actions (`/api/v1/web`)
@@ -134,6 +135,10 @@ export class OpenWhiskApiServer implements Startable {
       const client = `web:${req.socket.remoteAddress ?? ''}`
       this.#throttle(client)
       return handleWeb(this.#c, this.#init, req, path, rawQuery, () => authenticate(req, this.#c.keys))
+    }
+    if (path.startsWith('/api/v1/webhooks/')) {
+      this.#throttle(`webhook:${req.socket.remoteAddress ?? ''}`)
+      return webhookRoute(this.#c, this.#init, req, path)
     }
     // Authenticate before reading anything else: a bad key touches nothing.
     const subject = await authenticate(req, this.#c.keys)
