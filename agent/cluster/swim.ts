@@ -153,9 +153,12 @@ export class Swim {
     }
     if (this.#controller.signal.aborted) return
     this.#health = Math.max(0, Math.min(MAX_HEALTH, this.#health + (direct ? -1 : ok ? 1 : 0)))
-    // Our own event loop stalled: the silence may be ours; no verdict this time.
-    if (!ok && (performance.now() - t0 > 4 * this.#timeout() || this.#starved())) {
+    // A timeout while our own event loop stalled: the silence may be ours; no verdict this time
+    // (a refused connection is a verdict whatever our state). Asked again soon if it lost its link.
+    const elapsed = performance.now() - t0
+    if (!ok && elapsed >= this.#timeout() && (elapsed > 4 * this.#timeout() || this.#starved())) {
       m.probing = false
+      if (!this.#c.isConnected(peerId)) m.lastProbe = 0
       return
     }
     const changed = this.#c.membership.probeResult(peerId, ok)
@@ -234,7 +237,10 @@ export class Swim {
       const target = pick(dead, 1)[0]
       if (target) this.#probeDead(target)
     }
-    const candidates = this.#alive(true).filter((id) => !m.get(id)?.probing)
+    // Mostly a connected member (no dial); every few rounds any member, so that one nobody is
+    // connected to any more is still probed.
+    const anyone = this.#round % DEAD_PROBE_EVERY === 1
+    const candidates = this.#alive(!anyone).filter((id) => !m.get(id)?.probing)
     const target = pick(candidates, 1)[0] ?? pick(this.#alive(false), 1)[0]
     if (target) this.probe(target).catch((err) => this.#c.logger.error({ err }, 'probe failed'))
   }
