@@ -13,21 +13,25 @@ export class NodeAdvert {
   readonly #invoker: Invoker
   readonly #inflight: () => number
   readonly #load: () => Record<string, number>
+  readonly #queue: () => Record<string, number>
   #blobs: string[]
 
   /**
    * `blobs`: the hashes held at start (`store.blobs.list`); `inflight`: activations received here and
-   * not done; `load`: the per-namespace load (NamespaceLimiter.load).
+   * not done; `load`: the per-namespace load (NamespaceLimiter.load); `queue`: the queue's share
+   * (agent/queue/cluster.ts queueAdvert).
    */
   constructor(
     invoker: Invoker,
     inflight: () => number,
     blobs: string[],
     load: () => Record<string, number> = () => ({}),
+    queue: () => Record<string, number> = () => ({}),
   ) {
     this.#invoker = invoker
     this.#inflight = inflight
     this.#load = load
+    this.#queue = queue
     this.#blobs = blobs.slice(0, MAX_BLOBS)
   }
 
@@ -50,6 +54,7 @@ export class NodeAdvert {
       prewarm: st.prewarm,
       blobs: this.#blobs,
       ns: this.#load(),
+      q: this.#queue(),
     }
   }
 }

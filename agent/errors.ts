@@ -136,7 +136,7 @@ export const ERROR_CODES = {
     make: 'queueFull',
     status: 429,
     where: 'api',
-    doc: 'an async invocation past the queue bound (`queue.maxJobs`): nothing was stored; try again after `Retry-After`',
+    doc: 'an invocation that would queue past the queue bound (`queue.maxJobs`, or the cluster bound `queue.clusterMaxJobs`): nothing was stored; try again after `Retry-After`',
   },
   TOO_MANY_REQUESTS: {
     make: 'tooManyRequests',

@@ -23,6 +23,7 @@ import type { Logger } from './log.ts'
 import { ActivationLogs } from './logs/index.ts'
 import { AgentMetrics, ClusterTop, MetricsServer } from './metrics/index.ts'
 import { Placement } from './placement/index.ts'
+import { GossipedQueues, queueAdvert } from './queue/index.ts'
 import { Replication } from './replication/index.ts'
 import { HybridClock } from './store/hlc.ts'
 import {
@@ -155,6 +156,7 @@ async function build(logger: Logger, config: Config, store: Store) {
     () => activations.inflight,
     await store.blobs.list(256),
     () => limiter.load(),
+    () => queueAdvert(activations.queueStats(), activations.deadLetters()),
   )
   const cluster = config.cluster.enabled
     ? new Cluster(
@@ -277,6 +279,11 @@ async function build(logger: Logger, config: Config, store: Store) {
   )
   invoker.onActivation((ran) => top.ran(ran.record))
 
+  // The other nodes' queues, from their heartbeats: the cluster-wide bound and the cross-node order.
+  const queuePeers = new GossipedQueues(
+    { view: () => cluster?.view() ?? [], publish: () => cluster?.publishNow() },
+    { agingMs: config.queue.agingMs },
+  )
   const activations: ActivationService = new ActivationService(
     {
       logger: log('activations'),
@@ -306,6 +313,8 @@ async function build(logger: Logger, config: Config, store: Store) {
       firstLiveOwner: (id) => replication.ownership.activationOwners(id)[0],
       memberState: (peerId) => cluster?.member(peerId)?.state,
       limiter,
+      queuePeers,
+      secrets,
     },
     { maxParamsBytes: config.invoker.maxPayloadBytes, drainMs: config.drainMs, queue: config.queue },
   )
@@ -504,11 +513,16 @@ async function build(logger: Logger, config: Config, store: Store) {
       dead: (limit) => activations.dead(limit),
       replay: (id) => activations.replay(id),
     },
-    queue: async () => ({
-      nodeId,
-      ...activations.queueStats(),
-      deadLetters: (await store.activations.deadIds(100_000)).length,
-    }),
+    queue: async () => {
+      const stats = activations.queueStats()
+      return {
+        nodeId,
+        ...stats,
+        deadLetters: (await store.activations.deadIds(100_000)).length,
+        clusterMaxJobs: config.queue.clusterMaxJobs,
+        cluster: queuePeers.cluster({ node: nodeId, stats, deadLetters: activations.deadLetters() }),
+      }
+    },
     peers: async () => requireCluster(cluster).view(),
     join: async (body) => {
       const peer = (body as { peer?: unknown })?.peer

@@ -37,6 +37,12 @@ export const jobFieldSchema = z.object({
   traceparent: z.string().max(64).optional(),
   /** Where the finished record is POSTed (X-Callback-Url, --callback, annotation `callback`). */
   callback: z.string().max(2048).optional(),
+  /**
+   * The caller's API key (`provide-api-key`) sealed under the cluster's secrets key (SecretBox,
+   * the job's id as additional data), so a node that takes the job over runs it with the key;
+   * never in clear on disk or the wire, and dropped from the finished record.
+   */
+  sealedKey: z.string().max(4096).optional(),
 })
 export type JobField = z.infer<typeof jobFieldSchema>
 

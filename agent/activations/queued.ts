@@ -2,6 +2,7 @@ import { errors, type FnError, toFnError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import {
   deliver,
+  type GossipedQueues,
   type Job,
   JobQueue,
   type Outcome,
@@ -17,8 +18,10 @@ import {
   isDeadLetter,
   type KeyValue,
   newActivationId,
+  pendingCallback,
   type Store,
 } from '../store/index.ts'
+import type { SecretBox } from '../store/secrets.ts'
 import { type JobField, jobFieldSchema, jobOf } from './jobs.ts'
 import { internalErrorRecord } from './records.ts'
 
@@ -45,8 +48,15 @@ export interface QueuedJobsComponents {
   onMarker?: (marker: ActivationRecord) => Promise<{ copies: number }>
   /** The live owner that takes over a job whose node died (the first by rendezvous), if known. */
   firstLiveOwner?: (activationId: string) => string | undefined
+  /** Seals the caller's API key into the job's marker, and opens it after a takeover (none: the key stays in memory). */
+  secrets?: Pick<SecretBox, 'seal' | 'open'>
+  /** The other nodes' queues as gossiped: the cluster-wide bound, yielding to their older or higher jobs. */
+  peers?: Pick<GossipedQueues, 'depth' | 'yieldTo' | 'changed'>
   draining: () => boolean
 }
+
+/** How often the dead-letter count (a scan of the `actdead` index) is refreshed at most, ms. */
+const DEAD_COUNT_MS = 5_000
 
 /**
  * The async invocations of this node as durable jobs (docs/architecture.md#the-durable-async-queue):
@@ -58,11 +68,46 @@ export class QueuedJobs {
   readonly #queue: JobQueue
   readonly #o: QueueOptions
   readonly #abort = new AbortController()
+  #dead = { count: 0, at: 0, counting: false }
+  /** Records whose completion callback is being delivered here now. */
+  readonly #delivering = new Set<string>()
 
   constructor(components: QueuedJobsComponents, init: Partial<QueueOptions> = {}) {
     this.#c = components
     this.#o = { ...QUEUE_DEFAULTS, ...init }
-    this.#queue = new JobQueue({ logger: components.logger, dispatch: (job) => this.#dispatch(job) }, init)
+    const { peers } = components
+    this.#queue = new JobQueue(
+      {
+        logger: components.logger,
+        dispatch: (job) => this.#dispatch(job),
+        ...(peers ? { yieldTo: (p: number) => peers.yieldTo(p), changed: () => peers.changed() } : {}),
+      },
+      init,
+    )
+  }
+
+  /**
+   * The dead letters this node counts for the cluster: those held here of which it is the first
+   * live owner, so that each is counted once across the cluster (every owner holds a copy). Kept
+   * from a scan at most every DEAD_COUNT_MS (this returns the last count and refreshes behind).
+   */
+  deadLetters(): number {
+    const d = this.#dead
+    if (!d.counting && Date.now() - d.at >= DEAD_COUNT_MS) {
+      d.counting = true
+      this.#c.store.activations
+        .deadIds(1_000_000)
+        .then((ids) => {
+          const me = this.#c.nodeId
+          d.count = ids.filter((id) => (this.#c.firstLiveOwner?.(id) ?? me) === me).length
+        })
+        .catch((err: unknown) => this.#c.logger.warn({ err }, 'counting the dead letters failed'))
+        .finally(() => {
+          d.at = Date.now()
+          d.counting = false
+        })
+    }
+    return d.count
   }
 
   has(activationId: string): boolean {
@@ -76,6 +121,11 @@ export class QueuedJobs {
 
   stats(): QueueStats {
     return this.#queue.stats()
+  }
+
+  /** Jobs waiting here for a placement: a blocking invocation then queues behind them, in order. */
+  get waiting(): number {
+    return this.#queue.waiting
   }
 
   start(): Promise<void> {
@@ -95,19 +145,37 @@ export class QueuedJobs {
   async accept(
     activationId: string,
     job: Omit<JobField, 'takeover' | 'attempts'>,
-    local: { apiKey?: string | undefined; onDone?: () => void } = {},
+    local: {
+      apiKey?: string | undefined
+      onDone?: () => void
+      onRecord?: (record: ActivationRecord) => void
+    } = {},
   ): Promise<{ activationId: string; copies: number; priority: number }> {
+    const retryAfterS = this.#queue.options.retryAfterS
     if (!this.#queue.hasRoom()) {
-      const retryAfterS = this.#queue.options.retryAfterS
       throw errors.queueFull(
         `this node's queue holds ${this.#queue.size} jobs, its bound (queue.maxJobs); try again in ${retryAfterS} s`,
         { details: { retryAfterS } },
       )
     }
-    const full: JobField = { ...job, attempts: [] }
+    const cluster = this.#queue.size + (this.#c.peers?.depth() ?? 0)
+    if (cluster + 1 > this.#o.clusterMaxJobs) {
+      throw errors.queueFull(
+        `the cluster's queues hold ${cluster} jobs, its bound (queue.clusterMaxJobs); try again in ${retryAfterS} s`,
+        { details: { retryAfterS, clusterJobs: cluster } },
+      )
+    }
+    const { apiKey, onDone, onRecord } = local
+    const sealed = apiKey && this.#c.secrets ? this.#c.secrets.seal(keyPath(activationId), apiKey) : undefined
+    const full: JobField = { ...job, attempts: [], ...(sealed ? { sealedKey: sealed } : {}) }
     const held = await this.#storeMarker(activationId, full, Date.now())
-    const { apiKey, onDone } = local
-    this.#queue.add({ activationId, ...full, ...(apiKey ? { apiKey } : {}), ...(onDone ? { onDone } : {}) })
+    this.#queue.add({
+      activationId,
+      ...full,
+      ...(apiKey ? { apiKey } : {}),
+      ...(onDone ? { onDone } : {}),
+      ...(onRecord ? { onRecord } : {}),
+    })
     return { activationId, copies: held.copies, priority: job.priority }
   }
 
@@ -127,7 +195,23 @@ export class QueuedJobs {
     if (!written) return false
     this.#c.logger.warn({ activationId: id, from: marker.node, cause }, 'job taken over')
     await this.#c.onMarker?.(next).catch(() => {})
-    return this.#queue.add({ activationId: id, ...job, takeover })
+    const apiKey = this.#openKey(id, job.sealedKey)
+    return this.#queue.add({ activationId: id, ...job, takeover, ...(apiKey ? { apiKey } : {}) })
+  }
+
+  /** The caller's API key from a job's marker (undefined, logged, when it does not open here). */
+  #openKey(activationId: string, sealed: string | undefined): string | undefined {
+    if (!sealed || !this.#c.secrets) return undefined
+    try {
+      const key = this.#c.secrets.open(keyPath(activationId), sealed)
+      return typeof key === 'string' ? key : undefined
+    } catch (err) {
+      this.#c.logger.warn(
+        { err, activationId },
+        "the job's API key does not open with this node's secrets key",
+      )
+      return undefined
+    }
   }
 
   /**
@@ -234,7 +318,10 @@ export class QueuedJobs {
     if (job.takeover) {
       // The deduplication key: the run the dead node made may have finished after all.
       const found = await this.#c.fetchRecord(id, AbortSignal.timeout(10_000)).catch(() => null)
-      if (found && !found.phase) return 'done'
+      if (found && !found.phase) {
+        job.onRecord?.(found)
+        return 'done'
+      }
     }
     const policy = retryPolicyOf(job.fn)
     const attempt = job.attempt + 1
@@ -251,6 +338,8 @@ export class QueuedJobs {
       },
       ...(job.takeover ? [{ key: 'takeover', value: job.takeover }] : []),
       ...(runId !== id ? [{ key: 'attemptOf', value: id }] : []),
+      // The job's own record owes its callback from the moment it is stored (resumed after a crash).
+      ...(runId === id ? this.#pending(job) : []),
     ]
     const code = await this.#c.loadCode(job.fn, AbortSignal.timeout(30_000)).catch(() => null)
     let record: ActivationRecord
@@ -266,8 +355,9 @@ export class QueuedJobs {
       // No room anywhere, or the node asked is stopping: the job waits for room again.
       if (e.code === 'NODE_FULL' || e.code === 'DRAINING') return 'full'
       // A refusal that waiting does not cure (runtime missing): recorded as the job's outcome.
-      await this.#keep(this.#failed(job, id, e, annotations))
-      return 'done'
+      const failed = this.#failed(job, id, e, annotations)
+      await this.#keep(failed)
+      return this.#finished(job, failed)
     }
     if (runId === id) return this.#finished(job, record)
     const attempts = [...job.attempts, attemptOf(record, attempt)]
@@ -284,21 +374,63 @@ export class QueuedJobs {
     return this.#finished(job, final)
   }
 
-  /** The job's record is stored: its callback (if any) is delivered in the background. */
+  /** The job's record is stored: its waiting caller hears of it; its callback (if any) is delivered in the background. */
   #finished(job: Job, record: ActivationRecord): 'done' {
-    if (job.callback) {
-      this.#callback(record, job.callback).catch((err: unknown) =>
-        this.#c.logger.warn({ err, activationId: record.activationId }, 'recording the callback failed'),
-      )
-    }
+    job.onRecord?.(record)
+    if (job.callback) this.#deliver(record, job.callback)
     return 'done'
   }
 
-  /** POSTs the record to the callback URL (retried with backoff), then records the delivery on it (annotation `callback`). */
-  async #callback(record: ActivationRecord, url: string): Promise<void> {
+  /** The annotation a job's record carries until its callback is delivered (store index `actcb`). */
+  #pending(job: Pick<Job, 'callback'>): KeyValue[] {
+    return job.callback
+      ? [{ key: 'callback', value: { url: job.callback, pending: true, node: this.#c.nodeId } }]
+      : []
+  }
+
+  /**
+   * Delivers the callback a finished record still owes, when its node died or left (this node
+   * being the id's first live owner), or when it is this node's own from before a restart; false
+   * when it is not this node's to deliver, or already under way here.
+   */
+  resumeCallback(record: ActivationRecord, cause: string): boolean {
+    const pending = pendingCallback(record)
+    const id = record.activationId
+    if (!pending || this.#delivering.has(id) || this.#c.draining()) return false
+    if (
+      pending.node !== this.#c.nodeId &&
+      (this.#c.firstLiveOwner?.(id) ?? this.#c.nodeId) !== this.#c.nodeId
+    )
+      return false
+    this.#c.logger.warn({ activationId: id, from: pending.node, cause }, 'completion callback taken over')
+    this.#deliver(record, pending.url, { from: pending.node, cause })
+    return true
+  }
+
+  #deliver(record: ActivationRecord, url: string, resumed?: { from: string; cause: string }): void {
+    const id = record.activationId
+    this.#delivering.add(id)
+    this.#callback(record, url, resumed)
+      .catch((err: unknown) =>
+        this.#c.logger.warn({ err, activationId: id }, 'recording the callback failed'),
+      )
+      .finally(() => this.#delivering.delete(id))
+  }
+
+  /**
+   * POSTs the record to the callback URL (retried with backoff), then records the delivery on it
+   * (annotation `callback`: the outcome, the node that delivered, `resumed` after a takeover).
+   */
+  async #callback(
+    record: ActivationRecord,
+    url: string,
+    resumed?: { from: string; cause: string },
+  ): Promise<void> {
     const o = this.#o
+    // The receiver gets the record without the delivery's own bookkeeping.
+    const sent = { ...record, annotations: record.annotations.filter((a) => a.key !== 'callback') }
     const delivery = await deliver(
-      record,
+      sent,
       url,
       {
         maxAttempts: o.callbackAttempts,
@@ -309,12 +441,14 @@ export class QueuedJobs {
       this.#c.logger,
       this.#abort.signal,
     )
+    // Stopped mid-delivery: the record still owes it (resumed at restart, or by an owner).
+    if (this.#abort.signal.aborted && !delivery.delivered) return
     const current = (await this.#c.store.activations.get(record.activationId)) ?? record
     await this.#keep({
       ...current,
       annotations: [
         ...current.annotations.filter((a) => a.key !== 'callback'),
-        { key: 'callback', value: delivery },
+        { key: 'callback', value: { ...delivery, node: this.#c.nodeId, ...(resumed ? { resumed } : {}) } },
       ],
       hlc: this.#c.clock.now(),
       origin: this.#c.nodeId,
@@ -342,16 +476,19 @@ export class QueuedJobs {
         ...last.annotations.filter((a) => a.key !== 'attemptOf'),
         { key: 'attempts', value: attempts },
         ...(dead ? [{ key: 'deadLetter', value: true }] : []),
+        ...this.#pending(job),
       ],
       hlc: this.#c.clock.now(),
       origin: this.#c.nodeId,
-      ...(dead ? { job: { ...jobFieldOf(job), attempts } } : {}),
+      // A dead letter keeps its job for a replay, without the caller's key (a replay is the replayer's).
+      ...(dead ? { job: { ...withoutKey(jobFieldOf(job)), attempts } } : {}),
     }
   }
 
   #failed(job: Job, id: string, e: FnError, annotations: KeyValue[]): ActivationRecord {
     const record = internalErrorRecord(this.#c, job.fn, id, job.accepted, e, job.owner)
-    record.annotations.push(...annotations.filter((a) => a.key !== 'attemptOf'))
+    record.annotations.push(...annotations.filter((a) => a.key !== 'attemptOf' && a.key !== 'callback'))
+    record.annotations.push(...this.#pending(job))
     return record
   }
 
@@ -406,5 +543,16 @@ function jobFieldOf(job: Job): JobField {
     ...(job.callback ? { callback: job.callback } : {}),
     ...(job.owner ? { owner: job.owner } : {}),
     ...(job.traceparent ? { traceparent: job.traceparent } : {}),
+    ...(job.sealedKey ? { sealedKey: job.sealedKey } : {}),
   }
+}
+
+function withoutKey(job: JobField): JobField {
+  const { sealedKey: _, ...rest } = job
+  return rest
+}
+
+/** The additional data a job's sealed API key is bound to: it opens for this job only. */
+function keyPath(activationId: string): string {
+  return `job/${activationId}#apiKey`
 }

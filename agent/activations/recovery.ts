@@ -1,6 +1,12 @@
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
-import { type ActivationRecord, compareActivations, type Store, statusCode } from '../store/index.ts'
+import {
+  type ActivationRecord,
+  compareActivations,
+  pendingCallback,
+  type Store,
+  statusCode,
+} from '../store/index.ts'
 import { jobOf } from './jobs.ts'
 
 export interface RecoveryComponents {
@@ -18,6 +24,8 @@ export interface RecoveryComponents {
   onRecord: (record: ActivationRecord) => void
   /** Takes a queued job up again (this node's first live owner, or its own from before a restart); false when not this node's to take. */
   requeue?: (marker: ActivationRecord, cause: string) => Promise<boolean>
+  /** Delivers a finished job's callback its node still owed (QueuedJobs.resumeCallback); false when not this node's. */
+  resumeCallback?: (record: ActivationRecord, cause: string) => boolean
 }
 
 export interface RecoveryInit {
@@ -31,6 +39,15 @@ export const RECOVERY_DEFAULTS: RecoveryInit = { sweepMs: 2000, fetchTimeoutMs: 
 
 /** Markers checked per sweep (the rest wait for the next ones: the window moves). */
 const SWEEP_BATCH = 256
+
+/** Up to SWEEP_BATCH ids from the first after `cursor`, wrapping around. */
+function window(all: string[], cursor: string): string[] {
+  const from = Math.max(
+    0,
+    all.findIndex((id) => id > cursor),
+  )
+  return [...all.slice(from), ...all.slice(0, from)].slice(0, SWEEP_BATCH)
+}
 
 /**
  * Resolves the `running` markers of activations whose node can no longer finish them. An async
@@ -49,6 +66,8 @@ export class ActivationRecovery {
   #sweeping: Promise<void> | null = null
   /** The last marker id the previous sweep looked at. */
   #cursor = ''
+  /** The same for the records that owe a completion callback. */
+  #callbackCursor = ''
 
   constructor(components: RecoveryComponents, init: Partial<RecoveryInit> = {}) {
     this.#c = components
@@ -82,18 +101,39 @@ export class ActivationRecovery {
     // A window that moves on each sweep: with thousands of queued jobs' markers held here, every
     // one is looked at in turn (a fixed first window would never reach the rest).
     const all = await this.#c.store.activations.runningIds()
-    const from = Math.max(
-      0,
-      all.findIndex((id) => id > this.#cursor),
-    )
-    const ids = [...all.slice(from), ...all.slice(0, from)].slice(0, SWEEP_BATCH)
+    const ids = window(all, this.#cursor)
     this.#cursor = ids.length < all.length ? (ids.at(-1) ?? '') : ''
     let resolved = 0
     for (const id of ids) {
       const marker = await this.#c.store.activations.get(id)
       if (marker?.phase === 'running' && (await this.resolve(marker))) resolved++
     }
+    await this.#sweepCallbacks()
     return resolved
+  }
+
+  /** Finished jobs whose callback their node still owes: resumed when that node is dead, has left, or is this one restarted. */
+  async #sweepCallbacks(): Promise<void> {
+    if (!this.#c.resumeCallback) return
+    const all = await this.#c.store.activations.pendingCallbackIds(100_000)
+    const ids = window(all, this.#callbackCursor)
+    this.#callbackCursor = ids.length < all.length ? (ids.at(-1) ?? '') : ''
+    for (const id of ids) {
+      const record = await this.#c.store.activations.get(id)
+      const pending = record && pendingCallback(record)
+      if (!pending) continue
+      const node = pending.node
+      const state = node === this.#c.nodeId ? 'self' : this.#c.memberState(node)
+      const cause =
+        state === 'self'
+          ? `the agent on node ${node} stopped before the callback was delivered`
+          : state === 'dead'
+            ? `node ${node} stopped answering before the callback was delivered`
+            : state === 'left'
+              ? `node ${node} left the cluster before the callback was delivered`
+              : null
+      if (cause) this.#c.resumeCallback(record, cause)
+    }
   }
 
   /** The record a marker resolves to, or null while its node may still finish the run. */

@@ -4,7 +4,7 @@ import { apiKeyFor, type FunctionService } from '../functions/index.ts'
 import { describeZodError } from '../functions/input.ts'
 import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
-import type { QueueOptions, QueueStats } from '../queue/index.ts'
+import { type GossipedQueues, QUEUE_DEFAULTS, type QueueOptions, type QueueStats } from '../queue/index.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import {
   ACTIVATION_ID_RE,
@@ -15,6 +15,7 @@ import {
   newActivationId,
   type Store,
 } from '../store/index.ts'
+import type { SecretBox } from '../store/secrets.ts'
 import { Composer, isComposition } from './composition.ts'
 import { callbackOf, priorityOf } from './jobs.ts'
 import type { NamespaceLimiter } from './limits.ts'
@@ -75,6 +76,10 @@ export interface ActivationServiceComponents {
   limiter?: Pick<NamespaceLimiter, 'admit'>
   /** A peer's state in this node's view (`undefined`: not known): a dead node's markers resolve as lost. */
   memberState?: (peerId: string) => string | undefined
+  /** Seals a queued job's API key into its marker (activations/jobs.ts `sealedKey`). */
+  secrets?: Pick<SecretBox, 'seal' | 'open'>
+  /** The other nodes' queues as gossiped (agent/queue/cluster.ts): the cluster bound, yielding. */
+  queuePeers?: Pick<GossipedQueues, 'depth' | 'yieldTo' | 'changed'>
 }
 
 export interface ActivationServiceInit {
@@ -96,7 +101,7 @@ const invokeBodySchema = z
     result: z.boolean().default(false),
     /** The caller's OpenWhisk key for an action annotated `provide-api-key` (never stored). */
     apiKey: z.string().min(1).max(512).optional(),
-    /** Async only: 0 (default), 1, 2 (highest); else the function's `priority` annotation. */
+    /** 0 (default), 1, 2 (highest); else the function's `priority` annotation (a blocking call: when it queues). */
     priority: z.number().int().min(0).max(2).optional(),
     /** Async only: an http(s) URL the finished record is POSTed to; else the function's `callback` annotation. */
     callback: z.string().max(2048).optional(),
@@ -136,6 +141,7 @@ export class ActivationService implements Startable {
     this.#jobs = new QueuedJobs(
       {
         ...components,
+        ...(components.queuePeers ? { peers: components.queuePeers } : {}),
         logger: components.logger.child({ component: 'queue' }),
         run: (fn, code, params, id, opts) => this.#run(fn, code, params, id, opts),
         draining: () => this.#draining,
@@ -150,6 +156,7 @@ export class ActivationService implements Startable {
         nodeId: components.nodeId,
         running: (id) => this.#inflight.has(id) || this.#jobs.has(id),
         requeue: (marker, cause) => this.#jobs.requeue(marker, cause),
+        resumeCallback: (record, cause) => this.#jobs.resumeCallback(record, cause),
         memberState: (peerId) => components.memberState?.(peerId),
         fetchRecord: components.fetchRecord,
         onRecord: (record) => components.onRecord?.(record),
@@ -165,6 +172,11 @@ export class ActivationService implements Startable {
   /** This node's queue: depth per priority, running, oldest wait. */
   queueStats(): QueueStats {
     return this.#jobs.stats()
+  }
+
+  /** The dead letters this node counts for the cluster (those it is the first live owner of). */
+  deadLetters(): number {
+    return this.#jobs.deadLetters()
   }
 
   /**
@@ -198,17 +210,17 @@ export class ActivationService implements Startable {
     const release = (await this.#c.limiter?.admit(caller)) ?? (() => {})
     const owner = caller !== fn.namespace ? caller : undefined
     const activationId = opts.activationId ?? newActivationId()
+    const job = {
+      fn,
+      params: { ...defaults, ...fn.parameters, ...params },
+      priority: priorityOf(fn, priority),
+      ...(owner ? { owner } : {}),
+      accepted: Date.now(),
+      attempt: 0,
+      ...callbackOf(fn, callback),
+      ...(traceparent ? { traceparent } : {}),
+    }
     if (!blocking) {
-      const job = {
-        fn,
-        params: { ...defaults, ...fn.parameters, ...params },
-        priority: priorityOf(fn, priority),
-        ...(owner ? { owner } : {}),
-        accepted: Date.now(),
-        attempt: 0,
-        ...callbackOf(fn, callback),
-        ...(traceparent ? { traceparent } : {}),
-      }
       // A queued job counts against its namespace until its run ends here (not after a takeover).
       const accepted = await this.#jobs
         .accept(activationId, job, { apiKey, onDone: release })
@@ -218,14 +230,53 @@ export class ActivationService implements Startable {
         })
       return { status: 202, body: accepted }
     }
-    const run = this.#run(fn, code, { ...defaults, ...fn.parameters, ...params }, activationId, {
-      apiKey,
-      owner,
-      traceparent,
+    // Blocking: run at once, unless jobs already wait here (then it queues behind them, in order).
+    if (this.#jobs.waiting === 0) {
+      try {
+        const record = await this.#run(fn, code, job.params, activationId, { apiKey, owner, traceparent })
+        release()
+        return { status: 200, body: result ? (record.response.result ?? {}) : record }
+      } catch (err) {
+        if (toFnError(err).code !== 'NODE_FULL') {
+          release()
+          throw err
+        }
+      }
+    }
+    return this.#waitInQueue(activationId, job, { apiKey, release, result })
+  }
+
+  /**
+   * A blocking invocation no node can take now: queued as an async job (durable, in priority
+   * order), waited for up to `queue.blockingWaitMs` from its arrival; past that it is answered 202
+   * with its id, as OpenWhisk answers a blocking call past its wait, and runs later.
+   */
+  async #waitInQueue(
+    activationId: string,
+    job: Parameters<QueuedJobs['accept']>[1],
+    opts: { apiKey: string | undefined; release: () => void; result: boolean },
+  ): Promise<{ status: number; body: unknown }> {
+    let done!: (record: ActivationRecord) => void
+    const finished = new Promise<ActivationRecord>((r) => {
+      done = r
     })
-    run.then(release, release)
-    const record = await run
-    return { status: 200, body: result ? (record.response.result ?? {}) : record }
+    const accepted = await this.#jobs
+      .accept(activationId, job, { apiKey: opts.apiKey, onDone: opts.release, onRecord: done })
+      .catch((err) => {
+        opts.release()
+        throw err
+      })
+    const waitMs = job.accepted + { ...QUEUE_DEFAULTS, ...this.#init.queue }.blockingWaitMs - Date.now()
+    let timer: NodeJS.Timeout | undefined
+    const record = await Promise.race([
+      finished,
+      new Promise<null>((r) => {
+        timer = setTimeout(() => r(null), Math.max(0, waitMs))
+      }),
+    ])
+    clearTimeout(timer)
+    if (!record) return { status: 202, body: { ...accepted, queued: true } }
+    return { status: 200, body: opts.result ? (record.response.result ?? {}) : record }
   }
 
   async #code(fn: FunctionRecord): Promise<Buffer | null> {

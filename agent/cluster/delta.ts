@@ -8,9 +8,11 @@ export interface PeerState {
   prewarm: Record<string, number>
   blobs: string[]
   ns?: Record<string, number>
+  /** The node's share of the durable queue (messages.ts queueAd). */
+  q?: Record<string, number>
 }
 
-export type DeltaBody = Pick<DeltaHeartbeat, 'addrs' | 'cap' | 'warm' | 'prewarm' | 'blobs' | 'ns'>
+export type DeltaBody = Pick<DeltaHeartbeat, 'addrs' | 'cap' | 'warm' | 'prewarm' | 'blobs' | 'ns' | 'q'>
 
 /**
  * The least time between two state messages of a node in a cluster of `members` nodes: every node
@@ -62,6 +64,8 @@ export function diffState(base: PeerState, cur: PeerState): DeltaBody {
   if (!sameList(base.blobs, cur.blobs)) out.blobs = cur.blobs
   const ns = diffCounts(base.ns ?? {}, cur.ns ?? {})
   if (ns) out.ns = ns
+  const q = diffCounts(base.q ?? {}, cur.q ?? {})
+  if (q) out.q = q
   return out
 }
 
@@ -84,6 +88,7 @@ export function applyDelta(base: PeerState, d: DeltaBody): PeerState {
     prewarm: applyCounts(base.prewarm, d.prewarm),
     blobs: d.blobs ?? base.blobs,
     ...(base.ns || d.ns ? { ns: applyCounts(base.ns ?? {}, d.ns) } : {}),
+    ...(base.q || d.q ? { q: applyCounts(base.q ?? {}, d.q) } : {}),
   }
 }
 

@@ -55,6 +55,8 @@ export interface MemberView {
   blobs: string[]
   /** Per-namespace load: `ns` → in flight, `ns/min` → admitted this minute (LocalState.ns). */
   ns?: Record<string, number>
+  /** The member's share of the durable queue (LocalState.q). */
+  q?: Record<string, number>
 }
 
 /**

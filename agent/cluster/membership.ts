@@ -238,6 +238,7 @@ export class Membership {
       prewarm: msg.prewarm,
       blobs: msg.blobs,
       ns: msg.ns ?? {},
+      q: msg.q ?? {},
     }
     let m = this.#members.get(msg.peer)
     const isNew = !m

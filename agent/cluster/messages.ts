@@ -13,6 +13,15 @@ const inventory = z
   .record(z.string().min(1).max(LIMITS.keyChars), count)
   .refine((r) => Object.keys(r).length <= LIMITS.inventory, `at most ${LIMITS.inventory} entries`)
 
+/**
+ * The node's share of the durable queue (agent/queue/advert.ts): `w0`..`w2` jobs waiting per
+ * priority, `r` out for a run or in a retry's backoff, `o0`..`o2` the oldest waiting job's accept
+ * time per priority (epoch s), `d` dead letters it counts. An absent key is 0.
+ */
+const queueAd = z
+  .record(z.string().regex(/^(w[0-2]|o[0-2]|r|d)$/), num)
+  .refine((r) => Object.keys(r).length <= 8, 'at most 8 entries')
+
 export const capacitySchema = z
   .object({
     cpus: num,
@@ -52,6 +61,8 @@ export const fullSchema = z
     blobs,
     /** Per-namespace load (see LocalState.ns); absent from agents before namespace limits. */
     ns: inventory.optional(),
+    /** The node's queue (see queueAd); absent when empty, and from agents before it. */
+    q: queueAd.optional(),
   })
   .strict()
 
@@ -69,6 +80,7 @@ export const deltaSchema = z
     prewarm: inventory.optional(),
     blobs: blobs.optional(),
     ns: inventory.optional(),
+    q: queueAd.optional(),
   })
   .strict()
 

@@ -29,6 +29,8 @@ export interface LocalState {
    * in the current minute (a namespace has no `/`). Every node sums them for per-namespace limits.
    */
   ns?: Record<string, number>
+  /** The node's share of the durable queue: depth per priority, oldest waits, dead letters (agent/queue/advert.ts). */
+  q?: Record<string, number>
 }
 
 export interface PublisherComponents {
@@ -104,6 +106,7 @@ export class StatePublisher {
       prewarm: boundCounts(local.prewarm, LIMITS.inventory, LIMITS.keyChars),
       blobs: local.blobs.filter((b) => /^[0-9a-f]{64}$/.test(b)).slice(0, LIMITS.blobs),
       ns: boundCounts(local.ns ?? {}, LIMITS.inventory, LIMITS.keyChars),
+      q: boundCounts(local.q ?? {}, 8, 2),
     }
   }
 
@@ -241,6 +244,7 @@ export class StatePublisher {
       prewarm: s.prewarm,
       blobs: s.blobs,
       ...(s.ns && Object.keys(s.ns).length > 0 ? { ns: s.ns } : {}),
+      ...(s.q && Object.keys(s.q).length > 0 ? { q: s.q } : {}),
     })
     let msg = make(state)
     // Too large: drop the least useful half of the lists until it fits.
@@ -284,7 +288,7 @@ const MEM_FREE_STEP = 0.05
 /** Whether `cur` differs from what was last sent enough to publish: exactly, but for drifting figures. */
 export function changed(sent: PeerState, cur: PeerState): boolean {
   const d = diffState(sent, cur)
-  if (d.addrs || d.warm || d.prewarm || d.blobs || d.ns) return true
+  if (d.addrs || d.warm || d.prewarm || d.blobs || d.ns || d.q) return true
   if (!d.cap) return false
   for (const k of Object.keys(d.cap) as Array<keyof Capacity>) {
     if (k === 'load' && Math.abs(cur.capacity.load - sent.capacity.load) < LOAD_STEP) continue

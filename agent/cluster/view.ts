@@ -18,6 +18,7 @@ export function memberView(m: Member): MemberView {
     prewarm: m.prewarm,
     blobs: m.blobs,
     ...(m.ns ? { ns: m.ns } : {}),
+    ...(m.q ? { q: m.q } : {}),
   }
 }
 

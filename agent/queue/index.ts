@@ -1,5 +1,14 @@
 export { CALLBACK_DEFAULTS, type CallbackOptions, callbackUrl, type Delivery, deliver } from './callback.ts'
 export {
+  type ClusterQueue,
+  GossipedQueues,
+  type GossipedQueuesComponents,
+  headPriority,
+  type NodeQueue,
+  nodeQueueOf,
+  queueAdvert,
+} from './cluster.ts'
+export {
   MAX_PRIORITY,
   PRIORITIES,
   type Priority,

@@ -6,6 +6,13 @@ export const queueOptionsSchema = z
     /** Jobs this node holds queued (waiting or running); past it an async invocation gets 429 + Retry-After. */
     maxJobs: z.number().int().min(1).max(1_000_000).default(10_000),
     /**
+     * Jobs the whole cluster holds queued (waiting or running), as each node gossips its own
+     * depth; past it an invocation that would queue gets 429 + Retry-After, before anything is
+     * stored. The sum is as fresh as the last heartbeats, so a burst on several nodes at once may
+     * overshoot it by what they accept within one heartbeat.
+     */
+    clusterMaxJobs: z.number().int().min(1).max(100_000_000).default(100_000),
+    /**
      * The aging rule: a job's priority rises by one level for each `agingMs` it has waited (up to 2),
      * so a priority-0 job competes as priority 2 after 2 × agingMs and no job starves for ever.
      */
@@ -19,6 +26,12 @@ export const queueOptionsSchema = z
      * placement attempt at a time keeps the order and spares peers a burst of refusals, ms.
      */
     settleMs: z.number().int().min(1).max(5000).default(25),
+    /**
+     * A blocking invocation that no node could take at once waits in the queue (in priority
+     * order) up to this long from its arrival, then is answered 202 with its activation id (as
+     * OpenWhisk answers a blocking call past its wait); the job stays queued and runs later, ms.
+     */
+    blockingWaitMs: z.number().int().min(100).max(300_000).default(60_000),
     /** The `Retry-After` a caller past the bound is given, seconds. */
     retryAfterS: z.number().int().min(1).max(3600).default(5),
     /** Completion callbacks: POSTs tried before the delivery is recorded as failed. */

@@ -51,12 +51,23 @@ export class JobOrder<T extends Ordered> {
 
   /** Takes the job that goes first now, or undefined when none waits. */
   shift(now = Date.now()): T | undefined {
-    let best: T[] | undefined
+    const head = this.peek(now)
+    return head ? this.#lists[Math.max(0, Math.min(MAX_PRIORITY, head.priority))]!.shift() : undefined
+  }
+
+  /** The job that goes first now, left in place (undefined when none waits). */
+  peek(now = Date.now()): T | undefined {
+    let best: T | undefined
     for (const list of this.#lists) {
       const head = list[0]
-      if (head && (!best || before(head, best[0]!, now, this.#agingMs))) best = list
+      if (head && (!best || before(head, best, now, this.#agingMs))) best = head
     }
-    return best?.shift()
+    return best
+  }
+
+  /** Per asked priority, the oldest waiting job's accept time (null when none of it waits). */
+  oldestPer(): Array<number | null> {
+    return this.#lists.map((l) => l[0]?.accepted ?? null)
   }
 
   /** The oldest waiting job's accept time (undefined when none waits). */

@@ -1,8 +1,8 @@
 import type { Startable } from '../lifecycle.ts'
 import type { Logger } from '../log.ts'
-import type { FunctionRecord } from '../store/index.ts'
+import type { ActivationRecord, FunctionRecord } from '../store/index.ts'
 import { QUEUE_DEFAULTS, type QueueOptions } from './options.ts'
-import { JobOrder, type Ordered } from './order.ts'
+import { effectivePriority, JobOrder, type Ordered } from './order.ts'
 import type { AttemptRecord } from './retry.ts'
 
 /** One accepted async invocation, waiting or out for a run. Durable as its marker (activations/). */
@@ -10,8 +10,10 @@ export interface Job extends Ordered {
   activationId: string
   fn: FunctionRecord
   params: Record<string, unknown>
-  /** `__OW_API_KEY` (`provide-api-key`); kept in memory only, so a job taken over runs without it. */
+  /** `__OW_API_KEY` (`provide-api-key`), in clear in memory only; the marker carries it sealed (`sealedKey`). */
   apiKey?: string
+  /** The API key sealed under the cluster's secrets key (activations/jobs.ts). */
+  sealedKey?: string
   /** Runs started so far (1 on the first run). */
   attempt: number
   /** Set when this node took the job over from another (or from its own previous process). */
@@ -28,6 +30,8 @@ export interface Job extends Ordered {
   traceparent?: string
   /** Called once the job's run ends on this node (in memory only: not after a takeover). */
   onDone?: () => void
+  /** Called with the job's final record once it is stored here (a blocking caller waiting in the queue). */
+  onRecord?: (record: ActivationRecord) => void
 }
 
 /**
@@ -40,6 +44,13 @@ export interface JobQueueComponents {
   logger: Logger
   /** Runs a job to its stored record, or answers `full` when every node refused it. */
   dispatch: (job: Job) => Promise<Outcome>
+  /**
+   * Whether to hold back a job of this effective priority because another node holds waiting
+   * jobs of a higher one (docs/architecture.md, "priorities across nodes"); none when absent.
+   */
+  yieldTo?: (effectivePriority: number) => boolean
+  /** The set of priorities with waiting jobs changed (gossip it soon). */
+  changed?: () => void
 }
 
 export interface QueueStats {
@@ -51,10 +62,14 @@ export interface QueueStats {
   delayed: number
   /** Epoch ms the oldest waiting job was accepted, or null. */
   oldestAccepted: number | null
+  /** The same per asked priority (0, 1, 2). */
+  oldestPerPriority: Array<number | null>
   maxJobs: number
   /** Runs that ended (any outcome) and attempts refused for lack of room, since start. */
   completed: number
   refusedFull: number
+  /** Placements held back because another node held older or higher-priority jobs. */
+  yielded: number
 }
 
 /**
@@ -76,6 +91,9 @@ export class JobQueue implements Startable {
   #stopped = false
   #completed = 0
   #refusedFull = 0
+  #yielded = 0
+  /** Which priorities had waiting jobs when last told (`changed`). */
+  #shape = ''
 
   constructor(components: JobQueueComponents, init: Partial<QueueOptions> = {}) {
     this.#c = components
@@ -101,6 +119,11 @@ export class JobQueue implements Startable {
     return this.#jobs.has(activationId)
   }
 
+  /** Jobs waiting for a placement (not out for a run, not in a retry's backoff). */
+  get waiting(): number {
+    return this.#order.size
+  }
+
   /** `queued` or `running` for a job held here, else undefined. */
   state(activationId: string): 'queued' | 'running' | undefined {
     if (!this.#jobs.has(activationId)) return undefined
@@ -122,9 +145,11 @@ export class JobQueue implements Startable {
       running: this.#running.size,
       delayed: this.#delayed.size,
       oldestAccepted: this.#order.oldest() ?? null,
+      oldestPerPriority: this.#order.oldestPer(),
       maxJobs: this.#o.maxJobs,
       completed: this.#completed,
       refusedFull: this.#refusedFull,
+      yielded: this.#yielded,
     }
   }
 
@@ -158,10 +183,20 @@ export class JobQueue implements Startable {
 
   /** Places jobs while there is one waiting, room in `maxDispatching` and no refusal pending. */
   #pump(): void {
+    this.#noteShape()
     if (this.#stopped || this.#attempting || this.#full) return
     if (this.#running.size >= this.#o.maxDispatching) return
-    const job = this.#order.shift()
-    if (!job) return
+    const now = Date.now()
+    const head = this.#order.peek(now)
+    if (!head) return
+    if (this.#c.yieldTo?.(effectivePriority(head, now, this.#o.agingMs))) {
+      // Another node's waiting jobs go first: try again when a run ends here or after retryFullMs.
+      this.#yielded++
+      this.#waitForRoom()
+      return
+    }
+    const job = this.#order.shift(now)!
+    this.#noteShape()
     this.#attempting = true
     this.#running.add(job.activationId)
     let settled = false
@@ -199,6 +234,17 @@ export class JobQueue implements Startable {
         settle()
         this.#pump()
       })
+  }
+
+  /** Tells `changed` when a priority's waiting list became empty or not empty. */
+  #noteShape(): void {
+    const shape = this.#order
+      .depths()
+      .map((n) => (n > 0 ? 1 : 0))
+      .join('')
+    if (shape === this.#shape) return
+    this.#shape = shape
+    this.#c.changed?.()
   }
 
   /** Every node refused: no attempt until a run ends here or `retryFullMs` passes. */

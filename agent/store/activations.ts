@@ -1,5 +1,11 @@
 import { BUCKETS, type Db, pad } from './db.ts'
-import { type ActivationRecord, activationRecordSchema, compareActivations, isDeadLetter } from './types.ts'
+import {
+  type ActivationRecord,
+  activationRecordSchema,
+  compareActivations,
+  isDeadLetter,
+  pendingCallback,
+} from './types.ts'
 
 export interface ActivationQuery {
   /** `name` or `namespace/name`. */
@@ -41,6 +47,7 @@ export class ActivationRepository {
   readonly #byTime
   readonly #running
   readonly #dead
+  readonly #callbacks
 
   readonly #maxScan: number
 
@@ -51,6 +58,7 @@ export class ActivationRepository {
     this.#byTime = db.sublevel<string, string>(BUCKETS.activationsByTime, { valueEncoding: 'utf8' })
     this.#running = db.sublevel<string, string>(BUCKETS.activationsRunning, { valueEncoding: 'utf8' })
     this.#dead = db.sublevel<string, string>(BUCKETS.activationsDead, { valueEncoding: 'utf8' })
+    this.#callbacks = db.sublevel<string, string>(BUCKETS.activationsCallback, { valueEncoding: 'utf8' })
   }
 
   /** Records held (kept by every write and delete here; counted once when the store opens). */
@@ -63,7 +71,13 @@ export class ActivationRepository {
    * (about a second per million), so that `count()`, which status calls, costs nothing.
    */
   async open(): Promise<void> {
-    await Promise.all([this.#byId.open(), this.#byTime.open(), this.#running.open(), this.#dead.open()])
+    await Promise.all([
+      this.#byId.open(),
+      this.#byTime.open(),
+      this.#running.open(),
+      this.#dead.open(),
+      this.#callbacks.open(),
+    ])
     let n = 0
     for await (const _ of this.#byId.keys()) n++
     this.#count = n
@@ -88,6 +102,13 @@ export class ActivationRepository {
     else if (old?.phase === 'running') batch.del(record.activationId, { sublevel: this.#running })
     if (isDeadLetter(record)) batch.put(record.activationId, '', { sublevel: this.#dead })
     else if (old && isDeadLetter(old)) batch.del(record.activationId, { sublevel: this.#dead })
+    if (pendingCallback(record)) batch.put(record.activationId, '', { sublevel: this.#callbacks })
+    else if (old && pendingCallback(old)) batch.del(record.activationId, { sublevel: this.#callbacks })
+  }
+
+  /** Finished jobs' records held here whose completion callback is not delivered yet (ids), at most `limit`. */
+  async pendingCallbackIds(limit = 200): Promise<string[]> {
+    return this.#callbacks.keys({ limit }).all()
   }
 
   /** The dead letters held here (ids in id order), at most `limit`. */
@@ -225,6 +246,7 @@ export class ActivationRepository {
         batch.del(id, { sublevel: this.#byId })
         if (rec.phase === 'running') batch.del(id, { sublevel: this.#running })
         if (isDeadLetter(rec)) batch.del(id, { sublevel: this.#dead })
+        if (pendingCallback(rec)) batch.del(id, { sublevel: this.#callbacks })
         out.push(rec)
       }
     }

@@ -16,6 +16,7 @@ export const BUCKETS = {
   activationsByTime: 'actt', // `${pad(start)}\x00${activationId}` -> ''
   activationsRunning: 'actrun', // activationId -> '' (records in phase 'running': markers not yet resolved)
   activationsDead: 'actdead', // activationId -> '' (dead letters: a job's final failed record, not replayed yet)
+  activationsCallback: 'actcb', // activationId -> '' (a job's finished record whose completion callback is not delivered yet)
   peers: 'peer', // peerId -> { peerId, addrs, updated }
   meta: 'meta', // 'schemaVersion', ...
   apiKeys: 'apikey', // uuid -> { uuid, keyHash, salt, namespace, created, revoked?, updated, origin } (OpenWhisk REST API keys, replicated)

@@ -171,6 +171,20 @@ export function isDeadLetter(record: ActivationRecord): boolean {
   return has('deadLetter') && !has('replayed')
 }
 
+/**
+ * The completion callback a queued job's finished record still owes (annotation `callback` with
+ * `pending: true`: the URL and the node that delivers it), or null once delivered or given up.
+ */
+export function pendingCallback(record: ActivationRecord): { url: string; node: string } | null {
+  if (record.phase) return null
+  const v = record.annotations.find((a) => a.key === 'callback')?.value as
+    | { pending?: unknown; url?: unknown; node?: unknown }
+    | undefined
+  return v?.pending === true && typeof v.url === 'string' && typeof v.node === 'string'
+    ? { url: v.url, node: v.node }
+    : null
+}
+
 const PHASE_RANK = { running: 0, lost: 1 } as const
 
 /**

@@ -91,7 +91,7 @@ export function registerInvokeCommand(program: Command): void {
     .option('-P, --param-file <file>', 'parameters from a JSON file')
     .option('-r, --result', 'print only the result')
     .option('--async', 'return the activation id once the job is stored on its owners (queued durably)')
-    .option('--priority <n>', 'with --async: 0 (default), 1 or 2 (highest)', priorityArg)
+    .option('--priority <n>', 'queue priority: 0 (default), 1 or 2 (highest)', priorityArg)
     .option('--callback <url>', 'with --async: POST the finished record to this http(s) URL (retried)')
     .action(
       async (
@@ -124,6 +124,17 @@ export function registerInvokeCommand(program: Command): void {
             ...(o.callback ? { callback: o.callback } : {}),
           },
         )
+        if (!o.async && res.status === 202) {
+          // No node could take it at once and it waited in the queue past the blocking wait: it runs later.
+          const id = (res.body as { activationId: string }).activationId
+          if (wantsJson(cmd) || o.result) printJson(res.body)
+          else {
+            process.stdout.write(
+              `queued: ${name} ${id} (every node was busy; it runs when a slot frees: fnagent activation get ${id})\n`,
+            )
+          }
+          return
+        }
         if (o.async) {
           const id = (res.body as { activationId: string }).activationId
           if (wantsJson(cmd)) printJson(res.body)

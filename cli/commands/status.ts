@@ -1,7 +1,8 @@
 import type { Command } from 'commander'
+import type { ClusterQueue, QueueStats } from '../../agent/queue/index.ts'
 import { NoAgentError } from '../client.ts'
 import { clientFor, type GlobalOptions, wantsJson } from '../context.ts'
-import { printFields, printJson } from '../output.ts'
+import { printFields, printJson, printTable } from '../output.ts'
 
 export function registerStatusCommands(program: Command): void {
   program
@@ -37,20 +38,33 @@ export function registerQueueCommand(program: Command): void {
   program
     .command('queue')
     .description(
-      "this node's durable async queue: waiting jobs per priority, running, oldest wait, dead letters",
+      'the durable async queue of the whole cluster, as each node gossips it: waiting jobs per priority and per node, running, oldest wait, dead letters',
     )
     .action(async (_o: unknown, cmd: Command) => {
-      const q = await clientFor(cmd).get<{
-        waiting: number[]
-        oldestAccepted: number | null
-        [k: string]: unknown
-      }>('/v1/queue')
+      const q = await clientFor(cmd).get<QueueAnswer>('/v1/queue')
       if (wantsJson(cmd)) return printJson(q)
-      const { waiting, oldestAccepted, ...rest } = q
+      const wait = (t: number | null) => (t === null ? '-' : `${Math.max(0, Date.now() - t)} ms`)
+      const { total } = q.cluster
+      printTable(
+        ['NODE', 'WAITING P0', 'P1', 'P2', 'RUNNING', 'OLDEST WAIT', 'DEAD LETTERS'],
+        [...q.cluster.nodes, { node: 'cluster', self: false, ...total }].map((n) => [
+          n.self ? `${n.node} (this node)` : n.node,
+          ...n.waiting,
+          n.running,
+          wait(n.oldestAccepted),
+          n.deadLetters,
+        ]),
+      )
       printFields([
-        ['waiting (priority 0, 1, 2)', waiting.join(', ')],
-        ['oldest wait', oldestAccepted === null ? '-' : `${Date.now() - oldestAccepted} ms`],
-        ...Object.entries(rest),
+        ['cluster bound', `${total.jobs} of ${q.clusterMaxJobs} jobs (queue.clusterMaxJobs)`],
+        [
+          'this node',
+          `${q.waiting.reduce((a, b) => a + b, 0) + q.running} of ${q.maxJobs} jobs (queue.maxJobs)`,
+        ],
+        ['yielded to other nodes', q.yielded],
+        ['dead letters held here', q.deadLetters],
       ])
     })
 }
+
+type QueueAnswer = QueueStats & { deadLetters: number; clusterMaxJobs: number; cluster: ClusterQueue }
