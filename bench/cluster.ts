@@ -1,43 +1,48 @@
 /**
- * Cluster benchmark, with real node processes on 127.0.0.1 and the default timings:
- * time until every view is complete after the last join (nodes joined in a chain), time until
- * every other node marks a kill -9'd node dead, gossip messages and bytes per node per second
- * (measured, then computed for 10/100/1000 nodes from the measured sizes), idle RSS and CPU.
+ * Cluster benchmark: N cluster-only processes (test/cluster/fixtures/node-process.ts: the daemon's
+ * own `Cluster` with the default cluster options, run with the daemon's Node flags and environment
+ * from cli/launch.ts), each listening on its own loopback address 127.0.0.x, joined in a chain.
+ * Per size: time until every view lists every member alive after the last join, false suspicions
+ * and cluster traffic over an idle window (gossip and SWIM messages, TCP bytes received per process
+ * from `ss`), idle CPU and RSS per process, then the time until every other process marks a kill -9'd
+ * one dead. The load average (1 min) is recorded next to each figure: the machine is shared.
  *
- *   node_modules/.bin/node bench/cluster.ts [5,10,20]
+ *   npm run bench -- cluster --sizes=10,50,100 --idle-s=300     (the defaults)
+ *   node_modules/.bin/node bench/cluster.ts --sizes=10,30 --idle-s=60
  */
 import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
-import { heartbeatPeriodMs } from '../agent/cluster/delta.ts'
-import { CLUSTER_DEFAULTS, writeClusterKey } from '../agent/cluster/index.ts'
-import { encodeMessage } from '../agent/cluster/messages.ts'
-import { formatHlc } from '../agent/store/hlc.ts'
+import { type ClusterStats, writeClusterKey } from '../agent/cluster/index.ts'
 import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../cli/launch.ts'
-import { allAlive, type NodeProcess, spawnNode } from '../test/cluster/fixtures/processes.ts'
+import { type NodeProcess, spawnNode } from '../test/cluster/fixtures/processes.ts'
+import { waitFor } from '../test/helpers/wait-for.ts'
 
 const exec = promisify(execFile)
 
-type Stats = { received: number; bytesIn: number; published: number; bytesOut: number }
 type Usage = { rss: number; cpu: { user: number; system: number } }
+type States = { counts: Record<string, number>; notAlive: Record<string, string> }
 
-/** Polls until `check` holds; returns the elapsed ms. */
-async function timeUntil(check: () => Promise<boolean>, limitMs: number): Promise<number> {
+const load1 = () => +loadavg()[0]!.toFixed(1)
+const log = (...args: unknown[]) => console.error('[cluster bench]', ...args)
+
+/** Polls until `check` holds; returns the elapsed ms (NaN past the limit). */
+async function timeUntil(check: () => Promise<boolean>, limitMs: number, everyMs: number): Promise<number> {
   const t0 = performance.now()
   while (!(await check())) {
     if (performance.now() - t0 > limitMs) return Number.NaN
-    await sleep(50)
+    await sleep(everyMs)
   }
   return Math.round(performance.now() - t0)
 }
 
 /** TCP bytes received per process id (all its established sockets), from `ss -tinp`. */
 async function wireReceived(): Promise<Map<number, number>> {
-  const { stdout } = await exec('ss', ['-tinpH', 'state', 'established'])
+  const { stdout } = await exec('ss', ['-tinpH', 'state', 'established'], { maxBuffer: 64 * 2 ** 20 })
   const out = new Map<number, number>()
   let pid = 0
   for (const line of stdout.split('\n')) {
@@ -49,127 +54,124 @@ async function wireReceived(): Promise<Map<number, number>> {
   return out
 }
 
-async function runSize(n: number, root: string, keyFile: string, windowMs: number) {
+/** Runs `fn` over `items`, `width` at a time. */
+async function inBatches<T, R>(items: T[], width: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = []
+  for (let i = 0; i < items.length; i += width)
+    out.push(...(await Promise.all(items.slice(i, i + width).map((t, j) => fn(t, i + j)))))
+  return out
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)
+
+async function runSize(n: number, root: string, keyFile: string, idleMs: number) {
   const nodes: NodeProcess[] = []
+  const pollMs = Math.max(200, n * 10)
   try {
-    for (let i = 0; i < n; i++) nodes.push(await spawnNode({ dir: join(root, `${n}-${i}`), keyFile }))
-    for (let i = 1; i < n; i++) await nodes[i].send(`join ${nodes[i - 1].addrs[0]}`)
-    const convergeMs = await timeUntil(() => allAlive(nodes), 60_000)
-    // Idle gossip over a window.
-    const s0 = await Promise.all(nodes.map((x) => x.send<Stats>('stats')))
-    const u0 = await nodes[0].send<Usage>('usage')
+    const t0 = performance.now()
+    await inBatches(Array.from({ length: n }), 4, async (_, i) => {
+      // 127.0.0.2 … : one loopback address per process, as agents on separate hosts.
+      const host = `127.0.${Math.floor((i + 2) / 250)}.${((i + 2) % 250) + 1}`
+      nodes[i] = await spawnNode({
+        dir: join(root, `${n}-${i}`),
+        keyFile,
+        options: { listen: [`/ip4/${host}/tcp/0`] },
+      })
+    })
+    log(`${n} processes started in ${((performance.now() - t0) / 1000).toFixed(1)} s, load ${load1()}`)
+    // A join dials with a 5 s bound; on a loaded machine one may need another try.
+    for (let i = 1; i < n; i++)
+      await waitFor(() => nodes[i]!.send(`join ${nodes[i - 1]!.addrs[0]}`), {
+        what: `node ${i} to join node ${i - 1}`,
+        timeoutMs: 60_000,
+        everyMs: 1000,
+      })
+    const loadAtJoin = load1()
+    const allAlive = async () =>
+      (await Promise.all(nodes.map((x) => x.send<States>('states')))).every((s) => s.counts.alive === n)
+    const convergeMs = await timeUntil(allAlive, 120_000, pollMs)
+    log(`${n}: converged in ${convergeMs} ms (load ${load1()})`)
+    // Idle window: nothing happens but the cluster's own traffic.
+    const stats = () => Promise.all(nodes.map((x) => x.send<ClusterStats>('stats')))
+    const usage = () => Promise.all(nodes.map((x) => x.send<Usage>('usage')))
+    const s0 = await stats()
+    const u0 = await usage()
     const w0 = await wireReceived()
-    await sleep(windowMs)
-    const s1 = await Promise.all(nodes.map((x) => x.send<Stats>('stats')))
-    const u1 = await nodes[0].send<Usage>('usage')
+    const loads: number[] = [load1()]
+    for (let left = idleMs; left > 0; left -= 10_000) {
+      await sleep(Math.min(10_000, left))
+      loads.push(load1())
+    }
+    const s1 = await stats()
+    const u1 = await usage()
     const w1 = await wireReceived()
-    const per = (f: (a: Stats, b: Stats) => number) =>
-      s1.reduce((sum, b, i) => sum + f(s0[i], b), 0) / n / (windowMs / 1000)
-    const gossip = {
-      msgsInPerNodePerSec: +per((a, b) => b.received - a.received).toFixed(1),
-      payloadBytesInPerNodePerSec: Math.round(per((a, b) => b.bytesIn - a.bytesIn)),
-      avgPayloadBytes: Math.round(
-        s1.reduce((s, b, i) => s + b.bytesOut - s0[i].bytesOut, 0) /
-          Math.max(
-            1,
-            s1.reduce((s, b, i) => s + b.published - s0[i].published, 0),
-          ),
-      ),
-      wireBytesInPerNodePerSec: Math.round(
-        nodes.reduce((s, x) => s + (w1.get(x.pid) ?? 0) - (w0.get(x.pid) ?? 0), 0) / n / (windowMs / 1000),
-      ),
-    }
+    const states = await Promise.all(nodes.map((x) => x.send<States>('states')))
+    const secs = idleMs / 1000
+    const perNode = (f: (a: ClusterStats, b: ClusterStats) => number) =>
+      mean(s1.map((b, i) => f(s0[i]!, b))) / secs
+    const cpu = u1.map(
+      (b, i) => ((b.cpu.user + b.cpu.system - u0[i]!.cpu.user - u0[i]!.cpu.system) / 1000 / idleMs) * 100,
+    )
+    const wire = nodes.map((x) => ((w1.get(x.pid) ?? 0) - (w0.get(x.pid) ?? 0)) / secs)
     const idle = {
-      rssMiB: +(u1.rss / 2 ** 20).toFixed(1),
-      cpuPercent: +(
-        ((u1.cpu.user + u1.cpu.system - u0.cpu.user - u0.cpu.system) / 1000 / windowMs) *
-        100
-      ).toFixed(2),
+      seconds: secs,
+      falseSuspicions: s1.reduce((sum, b, i) => sum + b.suspicions - s0[i]!.suspicions, 0),
+      notAliveAtEnd: states.reduce((sum, s) => sum + Object.keys(s.notAlive).length, 0),
+      gossipMsgsInPerNodePerSec: +perNode((a, b) => b.received - a.received).toFixed(2),
+      gossipPayloadBytesInPerNodePerSec: Math.round(perNode((a, b) => b.bytesIn - a.bytesIn)),
+      gossipPublishedPerNodePerSec: +perNode((a, b) => b.published - a.published).toFixed(2),
+      probesPerNodePerSec: +perNode((a, b) => (b.probes ?? 0) - (a.probes ?? 0)).toFixed(2),
+      wireBytesInPerNodePerSec: { mean: Math.round(mean(wire)), max: Math.round(Math.max(...wire)) },
+      cpuPercentPerProcess: { mean: +mean(cpu).toFixed(2), max: +Math.max(...cpu).toFixed(2) },
+      rssMiBPerProcess: {
+        mean: +(mean(u1.map((u) => u.rss)) / 2 ** 20).toFixed(1),
+        max: +(Math.max(...u1.map((u) => u.rss)) / 2 ** 20).toFixed(1),
+      },
+      load1: { min: Math.min(...loads), mean: +mean(loads).toFixed(1), max: Math.max(...loads) },
     }
-    const victim = nodes[Math.floor(n / 2)]
+    log(`${n}: idle`, JSON.stringify(idle))
+    const victim = nodes[Math.floor(n / 2)]!
     await victim.kill9()
+    const loadAtKill = load1()
     const others = nodes.filter((x) => x !== victim)
     const killDetectMs = await timeUntil(
       async () =>
-        (await Promise.all(others.map((x) => x.view()))).every(
-          (v) => v.find((m) => m.peerId === victim.peerId)?.state === 'dead',
+        (await Promise.all(others.map((x) => x.send<States>('states')))).every(
+          (s) => s.notAlive[victim.peerId] === 'dead',
         ),
       60_000,
+      pollMs,
     )
-    return { nodes: n, convergeMs, killDetectMs, gossip, idle }
+    const after = await Promise.all(others.map((x) => x.send<States>('states')))
+    const othersNotAlive = after.reduce(
+      (sum, s) => sum + Object.keys(s.notAlive).filter((id) => id !== victim.peerId).length,
+      0,
+    )
+    log(`${n}: kill -9 seen dead by all in ${killDetectMs} ms (load ${loadAtKill})`)
+    return {
+      nodes: n,
+      convergeMs,
+      loadAtJoin,
+      killDetectMs,
+      loadAtKill,
+      othersNotAliveAfterKill: othersNotAlive,
+      idle,
+    }
   } finally {
-    await Promise.all(nodes.map((x) => x.quit()))
+    await inBatches(nodes, 16, (x) => (x ? x.quit() : Promise.resolve()))
   }
 }
 
-/** Heartbeat sizes (JSON payload) of a node with a realistic inventory. */
-function messageSizes() {
-  const cap = {
-    cpus: 8,
-    load: 37,
-    memTotalMiB: 32_096,
-    memFreeMiB: 20_480,
-    budgetMiB: 16_048,
-    budgetFreeMiB: 9_216,
-    freeSlots: 12,
-    inflight: 3,
-  }
-  const head = {
-    v: 1 as const,
-    peer: '12D3KooWJP72vgqxWpD3EHHKrbduDfE4tAQ8Rq9LWYQH8wGYzXVu',
-    seq: Date.now(),
-    hlc: formatHlc(Date.now(), 3),
-    iv: 1000,
-  }
-  const warm = Object.fromEntries(
-    Array.from({ length: 20 }, (_, i) => [`guest/function-${i}@3`, 1 + (i % 3)]),
-  )
-  const full = encodeMessage({
-    ...head,
-    t: 'full',
-    ver: '0.1.0',
-    addrs: ['/ip4/10.0.0.15/tcp/7700', '/ip4/192.168.1.15/tcp/7700'],
-    cap,
-    warm,
-    prewarm: { 'nodejs:24@256': 2, 'python:3@256': 1 },
-    blobs: Array.from({ length: 32 }, (_, i) => i.toString(16).padStart(64, 'a')),
-  }).byteLength
-  const emptyDelta = encodeMessage({ ...head, t: 'delta', base: head.seq - 5000 }).byteLength
-  const typicalDelta = encodeMessage({
-    ...head,
-    t: 'delta',
-    base: head.seq - 5000,
-    cap: { load: 41, budgetFreeMiB: 8960, freeSlots: 11, inflight: 4 },
-    warm: { 'guest/function-3@3': 2 },
-  }).byteLength
-  return { full, typicalDelta, emptyDelta }
-}
-
-/** Messages and payload bytes each node receives per second at `n` nodes, by the period rule. */
-function projected(sizes: ReturnType<typeof messageSizes>, envelope: number, wireFactor: number) {
-  const o = CLUSTER_DEFAULTS
-  const avg = (sizes.full + (o.fullEvery - 1) * sizes.typicalDelta) / o.fullEvery + envelope
-  return Object.fromEntries(
-    [10, 100, 1000].map((n) => {
-      const period = heartbeatPeriodMs(n, o)
-      const msgs = n / (period / 1000)
-      return [
-        n,
-        {
-          periodMs: period,
-          fullEveryMs: period * o.fullEvery,
-          msgsPerSec: msgs,
-          bytesPerSec: Math.round(msgs * avg),
-          wireBytesPerSec: Math.round(msgs * avg * wireFactor),
-        },
-      ]
-    }),
-  )
+function arg(name: string): string | undefined {
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`))
+  return a?.slice(name.length + 3)
 }
 
 export async function benchCluster(
-  opts: { sizes?: number[]; windowMs?: number } = {},
+  opts: { sizes?: number[]; idleMs?: number } = {},
 ): Promise<Record<string, unknown>> {
+  const sizes = opts.sizes ?? arg('sizes')?.split(',').map(Number) ?? [10, 50, 100]
+  const idleMs = opts.idleMs ?? Number(arg('idle-s') ?? 300) * 1000
   const root = await mkdtemp(join(tmpdir(), 'fnagent-bench-cluster-'))
   // The node processes (which inherit this environment) run with the Node flags and environment
   // `fnagent start` gives the daemon (cli/launch.ts), so their idle RSS compares with an agent's.
@@ -181,22 +183,21 @@ export async function benchCluster(
     const keyFile = join(root, 'cluster.key')
     await writeClusterKey(keyFile)
     const runs = []
-    for (const n of opts.sizes ?? [5, 10, 20])
-      runs.push(await runSize(n, root, keyFile, opts.windowMs ?? 10_000))
-    const sizes = messageSizes()
-    // gossipsub envelope per message: from (40), seqno (10), topic (21), signature (66), framing (~8).
-    const envelope = 145
-    // Wire bytes (duplicates from mesh peers, gossip control, noise/yamux framing, pings) per
-    // payload byte, measured on the largest run, scale the projection.
-    const last = runs.at(-1)!.gossip
-    const wireFactor = +(
-      last.wireBytesInPerNodePerSec / Math.max(1, last.payloadBytesInPerNodePerSec)
-    ).toFixed(1)
+    for (const n of sizes) runs.push(await runSize(n, root, keyFile, idleMs))
+    const first = runs[0]!.idle
+    const last = runs.at(-1)!.idle
     return {
+      processes:
+        'cluster-only: test/cluster/fixtures/node-process.ts (the daemon’s Cluster, default cluster options, daemon Node flags from cli/launch.ts), one per 127.0.0.x address, joined in a chain',
       runs,
-      messageBytes: { ...sizes, envelope },
-      wireFactor,
-      projectedPerNode: projected(sizes, envelope, wireFactor),
+      // The headline: per-node idle cost at the largest size over the smallest (1.0 = independent of N).
+      ratioLargestToSmallest: {
+        cpu: +(last.cpuPercentPerProcess.mean / Math.max(0.01, first.cpuPercentPerProcess.mean)).toFixed(2),
+        wire: +(
+          last.wireBytesInPerNodePerSec.mean / Math.max(1, first.wireBytesInPerNodePerSec.mean)
+        ).toFixed(2),
+        rss: +(last.rssMiBPerProcess.mean / first.rssMiBPerProcess.mean).toFixed(2),
+      },
     }
   } finally {
     process.env = saved
@@ -205,6 +206,5 @@ export async function benchCluster(
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const sizes = process.argv[2] ? (JSON.parse(process.argv[2]) as number[]) : undefined
-  console.log(JSON.stringify(await benchCluster({ sizes }), null, 2))
+  console.log(JSON.stringify(await benchCluster(), null, 2))
 }

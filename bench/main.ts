@@ -1,7 +1,9 @@
 /**
  * `npm run bench [-- SECTION…]`: every timing goal of the project, measured in one run on this
  * machine. Sections: invoker, local-api, logs, forwarding, placement, cluster, idle, api, replication,
- * invoke-path, concurrency, composition, queue, metrics, alarms (default: all). `node bench/idle.ts 10` runs the idle section for 10 minutes.
+ * invoke-path, concurrency, composition, queue, metrics, alarms (default: all). Options for a section
+ * follow as `--name=value` (`npm run bench -- cluster --sizes=10,30 --idle-s=60`). `node bench/idle.ts 10`
+ * runs the idle section for 10 minutes.
  * The figures go into docs/performance.md with the command that made them.
  */
 const SECTIONS: Record<string, () => Promise<unknown>> = {
@@ -25,7 +27,8 @@ const SECTIONS: Record<string, () => Promise<unknown>> = {
   alarms: async () => (await import('./alarms.ts')).benchAlarms(),
 }
 
-const wanted = process.argv.slice(2)
+// `--name=value` options belong to the sections (e.g. cluster's --sizes=10,30 --idle-s=60).
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'))
 const unknown = wanted.filter((w) => !SECTIONS[w])
 if (unknown.length) {
   console.error(`unknown bench section(s): ${unknown.join(', ')}; known: ${Object.keys(SECTIONS).join(', ')}`)

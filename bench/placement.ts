@@ -5,7 +5,8 @@ import { type SimOptions, type SimResult, simulateAll } from './sim/run.ts'
 /**
  * The placement simulator: the real scoring and candidate code (agent/placement) against an
  * omniscient central scheduler, random, round-robin and OpenWhisk's sharding balancer, on the
- * same trace (Poisson arrivals, Zipf popularity, keep-alive expiry, per-node slots, 1 s stale gossip).
+ * same trace (Poisson arrivals, Zipf popularity, keep-alive expiry, per-node slots, gossip as stale
+ * as the agent's: state published on change, at most once per period).
  */
 export async function benchPlacement(
   opts: { sizes?: number[]; overrides?: Partial<SimOptions>; walk?: WalkVariant } = {},
@@ -46,11 +47,13 @@ if (import.meta.main) {
       chunk: { type: 'string' },
       'force-after': { type: 'string' },
       'idle-only': { type: 'boolean' },
+      // How state reaches the others: change (the agent now) or periodic (before issue 22).
+      dissemination: { type: 'string' },
     },
   })
   const fail = (msg: string) => {
     console.error(
-      `${msg}\nusage: node bench/placement.ts [--load 0.5] [--seed 42] [--hop 0.3] [--cold 500] [--chunk N] [--force-after N] [--idle-only] [NODES ...]`,
+      `${msg}\nusage: node bench/placement.ts [--load 0.5] [--seed 42] [--hop 0.3] [--cold 500] [--chunk N] [--force-after N] [--idle-only] [--dissemination change|periodic] [NODES ...]`,
     )
     process.exit(2)
   }
@@ -72,6 +75,12 @@ if (import.meta.main) {
   const cold = num('cold', values.cold, 0)
   if (hop !== undefined) overrides.hopMs = hop
   if (cold !== undefined) overrides.coldStartMs = cold
+  const dissemination = values.dissemination
+  if (dissemination !== undefined) {
+    if (dissemination !== 'change' && dissemination !== 'periodic')
+      fail(`--dissemination must be change or periodic, not ${dissemination}`)
+    overrides.dissemination = dissemination as SimOptions['dissemination']
+  }
   const walk: WalkVariant = {}
   const chunk = num('chunk', values.chunk, 1)
   const forceAfter = num('force-after', values['force-after'], 0)

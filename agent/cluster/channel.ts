@@ -203,9 +203,13 @@ export class RpcChannels {
     }
     const channel: Channel = new Channel(peerId, stream, this.#init, () => {
       const current = this.#channels.get(peerId)
-      current?.then((c) => {
-        if (c === channel && this.#channels.get(peerId) === current) this.#channels.delete(peerId)
-      })
+      // `current` may be a newer opening that fails: its rejection is its caller's, not ours.
+      current?.then(
+        (c) => {
+          if (c === channel && this.#channels.get(peerId) === current) this.#channels.delete(peerId)
+        },
+        () => {},
+      )
     })
     return channel
   }

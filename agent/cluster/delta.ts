@@ -15,8 +15,9 @@ export interface PeerState {
 export type DeltaBody = Pick<DeltaHeartbeat, 'addrs' | 'cap' | 'warm' | 'prewarm' | 'blobs' | 'ns' | 'q'>
 
 /**
- * The heartbeat period for a cluster of `members` nodes: every node receives every heartbeat, so
- * the period grows to keep the inbound rate at `maxInboundPerSec` messages per node per second.
+ * The least time between two state messages of a node in a cluster of `members` nodes: every node
+ * receives every one, so in a busy cluster (state changing all the time) it grows to keep the
+ * inbound rate at `maxInboundPerSec` messages per node per second. An idle node sends none.
  */
 export function heartbeatPeriodMs(
   members: number,

@@ -20,10 +20,10 @@ import type { PrivateKey, Stream, StreamHandler } from '@libp2p/interface'
 import type { Logger } from '../log.ts'
 import type { HybridClock } from '../store/hlc.ts'
 import type { PeerBook } from './dialer.ts'
-import type { LocalState } from './heartbeat.ts'
 import type { MemberState } from './membership.ts'
 import type { Capacity } from './messages.ts'
 import type { ClusterOptions } from './options.ts'
+import type { LocalState } from './publisher.ts'
 
 export { RpcChannels, type ServeChannelOptions, serveChannel } from './channel.ts'
 export type { ByteMeter } from './frames.ts'
@@ -93,6 +93,10 @@ export interface ClusterStats {
   published: number
   bytesOut: number
   bytesIn: number
+  /** Times this node marked a member suspect. */
+  suspicions: number
+  /** SWIM pings this node sent (direct, indirect, and for others). */
+  probes: number
   /** Open connections, connected peers subscribed to the heartbeat topic, and those in our gossip mesh. */
   connections: number
   topicPeers: number

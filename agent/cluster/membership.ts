@@ -1,6 +1,6 @@
 import { fnv1a } from '../placement/rendezvous.ts'
 import { applyDelta, type PeerState } from './delta.ts'
-import type { ClusterMessage } from './messages.ts'
+import type { ClusterMessage, DeltaHeartbeat, FullHeartbeat } from './messages.ts'
 
 export type MemberState = 'alive' | 'suspect' | 'dead' | 'left'
 
@@ -15,11 +15,15 @@ export interface Member extends PeerState {
   /** Local time (ms) of the last message from this peer, and of the last answered probe. */
   lastHeard: number
   lastAck: number
-  /** The sender's heartbeat period: failure timeouts scale with it. */
+  /** The sender's probe period: a suspect is probed again this often. */
   periodMs: number
   /** The last full heartbeat: deltas apply to it. */
   baseSeq: number
   base: PeerState
+  /** Seq of the last full or delta applied (push-pull compares it), and those messages. */
+  stateSeq: number
+  full: FullHeartbeat
+  delta?: DeltaHeartbeat
   since: number
   probeFailed: boolean
   probing: boolean
@@ -29,6 +33,7 @@ export interface Member extends PeerState {
 }
 
 export interface MembershipInit {
+  /** With `deadMs`: a suspect whose probe failed is dead `deadMs − suspectMs` after the suspicion. */
   suspectMs: number
   deadMs: number
   removeMs: number
@@ -36,21 +41,22 @@ export interface MembershipInit {
 
 export type Verdict = 'new' | 'applied' | 'liveness' | 'stale' | 'unknown'
 
-/** Timeouts for a peer whose heartbeat period is `periodMs`: 3 missed periods at least before suspicion. */
-export function failureTimeouts(
-  periodMs: number,
-  o: MembershipInit,
-): { suspectAfter: number; deadAfter: number } {
-  const suspectAfter = Math.max(o.suspectMs, 3 * periodMs)
-  return { suspectAfter, deadAfter: Math.max(o.deadMs, suspectAfter + o.deadMs - o.suspectMs) }
+/** A member's state as push-pull carries it: its last full message and the delta applied since. */
+export interface MemberRecord {
+  full: FullHeartbeat
+  delta?: DeltaHeartbeat
 }
 
 const TOMBSTONES = 10_000
 
 /**
- * The membership state machine (SWIM-like, pure, clock injected): alive → suspect (nothing heard
- * for suspectAfter, or a failed probe) → direct probe → dead (probe failed and nothing heard for
- * deadAfter) → removed after removeMs. A leave is immediate; a peer that speaks again is alive.
+ * The membership state machine (SWIM, pure, clock injected). Liveness comes from probes, not from
+ * silence (members send nothing while idle): a failed probe (ours, direct then indirect) makes a
+ * member suspect, and a suspect whose own probe failed is dead after the suspicion timeout unless it
+ * refutes (anything newer from it: its seq is its incarnation). A suspicion heard from another
+ * member makes it suspect here too, probed once when the suspicion has run unrefuted; a dead report
+ * makes us probe it at once, and our failed probe confirms it. A leave is immediate; a member that speaks again, or
+ * answers a probe, is alive.
  */
 export class Membership {
   readonly #members = new Map<string, Member>()
@@ -102,44 +108,27 @@ export class Membership {
     return this.#members.get(peerId)?.seq ?? this.#tombstones.get(peerId) ?? 0
   }
 
-  receive(msg: ClusterMessage): { verdict: Verdict; member?: Member } {
+  receive(msg: ClusterMessage): { verdict: Verdict; member?: Member; target?: Member } {
     if (msg.seq <= this.lastSeq(msg.peer)) return { verdict: 'stale' }
     const now = this.#now()
-    let m = this.#members.get(msg.peer)
+    const m = this.#members.get(msg.peer)
     if (msg.t === 'full') {
-      const state: PeerState = {
-        addrs: msg.addrs,
-        capacity: msg.cap,
-        warm: msg.warm,
-        prewarm: msg.prewarm,
-        blobs: msg.blobs,
-        ns: msg.ns ?? {},
-        q: msg.q ?? {},
-      }
-      const isNew = !m
-      m ??= { peerId: msg.peer, idHash: fnv1a(msg.peer), ...blankProbe(now), ...state, base: state } as Member
-      const before = isNew ? {} : m.warm
-      Object.assign(m, state, { base: state, baseSeq: msg.seq, agentVersion: msg.ver, periodMs: msg.iv })
-      this.#indexWarm(m, before)
-      this.#heard(m, msg, now)
-      if (isNew) {
-        this.#members.set(m.peerId, m)
-        this.#snapshot = null
-        this.#version++
-      }
-      this.#tombstones.delete(m.peerId)
-      return { verdict: isNew ? 'new' : 'applied', member: m }
+      const { member, isNew } = this.#applyFull(msg, now)
+      this.#heard(member, msg, now)
+      return { verdict: isNew ? 'new' : 'applied', member }
     }
     if (!m) return { verdict: 'unknown' }
-    if (msg.t === 'down') {
+    if (msg.t === 'down' || msg.t === 'suspect') {
       m.seq = msg.seq
       m.lastHeard = now
       const target = this.#members.get(msg.target)
-      if (target && target.seq <= msg.targetSeq && (target.state === 'alive' || target.state === 'suspect')) {
+      if (!target || target.seq > msg.targetSeq || (target.state !== 'alive' && target.state !== 'suspect'))
+        return { verdict: 'liveness', member: m }
+      if (msg.t === 'down') {
         target.rumored = true
         if (!target.probing) target.lastProbe = 0
-      }
-      return { verdict: 'liveness', member: m }
+      } else if (target.state === 'alive') this.#set(target, 'suspect', now)
+      return { verdict: 'liveness', member: m, target }
     }
     if (msg.t === 'leave') {
       m.seq = msg.seq
@@ -151,51 +140,79 @@ export class Membership {
     m.periodMs = msg.iv
     this.#heard(m, msg, now)
     if (msg.base !== m.baseSeq) return { verdict: 'liveness', member: m }
-    const before = m.warm
-    Object.assign(m, applyDelta(m.base, msg))
-    this.#indexWarm(m, before)
+    this.#applyDelta(m, msg)
     return { verdict: 'applied', member: m }
   }
 
-  /** A direct probe answered (ok) or not. Returns the member when its state changed. */
+  /**
+   * A member's record from a push-pull partner: applied when its state is newer than ours. Newer
+   * than anything heard from the member, it is also liveness (the member spoke since).
+   */
+  merge(r: MemberRecord): { verdict: Verdict; member?: Member } {
+    const peer = r.full.peer
+    const latest = Math.max(r.full.seq, r.delta?.seq ?? 0)
+    const known = this.#members.get(peer)?.stateSeq ?? this.#tombstones.get(peer) ?? 0
+    if (latest <= known) return { verdict: 'stale' }
+    const now = this.#now()
+    let m = this.#members.get(peer)
+    let isNew = false
+    if (!m || r.full.seq > m.baseSeq) ({ member: m, isNew } = this.#applyFull(r.full, now))
+    if (r.delta && r.delta.peer === peer && r.delta.base === m.baseSeq && r.delta.seq > m.stateSeq)
+      this.#applyDelta(m, r.delta)
+    if (latest > m.seq) {
+      m.seq = latest
+      m.hlc = r.delta && r.delta.seq === latest ? r.delta.hlc : r.full.hlc
+      m.lastHeard = now
+      if (m.state !== 'alive') this.#set(m, 'alive', now)
+    }
+    return { verdict: isNew ? 'new' : 'applied', member: m }
+  }
+
+  /** What push-pull sends for a member. */
+  record(peerId: string): MemberRecord | undefined {
+    const m = this.#members.get(peerId)
+    return m ? { full: m.full, ...(m.delta ? { delta: m.delta } : {}) } : undefined
+  }
+
+  /** A probe answered (ok) or not. Returns the member when its state changed. */
   probeResult(peerId: string, ok: boolean): Member | undefined {
     const m = this.#members.get(peerId)
     if (!m) return undefined
     const now = this.#now()
     m.probing = false
     m.probeFailed = !ok
-    if (ok) m.lastAck = now
-    if (ok) m.rumored = false
-    if (!ok && m.rumored && (m.state === 'alive' || m.state === 'suspect')) return this.#set(m, 'dead', now)
-    if (ok && m.state === 'suspect') return this.#set(m, 'alive', now)
-    if (!ok && m.state === 'alive') return this.#set(m, 'suspect', now)
+    if (ok) {
+      m.lastAck = now
+      m.rumored = false
+      // It answered: alive, even after a dead verdict (a healed partition); a left member stays left.
+      return m.state === 'suspect' || m.state === 'dead' ? this.#set(m, 'alive', now) : undefined
+    }
+    if (m.rumored && (m.state === 'alive' || m.state === 'suspect')) return this.#set(m, 'dead', now)
+    if (m.state === 'alive') return this.#set(m, 'suspect', now)
     return undefined
   }
 
   /** Asks for a probe of a peer (its connection closed, say) at the next tick. */
   doubt(peerId: string): void {
     const m = this.#members.get(peerId)
-    if (m?.state === 'alive') m.lastProbe = 0
+    if (m?.state === 'alive' && !m.probing) m.lastProbe = 0
   }
 
   /** Advances time: returns state changes, the peers to probe now, and the removed peers. */
   tick(): { changed: Member[]; probe: string[]; removed: string[] } {
     const now = this.#now()
     const out = { changed: [] as Member[], probe: [] as string[], removed: [] as string[] }
+    const suspicionMs = Math.max(0, this.#init.deadMs - this.#init.suspectMs)
     for (const m of this.#members.values()) {
-      const { suspectAfter, deadAfter } = failureTimeouts(m.periodMs, this.#init)
-      const quiet = now - Math.max(m.lastHeard, m.lastAck)
-      if (m.state === 'alive' && quiet >= suspectAfter) out.changed.push(this.#set(m, 'suspect', now))
-      if (m.state === 'suspect') {
-        const suspectFor = now - m.since
-        if (m.probeFailed && (quiet >= deadAfter || suspectFor >= this.#init.deadMs - this.#init.suspectMs))
-          out.changed.push(this.#set(m, 'dead', now))
-      }
+      if (m.state === 'suspect' && m.probeFailed && now - m.since >= suspicionMs)
+        out.changed.push(this.#set(m, 'dead', now))
+      // A suspect we accused is probed again each period; one heard of from another only once its
+      // suspicion has run without a refutation (one probe per member, not a storm per notice).
       const wantsProbe =
-        m.state === 'suspect' ||
-        (m.state === 'alive' && m.lastProbe === 0) ||
-        (m.rumored && m.lastProbe === 0)
-      if (wantsProbe && !m.probing && now - m.lastProbe >= Math.min(m.periodMs, suspectAfter / 2)) {
+        (m.state === 'suspect' && m.probeFailed && now - m.lastProbe >= m.periodMs) ||
+        (m.state === 'suspect' && !m.probeFailed && now - m.since >= suspicionMs && m.lastProbe <= m.since) ||
+        ((m.state === 'alive' || m.rumored) && m.lastProbe === 0)
+      if (wantsProbe && !m.probing) {
         m.probing = true
         m.lastProbe = now
         out.probe.push(m.peerId)
@@ -211,6 +228,54 @@ export class Membership {
       }
     }
     return out
+  }
+
+  #applyFull(msg: FullHeartbeat, now: number): { member: Member; isNew: boolean } {
+    const state: PeerState = {
+      addrs: msg.addrs,
+      capacity: msg.cap,
+      warm: msg.warm,
+      prewarm: msg.prewarm,
+      blobs: msg.blobs,
+      ns: msg.ns ?? {},
+      q: msg.q ?? {},
+    }
+    let m = this.#members.get(msg.peer)
+    const isNew = !m
+    m ??= {
+      peerId: msg.peer,
+      idHash: fnv1a(msg.peer),
+      seq: 0,
+      hlc: msg.hlc,
+      lastHeard: now,
+      ...blankProbe(now),
+      ...state,
+      base: state,
+    } as Member
+    const before = isNew ? {} : m.warm
+    Object.assign(m, state, {
+      base: state,
+      baseSeq: msg.seq,
+      stateSeq: msg.seq,
+      full: msg,
+      delta: undefined,
+      agentVersion: msg.ver,
+      periodMs: msg.iv,
+    })
+    this.#indexWarm(m, before)
+    if (isNew) {
+      this.#members.set(m.peerId, m)
+      this.#snapshot = null
+      this.#version++
+    }
+    this.#tombstones.delete(m.peerId)
+    return { member: m, isNew }
+  }
+
+  #applyDelta(m: Member, msg: DeltaHeartbeat): void {
+    const before = m.warm
+    Object.assign(m, applyDelta(m.base, msg), { stateSeq: msg.seq, delta: msg })
+    this.#indexWarm(m, before)
   }
 
   /** Moves `m` in the warm index from the keys of `before` to those of its current inventory. */

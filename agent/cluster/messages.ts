@@ -91,12 +91,28 @@ export const downSchema = z
   .object({ ...head, t: z.literal('down'), target: head.peer, targetSeq: z.number().int().min(0) })
   .strict()
 
-export const messageSchema = z.discriminatedUnion('t', [fullSchema, deltaSchema, leaveSchema, downSchema])
+/**
+ * SWIM suspicion: the sender's probe of `target` (direct, then through other members) failed. Receivers
+ * that have heard nothing newer than `targetSeq` mark it suspect and probe it themselves; the target
+ * refutes by publishing anything newer (its seq is its incarnation).
+ */
+export const suspectSchema = z
+  .object({ ...head, t: z.literal('suspect'), target: head.peer, targetSeq: z.number().int().min(0) })
+  .strict()
+
+export const messageSchema = z.discriminatedUnion('t', [
+  fullSchema,
+  deltaSchema,
+  leaveSchema,
+  downSchema,
+  suspectSchema,
+])
 
 export type FullHeartbeat = z.infer<typeof fullSchema>
 export type DeltaHeartbeat = z.infer<typeof deltaSchema>
 export type LeaveMessage = z.infer<typeof leaveSchema>
 export type DownMessage = z.infer<typeof downSchema>
+export type SuspectMessage = z.infer<typeof suspectSchema>
 export type ClusterMessage = z.infer<typeof messageSchema>
 
 export type DecodeResult =

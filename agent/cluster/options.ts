@@ -13,11 +13,10 @@ export const clusterOptionsSchema = z
     keyFile: z.string().min(1).optional(),
     /** Peers dialled at start and retried with backoff until one answers (multiaddr or host:port). */
     bootstrapPeers: z.array(z.string().min(1)).default([]),
-    /** Heartbeat period in ms (the floor: it grows with cluster size, see maxInboundPerSec). */
+    /** SWIM period in ms: one member probed per period; also the least time between two state messages. */
     heartbeatMs: z.number().int().min(100).max(60_000).default(1000),
-    /** No heartbeat for this long: suspect (then probed directly). Scaled up with the heartbeat period. */
+    /** With deadMs: a suspect whose probe failed too is dead `deadMs − suspectMs` after the suspicion. */
     suspectMs: z.number().int().min(200).default(3000),
-    /** Suspect and unanswered probe, nothing heard for this long: dead. */
     deadMs: z.number().int().min(500).default(5000),
     /** Dead or left for this long: removed from the view and from the persisted peers. */
     removeMs: z
@@ -29,9 +28,9 @@ export const clusterOptionsSchema = z
     maxConnections: z.number().int().min(4).max(10_000).default(32),
     /** Connections kept open to cluster members (gossip mesh); the rest are dialled on demand. */
     meshConnections: z.number().int().min(1).max(1000).default(8),
-    /** Heartbeat messages each node should receive per second at most: the period grows to N·1000/this ms. */
+    /** State messages each node should receive per second at most in a busy cluster: a node publishes at most every N·1000/this ms. */
     maxInboundPerSec: z.number().int().min(1).max(10_000).default(100),
-    /** Every this many heartbeats, a full one; deltas (what changed since the last full) in between. */
+    /** Every this many state messages, a full one; deltas (what changed since the last full) in between. */
     fullEvery: z.number().int().min(1).max(1000).default(10),
     /** Largest heartbeat accepted, bytes (encoded JSON). */
     maxMessageBytes: z
@@ -40,8 +39,12 @@ export const clusterOptionsSchema = z
       .min(1024)
       .max(1024 * 1024)
       .default(32 * 1024),
-    /** Direct ping of a suspect peer times out after this, ms. */
+    /** A direct probe times out after this, ms (an indirect one after twice this). */
     probeTimeoutMs: z.number().int().min(100).max(60_000).default(1000),
+    /** Members asked to probe a member that did not answer our own probe. */
+    indirectProbes: z.number().int().min(0).max(16).default(3),
+    /** Push-pull with one random member this often, ms: a hash of both views, then what differs. */
+    syncMs: z.number().int().min(1000).max(3_600_000).default(5000),
     /** CPU load and memory are sampled no more often than this, ms. */
     sampleMs: z.number().int().min(100).max(600_000).default(3000),
   })

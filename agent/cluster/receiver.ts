@@ -15,18 +15,27 @@ export interface ReceiverComponents {
   emit: (m: Member) => void
 }
 
+export interface ReceiverInit {
+  maxMessageBytes: number
+  selfId: string
+  /** A member reports this node suspect or dead: refute. */
+  onAccused: (targetSeq: number) => void
+  /** A delta from a member whose full message we lack: repair by push-pull with it. */
+  onMissingBase: (peerId: string) => void
+}
+
 /**
  * The heartbeat topic's validator and handler: drops what is invalid (counted by reason), applies
  * the rest to the membership, and persists members' addresses so a restart can rejoin.
  */
 export class Receiver {
   readonly #c: ReceiverComponents
-  readonly #init: { maxMessageBytes: number; onNewMember: () => void }
+  readonly #init: ReceiverInit
   /** Messages the validator already parsed, handed to the handler without parsing twice. */
   readonly #parsed = new WeakMap<Uint8Array, ClusterMessage>()
   readonly #persisted = new Map<string, string>()
 
-  constructor(components: ReceiverComponents, init: { maxMessageBytes: number; onNewMember: () => void }) {
+  constructor(components: ReceiverComponents, init: ReceiverInit) {
     this.#c = components
     this.#init = init
   }
@@ -63,9 +72,13 @@ export class Receiver {
     } catch (err) {
       this.#c.logger.debug({ err }, 'bad HLC in heartbeat')
     }
-    const { verdict, member } = this.#c.membership.receive(msg)
+    if ((msg.t === 'suspect' || msg.t === 'down') && msg.target === this.#init.selfId)
+      this.#init.onAccused(msg.targetSeq)
+    const { verdict, member, target } = this.#c.membership.receive(msg)
     if (verdict === 'stale') this.#c.stats.drop('stale')
-    if (verdict === 'new') this.#init.onNewMember()
+    if ((verdict === 'liveness' || verdict === 'unknown') && msg.t === 'delta')
+      this.#init.onMissingBase(msg.peer)
+    if (target) this.#c.emit(target)
     if (!member) return
     this.#c.emit(member)
     this.#persist(member)

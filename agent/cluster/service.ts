@@ -3,20 +3,24 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { errors } from '../errors.ts'
 import type { ServiceState, Startable } from '../lifecycle.ts'
 import { CapacitySampler } from './capacity.ts'
+import { RpcChannels, serveChannel } from './channel.ts'
 import { Connector } from './connector.ts'
 import { dialTarget, isConnected, peerAddrs, stripPeer } from './dialer.ts'
 import { createGossip, type Gossip } from './gossip.ts'
-import { Heartbeat } from './heartbeat.ts'
 import type { ClusterComponents, ClusterInit, ClusterStats, MemberView } from './index.ts'
-import { Membership } from './membership.ts'
+import { type Member, Membership } from './membership.ts'
 import { HEARTBEAT_TOPIC } from './messages.ts'
 import { type ClusterNode, createNode } from './node.ts'
 import { type ClusterOptions, clusterOptionsSchema } from './options.ts'
+import { StatePublisher } from './publisher.ts'
 import { Receiver } from './receiver.ts'
+import { SWIM_PROTOCOL, Swim } from './swim.ts'
 import { GossipStats } from './validate.ts'
 import { advertised, memberView, PlacementViewCache } from './view.ts'
 
 const DIAL_TIMEOUT_MS = 5000
+/** Largest SWIM frame: a push-pull carries the records the other side lacks (a joining node's: all). */
+const SWIM_MAX_BYTES = 16 * 1024 * 1024
 
 /**
  * A cluster member: the libp2p node, gossip, heartbeat and membership (README.md beside this
@@ -35,10 +39,24 @@ export class Cluster implements Startable {
   readonly #listeners = new Set<(m: MemberView) => void>()
   readonly #placementView = new PlacementViewCache()
   #state: ServiceState = 'new'
-  #run: { node: ClusterNode; gossip: Gossip; heartbeat: Heartbeat; connector: Connector } | undefined
+  #run:
+    | {
+        node: ClusterNode
+        gossip: Gossip
+        publisher: StatePublisher
+        connector: Connector
+        swim: Swim
+        channels: RpcChannels
+      }
+    | undefined
   #controller = new AbortController()
   #ticker: NodeJS.Timeout | undefined
   #left = false
+  /** Members currently suspect, counted once per suspicion. */
+  readonly #suspected = new Set<string>()
+  /** Members our own probes found unreachable: we announce their death when the suspicion expires. */
+  readonly #accused = new Set<string>()
+  #lastRefute = 0
 
   constructor(components: ClusterComponents, init: ClusterInit) {
     const { privateKey, clusterKey, agentVersion, ...options } = init
@@ -86,7 +104,7 @@ export class Cluster implements Startable {
       },
     })
     const gossip = createGossip(node.services.pubsub)
-    const heartbeat = new Heartbeat(
+    const publisher = new StatePublisher(
       {
         logger,
         clock: this.#c.clock,
@@ -95,8 +113,7 @@ export class Cluster implements Startable {
         stats: this.#stats,
         localState: this.#c.localState,
         addrs: cachedAddrs(() => advertised(node.getMultiaddrs())),
-        members: () =>
-          1 + this.#membership.members().filter((m) => m.state === 'alive' || m.state === 'suspect').length,
+        members: () => 1 + this.#liveMembers().length,
       },
       { peerId: this.peerId, agentVersion: this.#agentVersion, ...o },
     )
@@ -104,7 +121,22 @@ export class Cluster implements Startable {
       { logger, node, peerBook: this.#c.peerBook, members: () => this.#liveMembers() },
       { ...o, dialTimeoutMs: DIAL_TIMEOUT_MS, intervalMs: Math.min(1000, o.heartbeatMs) },
     )
-    this.#run = { node, gossip, heartbeat, connector }
+    const channels = new RpcChannels(this, SWIM_PROTOCOL, { maxBytes: SWIM_MAX_BYTES })
+    const swim = new Swim(
+      {
+        logger,
+        membership: this.#membership,
+        channels,
+        stats: this.#stats,
+        selfId: this.peerId,
+        selfRecord: () => publisher.record(),
+        isConnected: (peerId) => isConnected(node, peerId),
+        changed: (m, accused) => this.#changed(m, accused),
+        refute: () => this.#refute(0),
+      },
+      o,
+    )
+    this.#run = { node, gossip, publisher, connector, swim, channels }
     const receiver = new Receiver(
       {
         ...this.#c,
@@ -112,18 +144,36 @@ export class Cluster implements Startable {
         stats: this.#stats,
         emit: (m) => this.#emit(memberView(m)),
       },
-      { maxMessageBytes: o.maxMessageBytes, onNewMember: () => heartbeat.soon(true) },
+      {
+        maxMessageBytes: o.maxMessageBytes,
+        selfId: this.peerId,
+        onAccused: (targetSeq) => {
+          swim.refuted()
+          this.#refute(targetSeq)
+        },
+        onMissingBase: (peerId) => swim.syncSoon(peerId),
+      },
     )
     await node.start()
+    const server = { handle: (protocol: string, handler: StreamHandler) => node.handle(protocol, handler) }
+    await serveChannel(server, SWIM_PROTOCOL, (body, from, signal) => swim.handle(body, from, signal), {
+      maxBytes: SWIM_MAX_BYTES,
+      timeoutMs: 4 * o.probeTimeoutMs,
+      maxInflight: 64,
+      onBusy: () => ({ ok: false }),
+      logger,
+    })
     gossip.validate(HEARTBEAT_TOPIC, (m) => receiver.validate(m))
     gossip.subscribe(HEARTBEAT_TOPIC, (m) => receiver.receive(m))
+    // A peer we do not know, or think gone, connected: compare views with it now.
     gossip.onPeerSubscribed(HEARTBEAT_TOPIC, (peerId) => {
-      if (this.#membership.get(peerId)?.state !== 'alive') heartbeat.soon(true)
+      if (this.#membership.get(peerId)?.state !== 'alive') swim.syncSoon(peerId)
     })
     node.addEventListener('peer:disconnect', (evt) => this.#membership.doubt(evt.detail.toString()))
     logger.info({ peerId: this.peerId, addrs: this.addresses() }, 'cluster node listening')
-    heartbeat.start()
+    publisher.start()
     connector.start()
+    swim.start()
     const tickMs = Math.max(50, Math.min(250, Math.floor(o.heartbeatMs / 4)))
     this.#ticker = setInterval(() => this.#tick(), tickMs)
   }
@@ -135,8 +185,10 @@ export class Cluster implements Startable {
     clearInterval(this.#ticker)
     const run = this.#run
     this.#run = undefined
-    run?.heartbeat.stop()
+    run?.publisher.stop()
     run?.connector.stop()
+    run?.swim.stop()
+    run?.channels.closeAll()
     try {
       await run?.node.stop()
     } catch (err) {
@@ -162,21 +214,31 @@ export class Cluster implements Startable {
     await this.#c.peerBook.put({ peerId, addrs: target.startsWith('/') ? [stripPeer(target)] : [target] })
     if (this.#left) {
       this.#left = false
-      run.heartbeat.start()
+      run.publisher.start()
       run.connector.start()
+      run.swim.start()
     }
-    run.heartbeat.soon(true)
+    run.publisher.announce()
+    // Learn the whole view from the member joined, then once more from another (announcements in flight).
+    run.swim.sync(peerId).finally(() => {
+      const again = setTimeout(() => {
+        const other = this.#liveMembers().find((m) => m.peerId !== peerId && isConnected(run.node, m.peerId))
+        if (other && this.#run === run) run.swim.sync(other.peerId)
+      }, 2 * this.#opts.heartbeatMs)
+      again.unref?.()
+    })
     return { peerId }
   }
 
-  /** Announces a graceful departure (peers mark this node 'left' at once) and stops heartbeating. */
+  /** Announces a graceful departure (peers mark this node 'left' at once) and stops probing and publishing. */
   async leave(): Promise<void> {
     const run = this.#running()
     if (this.#left) return
     this.#left = true
-    run.heartbeat.stop()
+    run.publisher.stop()
     run.connector.stop()
-    await run.heartbeat.leave()
+    run.swim.stop()
+    await run.publisher.leave()
   }
 
   view(): MemberView[] {
@@ -239,9 +301,9 @@ export class Cluster implements Startable {
     }
   }
 
-  /** The local state changed (warm inventory, say): publish a heartbeat soon. */
+  /** The local state changed (warm inventory, say): publish it soon. */
   publishNow(): void {
-    this.#run?.heartbeat.soon()
+    this.#run?.publisher.soon()
   }
 
   stats(): ClusterStats {
@@ -269,59 +331,64 @@ export class Cluster implements Startable {
   #selfView(): MemberView | undefined {
     const run = this.#run
     if (!run) return undefined
-    const s = run.heartbeat.state()
+    const s = run.publisher.state()
     return {
       peerId: this.peerId,
       ...s,
       state: this.#left ? 'left' : 'alive',
       self: true,
       lastHeard: Date.now(),
-      seq: run.heartbeat.seq,
-      hlc: run.heartbeat.hlc,
+      seq: run.publisher.seq,
+      hlc: run.publisher.hlc,
       agentVersion: this.#agentVersion,
     }
   }
 
   #tick(): void {
     const { changed, probe, removed } = this.#membership.tick()
-    for (const m of changed) {
-      this.#emit(memberView(m))
-      if (m.state === 'dead')
-        this.#run?.heartbeat
-          .down(m.peerId, m.seq)
-          .catch((err) => this.#c.logger.warn({ err, peerId: m.peerId }, 'could not announce a dead peer'))
-    }
-    for (const peerId of probe) this.#probe(peerId)
+    for (const m of changed) this.#changed(m, false)
+    for (const peerId of probe)
+      this.#run?.swim
+        .probe(peerId)
+        .catch((err) => this.#c.logger.error({ err, peerId }, 'probe handling failed'))
     for (const peerId of removed)
       this.#c.peerBook
         .remove(peerId)
         .catch((err) => this.#c.logger.warn({ err, peerId }, 'peer book remove failed'))
   }
 
-  #probe(peerId: string): void {
-    const run = this.#run
-    const m = this.#membership.get(peerId)
-    if (!run || !m) return
-    const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(this.#opts.probeTimeoutMs)])
-    const target = isConnected(run.node, peerId) ? peerIdFromString(peerId) : peerAddrs(peerId, m.addrs)
-    run.node.services.ping
-      .ping(target, { signal })
-      .then(
-        () => true,
-        (err) => {
-          this.#c.logger.debug({ err, peerId }, 'probe failed')
-          return false
-        },
-      )
-      .then((ok) => {
-        if (this.#controller.signal.aborted) return
-        const changed = this.#membership.probeResult(peerId, ok)
-        if (changed) this.#emit(memberView(changed))
-      })
-      .catch((err) => this.#c.logger.error({ err, peerId }, 'probe handling failed'))
+  /**
+   * A member's state changed. Our own probes failed it (`accused`): tell the others, who probe it
+   * themselves (it refutes if alive); when that suspicion ends in death, announce it.
+   */
+  #changed(m: Member, accused: boolean): void {
+    this.#emit(memberView(m))
+    const publisher = this.#run?.publisher
+    if (!publisher) return
+    const warn = (what: string) => (err: unknown) => this.#c.logger.warn({ err, peerId: m.peerId }, what)
+    if (m.state === 'suspect' && accused) {
+      this.#accused.add(m.peerId)
+      publisher.suspect(m.peerId, m.seq).catch(warn('could not announce a suspicion'))
+    } else if (m.state === 'dead' && this.#accused.delete(m.peerId))
+      publisher.down(m.peerId, m.seq).catch(warn('could not announce a dead peer'))
+    else if (m.state !== 'suspect') this.#accused.delete(m.peerId)
+  }
+
+  /** Someone thinks this node suspect or dead (as of our seq `targetSeq`): publish something newer. */
+  #refute(targetSeq: number): void {
+    const publisher = this.#run?.publisher
+    if (!publisher || this.#left) return
+    if (publisher.seq > targetSeq && Date.now() - this.#lastRefute < this.#opts.heartbeatMs) return
+    this.#lastRefute = Date.now()
+    publisher.refute().catch((err) => this.#c.logger.warn({ err }, 'could not refute a suspicion'))
   }
 
   #emit(view: MemberView): void {
+    if (view.state !== 'suspect') this.#suspected.delete(view.peerId)
+    else if (!this.#suspected.has(view.peerId)) {
+      this.#suspected.add(view.peerId)
+      this.#stats.suspicions++
+    }
     for (const l of this.#listeners) {
       try {
         l(view)

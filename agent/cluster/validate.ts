@@ -35,6 +35,10 @@ export class GossipStats {
   published = 0
   bytesOut = 0
   bytesIn = 0
+  /** Times this node marked a member suspect (a false one when the member was alive). */
+  suspicions = 0
+  /** SWIM pings this node sent (direct, indirect, and for others). */
+  probes = 0
   readonly dropped: Record<string, number> = {}
 
   drop(reason: string): void {
@@ -48,6 +52,8 @@ export class GossipStats {
       published: this.published,
       bytesOut: this.bytesOut,
       bytesIn: this.bytesIn,
+      suspicions: this.suspicions,
+      probes: this.probes,
     }
   }
 }

@@ -14,8 +14,14 @@ import { type Arrival, makeTrace, type TraceOptions } from './trace.ts'
 
 export interface SimOptions extends TraceOptions {
   heartbeatMs: number
-  /** As the agent: the heartbeat period grows to N·1000/maxInboundPerSec ms (bounded gossip load). */
+  /** As the agent: the period grows to N·1000/maxInboundPerSec ms (bounded gossip load). */
   maxInboundPerSec: number
+  /**
+   * How a node's state reaches the others. `change` (the agent since issue 22): only when it
+   * changed (a container started, finished, or a new one came), at most once per period.
+   * `periodic` (before): every period, and half a period after a change of the warm inventory.
+   */
+  dissemination: 'change' | 'periodic'
   keepAliveMs: number
   coldStartMs: number
   /** One forwarding round trip (a refusal costs one). */
@@ -33,6 +39,7 @@ export const SIM_DEFAULTS: Omit<SimOptions, 'nodes'> = {
   seed: 42,
   heartbeatMs: 1000,
   maxInboundPerSec: 100,
+  dissemination: 'change',
   keepAliveMs: 60_000,
   coldStartMs: 500,
   hopMs: 0.3,
@@ -96,9 +103,9 @@ export function simulate(
   const p = make(c, r, choose)
   const heap = new EventHeap<Ev>()
   for (const a of trace) heap.push({ at: a.at, kind: 'arrive', a })
-  // Heartbeats as the agent sends them (agent/cluster/heartbeat.ts): every `period`, and brought
-  // forward when the node's state changes, but never sooner than half a period after the last one.
+  // State messages as the agent sends them (agent/cluster/publisher.ts): see `dissemination`.
   const period = Math.max(o.heartbeatMs, (o.nodes * 1000) / o.maxInboundPerSec)
+  const periodic = o.dissemination === 'periodic'
   const nextBeat = new Float64Array(o.nodes)
   const lastBeat = new Float64Array(o.nodes)
   const schedule = (node: SimNode, at: number) => {
@@ -107,8 +114,8 @@ export function simulate(
   }
   const changed = (node: SimNode, now: number) => {
     if (!p.heartbeat) return
-    const soon = Math.max(now, lastBeat[node.idx]! + period / 2)
-    if (soon < nextBeat[node.idx]!) schedule(node, soon)
+    const soon = Math.max(now, lastBeat[node.idx]! + (periodic ? period / 2 : period))
+    if (periodic ? soon < nextBeat[node.idx]! : nextBeat[node.idx]! <= now) schedule(node, soon)
   }
   if (p.heartbeat) for (const n of c.nodes) schedule(n, r() * period)
   const end = trace.at(-1)?.at ?? 0
@@ -122,10 +129,9 @@ export function simulate(
   const starts: number[] = []
   const run = (node: SimNode, fn: number, duration: number, now: number, place: number, wait: number) => {
     const how = c.start(node, fn, now)
-    if (how === 'cold') {
-      cold++
-      changed(node, now) // a new container: the warm inventory changed
-    }
+    if (how === 'cold') cold++
+    // A new container changes the warm inventory; on change, any start changes the capacity.
+    if (how === 'cold' || !periodic) changed(node, now)
     const service = duration + (how === 'cold' ? o.coldStartMs : 0)
     node.busyTime += service
     delays.push(place + wait)
@@ -139,7 +145,7 @@ export function simulate(
       if (ev.at !== nextBeat[ev.node.idx]) continue // superseded by an earlier one
       p.heartbeat?.(ev.node, ev.at)
       lastBeat[ev.node.idx] = ev.at
-      if (ev.at < end) schedule(ev.node, ev.at + period)
+      if (periodic && ev.at < end) schedule(ev.node, ev.at + period)
     } else if (ev.kind === 'arrive') {
       const d = p.place(ev.a.fn, ev.a.receiver, ev.at)
       refusals += d.refusals
@@ -153,6 +159,7 @@ export function simulate(
       }
     } else {
       c.finish(ev.node, ev.fn, ev.at)
+      if (!periodic) changed(ev.node, ev.at)
       const next = ev.node.queue.shift()
       if (next) run(ev.node, next.fn, next.duration, ev.at, next.delay, ev.at - next.arrived)
     }
