@@ -1,13 +1,13 @@
 /**
  * What the metrics cost the warm path: rounds of two fresh agents on this machine, one with metrics
- * on (scraped every second, far more often than Prometheus's usual 15 s) and one with them off, the
+ * on (scraped every `scrapeMs`: 1 s by default, far more often than Prometheus's usual 15 s) and one with them off, the
  * same function warm on each; warm invocations through the local API alternate between them in
  * blocks of ten, so both see the same machine load. Which of the two processes (started first or
  * second) has metrics on alternates by round, and each round's p50 ratio is one sample: the
  * summary is their mean with a 95% confidence interval. `aa`: both agents with metrics on (the
  * noise floor of the same design).
  *
- *   node_modules/.bin/node bench/metrics.ts [iterations per agent and round] [aa] [rounds]
+ *   node_modules/.bin/node bench/metrics.ts [iterations per agent and round] [aa|ab] [rounds] [scrape every ms]
  */
 import { writeFileSync } from 'node:fs'
 import { Agent as HttpAgent } from 'node:http'
@@ -24,17 +24,18 @@ const ON = { FNAGENT_LOG_LEVEL: 'info', FNAGENT_METRICS_LISTEN: '127.0.0.1:0' }
 const OFF = { FNAGENT_LOG_LEVEL: 'info', FNAGENT_METRICS_ENABLED: 'false' }
 
 export async function benchMetrics(
-  opts: { iterations?: number; sameConfig?: boolean; rounds?: number } = {},
+  opts: { iterations?: number; sameConfig?: boolean; rounds?: number; scrapeMs?: number } = {},
 ): Promise<Record<string, unknown>> {
   const n = opts.iterations ?? 1000
   const rounds = opts.rounds ?? 6
+  const scrapeMs = opts.scrapeMs ?? 1000
   const dir = tempDir()
   writeFileSync(join(dir, 'hello.js'), "function main(p) { return { payload: 'Hello, ' + p.name } }\n")
   const results: RoundResult[] = []
   const load = [loadavg()[0]!]
   try {
     for (let r = 0; r < rounds; r++) {
-      results.push(await oneRound(dir, n, r % 2 === 0, opts.sameConfig === true))
+      results.push(await oneRound(dir, n, r % 2 === 0, opts.sameConfig === true, scrapeMs))
       load.push(loadavg()[0]!)
     }
   } finally {
@@ -42,7 +43,7 @@ export async function benchMetrics(
   }
   const ratios = results.map((x) => x.p50Ratio)
   return {
-    what: `warm invoke through the local API, metrics ${opts.sameConfig ? 'on vs on (A/A)' : 'on (scraped every 1 s) vs off'}, ${rounds} rounds of fresh agent pairs, alternating blocks of 10`,
+    what: `warm invoke through the local API, metrics ${opts.sameConfig ? 'on vs on (A/A)' : `on (scraped every ${scrapeMs / 1000} s) vs off`}, ${rounds} rounds of fresh agent pairs, alternating blocks of 10`,
     hooks: await countingCost(),
     rounds: results,
     p50Ratio: { ...meanCi(ratios), perRound: ratios },
@@ -60,7 +61,13 @@ interface RoundResult {
   meanRatio: number
 }
 
-async function oneRound(dir: string, n: number, onFirst: boolean, sameConfig: boolean): Promise<RoundResult> {
+async function oneRound(
+  dir: string,
+  n: number,
+  onFirst: boolean,
+  sameConfig: boolean,
+  scrapeMs: number,
+): Promise<RoundResult> {
   const started: AgentHandle[] = []
   const http = new HttpAgent({ keepAlive: true, maxSockets: 2 })
   let scraper: NodeJS.Timeout | undefined
@@ -92,7 +99,7 @@ async function oneRound(dir: string, n: number, onFirst: boolean, sameConfig: bo
         .then((r) => r.text())
         .then(() => scrapes++)
         .catch(() => {})
-    }, 1000)
+    }, scrapeMs)
     const withMetrics: number[] = []
     const without: number[] = []
     for (let i = 0; i < n; i += 10) {
@@ -135,7 +142,8 @@ if (import.meta.main) {
   const iterations = Number(process.argv[2] ?? 1000)
   const sameConfig = process.argv[3] === 'aa'
   const rounds = Number(process.argv[4] ?? 6)
-  console.log(JSON.stringify(await benchMetrics({ iterations, sameConfig, rounds }), null, 2))
+  const scrapeMs = Number(process.argv[5] ?? 1000)
+  console.log(JSON.stringify(await benchMetrics({ iterations, sameConfig, rounds, scrapeMs }), null, 2))
   process.exit(0)
 }
 
